@@ -1,0 +1,1 @@
+"""The contact center: shared case store, web app, channels and CLI."""

@@ -1,0 +1,1 @@
+"""Field service: technicians, work orders, scheduling and spare parts."""

@@ -1,0 +1,1 @@
+"""Interactive voice response: flows in YAML, a pure interpreter and TwiML rendering."""

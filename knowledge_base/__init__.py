@@ -1,0 +1,1 @@
+"""Knowledge base: articles, versions, full-text search and suggestions."""
