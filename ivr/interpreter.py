@@ -344,6 +344,7 @@ class _Call:
             hints = tuple(dict.fromkeys(w for o in node.options for w in o.words.get(state.language, ())))
             # Menus whose keys are all one long answer at the first key press: no "#" needed.
             lengths = {len(k) for k in keys}
+            same_length = len(lengths) == 1
             self.out.append(
                 Gather(
                     prompts=prompts,
@@ -351,8 +352,8 @@ class _Call:
                     speech=node.speech,
                     speech_language=speech_language,
                     hints=hints,
-                    num_digits=lengths.pop() if len(lengths) == 1 else None,
-                    finish_on_key="#" if len(lengths) != 1 else "",
+                    num_digits=min(lengths) if same_length else None,
+                    finish_on_key="" if same_length else "#",
                     timeout=node.timeout,
                 )
             )
