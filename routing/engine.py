@@ -1,0 +1,1078 @@
+"""The routing engine: every decision, made on indexed in-memory state.
+
+This is the in-memory backend's brain (:class:`routing.memory.MemoryBackend` is its async face) and what the
+simulator and the benchmark drive. Each public method is one decision: it takes ``now``, changes state and returns
+the events it caused; a method that raises has changed nothing.
+
+How a decision avoids scanning everyone:
+
+* Agents with free capacity sit in sorted buckets per (channel, skill, level), (channel, team),
+  (channel, language) and channel, ordered by idle time. A task looks only at the buckets of its requirement's
+  primary skill, from level 10 down to the minimum, and stops at the first qualified agents.
+* Waiting tasks sit in pools of equal :class:`~routing.matching.Requirement`, each a heap ordered by the time-free
+  :func:`~routing.priority.priority_key`. Pools are indexed by their pivot (primary skill, team, language, listed
+  agents or channel), so an agent with free capacity compares only the heads of the pools it could qualify for.
+* Timeouts (offers, workflow steps, wrap-up) wait in one heap of timers; :meth:`RoutingEngine.tick` pops due ones.
+
+Invariant kept after every call: no waiting task has an available, qualified, non-excluded agent with free
+capacity on its channel. Tasks are therefore only matched when they arrive or widen (task side) and when an agent
+gains capacity or skills (agent side).
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, insort
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from routing.errors import (
+    InvalidTransition,
+    ReservationExpired,
+    ReservationGone,
+    ReservationNotYours,
+    UnknownAgent,
+    UnknownTask,
+)
+from routing.events import (
+    AgentActivityChanged,
+    Event,
+    ReservationTimedOut,
+    TaskAbandoned,
+    TaskAccepted,
+    TaskCompleted,
+    TaskCreated,
+    TaskFallback,
+    TaskRejected,
+    TaskReserved,
+    WorkflowStepChanged,
+)
+from routing.matching import Requirement, Strategy, preference_score, qualifies
+from routing.models import CALL_CHANNEL, MAX_SKILL_LEVEL, Activity, AgentState, Reservation, Task, TaskStatus
+from routing.priority import PriorityWeights, priority_key, score
+from routing.workflows import FallbackAction, RoutePlan, RoutingRules
+
+__all__ = ["RoutingEngine", "RoutingSettings", "TaskView", "WaitingTask"]
+
+_ROUTABLE = (Activity.AVAILABLE, Activity.BUSY)
+_SETTABLE = (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE)
+_NO_EXCLUSIONS: frozenset[str] = frozenset()
+_SERVICEABLE_CACHE_LIMIT = 10_000
+
+# A bucket entry: (idle since, the agent's creation order, agent id). The order number is unique, so sorting never
+# reaches the id and two agents idle since the same instant keep a stable order.
+_Entry = tuple[float, int, str]
+# A pool entry: (priority key, insertion sequence, task id).
+_PoolEntry = tuple[float, int, str]
+# A timer: (due, sequence, kind, id, token).
+_Timer = tuple[float, int, str, str, int]
+_BucketKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """Engine-wide knobs; a queue's YAML may override ``reservation_timeout``."""
+
+    reservation_timeout: float = 15.0
+    """Seconds an offer waits for the agent's answer."""
+    max_consecutive_misses: int = 3
+    """Offers an agent may let time out in a row before being set away (0: never)."""
+    count_rejections_as_misses: bool = False
+    """Whether an explicit rejection counts towards ``max_consecutive_misses`` like a time-out."""
+    strategy: Strategy = Strategy.BEST_SKILL
+    lookahead: int = 8
+    """How many qualified agents at the best level ``best_skill`` compares on preferred skills."""
+    weights: PriorityWeights = field(default_factory=PriorityWeights)
+
+    def __post_init__(self) -> None:
+        if self.reservation_timeout <= 0:
+            raise ValueError("reservation_timeout must be positive")
+        if self.max_consecutive_misses < 0 or self.lookahead < 1:
+            raise ValueError("max_consecutive_misses must be >= 0 and lookahead >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A snapshot of one task inside the engine."""
+
+    task: Task
+    status: TaskStatus
+    step_index: int
+    step: str
+    priority_key: float
+    unserviceable: bool
+    reservation: Reservation | None
+    agent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingTask:
+    """A task not yet answered, as a queue listing shows it (position 1 is served first)."""
+
+    task_id: str
+    queue: str
+    status: TaskStatus
+    position: int
+    waited: float
+    score: float
+    step: str
+
+
+class _Agent:
+    __slots__ = (
+        "activity",
+        "buckets",
+        "call_blocks",
+        "capacity",
+        "entry",
+        "id",
+        "idle_since",
+        "languages",
+        "load",
+        "misses",
+        "order",
+        "reservations",
+        "skills",
+        "team",
+        "total_load",
+        "wrap_slots",
+        "wrap_token",
+        "wrap_until",
+    )
+
+    def __init__(self, state: AgentState, order: int, now: float) -> None:
+        self.id = state.id
+        self.order = order
+        self.activity = Activity.OFFLINE
+        self.skills: dict[str, int] = dict(state.skills)
+        self.languages = frozenset(state.languages)
+        self.team = state.team
+        self.capacity: dict[str, int] = dict(state.capacity)
+        self.call_blocks = state.call_blocks_other_channels
+        self.load: dict[str, int] = {}
+        self.total_load = 0
+        self.idle_since = now
+        self.misses = 0
+        self.entry: _Entry | None = None
+        self.buckets: list[_BucketKey] = []
+        self.reservations: dict[str, None] = {}
+        self.wrap_slots: list[str] = []
+        self.wrap_token = 0
+        self.wrap_until = 0.0
+
+    def open_channels(self) -> list[str]:
+        """Return the channels on which this agent can take one more task now."""
+        if self.activity not in _ROUTABLE:
+            return []
+        load = self.load
+        blocked = self.call_blocks and load.get(CALL_CHANNEL, 0) > 0
+        return [
+            channel
+            for channel, slots in self.capacity.items()
+            if load.get(channel, 0) < slots and (not blocked or channel == CALL_CHANNEL)
+        ]
+
+    def qualifies(self, requirement: Requirement) -> bool:
+        return qualifies(requirement, self.id, self.skills, self.languages, self.team)
+
+    def snapshot(self) -> AgentState:
+        return AgentState(
+            id=self.id,
+            activity=self.activity,
+            skills=dict(self.skills),
+            languages=self.languages,
+            team=self.team,
+            capacity=dict(self.capacity),
+            call_blocks_other_channels=self.call_blocks,
+            load={channel: count for channel, count in self.load.items() if count},
+            idle_since=self.idle_since,
+            consecutive_misses=self.misses,
+        )
+
+
+class _Task:
+    __slots__ = (
+        "accepted_at",
+        "agent_id",
+        "excluded",
+        "exhausted",
+        "fallback_due",
+        "key",
+        "plan",
+        "pool",
+        "reservation",
+        "seq",
+        "status",
+        "step",
+        "task",
+        "unserviceable",
+    )
+
+    def __init__(self, task: Task, plan: RoutePlan, key: float) -> None:
+        self.task = task
+        self.plan = plan
+        self.key = key
+        self.step = 0
+        self.status = TaskStatus.WAITING
+        self.pool: _Pool | None = None
+        self.seq = 0
+        self.excluded: frozenset[str] | set[str] = _NO_EXCLUSIONS
+        self.reservation: Reservation | None = None
+        self.agent_id: str | None = None
+        self.accepted_at = 0.0
+        self.unserviceable = False
+        self.fallback_due = False
+        self.exhausted = False
+
+    @property
+    def requirement(self) -> Requirement:
+        return self.plan.steps[self.step].requirement
+
+
+class _Pool:
+    """Waiting tasks sharing one requirement, in a heap by priority key (entries removed lazily)."""
+
+    __slots__ = ("heap", "keys", "live", "requirement")
+
+    def __init__(self, requirement: Requirement, keys: list[_BucketKey]) -> None:
+        self.requirement = requirement
+        self.keys = keys
+        self.heap: list[_PoolEntry] = []
+        self.live = 0
+
+
+def _pool_keys(requirement: Requirement) -> list[_BucketKey]:
+    """Return the index keys an agent looks a pool up by: its most selective facet."""
+    channel = requirement.channel
+    if requirement.agents is not None:
+        return [("g", channel, agent) for agent in sorted(requirement.agents)]
+    if requirement.skills:
+        return [("s", channel, requirement.skills[0][0])]
+    if requirement.team is not None:
+        return [("t", channel, requirement.team)]
+    if requirement.languages:
+        return [("l", channel, min(requirement.languages))]
+    return [("a", channel)]
+
+
+def _serving_order(record: _Task) -> tuple[bool, float, float, str]:
+    """Order unanswered tasks as they will be served: those ringing first, then by priority."""
+    return (record.status is not TaskStatus.RESERVED, record.key, record.task.created_at, record.task.id)
+
+
+class RoutingEngine:
+    """Skills- and value-based routing over in-memory indexes; one method per decision."""
+
+    def __init__(self, rules: RoutingRules | None = None, settings: RoutingSettings | None = None) -> None:
+        self.rules = rules or RoutingRules()
+        self.settings = settings or RoutingSettings()
+        self._agents: dict[str, _Agent] = {}
+        self._tasks: dict[str, _Task] = {}
+        self._reservations: dict[str, Reservation] = {}
+        self._available: dict[_BucketKey, list[_Entry]] = {}
+        self._pools: dict[Requirement, _Pool] = {}
+        self._pool_index: dict[_BucketKey, dict[_Pool, None]] = {}
+        self._in_queue: dict[str, dict[str, None]] = {}
+        self._timers: list[_Timer] = []
+        self._roster_by_skill: dict[str, dict[str, None]] = {}
+        self._serviceable: dict[Requirement, bool] = {}
+        self._sequence = 0
+        self._agent_order = 0
+
+    # ----------------------------------------------------------------- agents
+
+    def upsert_agent(self, state: AgentState, now: float) -> list[Event]:
+        """Add an agent or update its profile; ``state.activity`` applies as if the agent had chosen it.
+
+        ``busy`` and ``wrap_up`` are the engine's to set, so they read as ``available``. An existing agent keeps
+        its load, misses and idle time.
+        """
+        events: list[Event] = []
+        wanted = Activity.AVAILABLE if state.activity in (Activity.BUSY, Activity.WRAP_UP) else state.activity
+        agent = self._agents.get(state.id)
+        if agent is None:
+            self._agent_order += 1
+            agent = _Agent(state, self._agent_order, now)
+            self._agents[agent.id] = agent
+        else:
+            self._unindex(agent)
+            self._roster_remove(agent)
+            agent.skills = dict(state.skills)
+            agent.languages = frozenset(state.languages)
+            agent.team = state.team
+            agent.capacity = dict(state.capacity)
+            agent.call_blocks = state.call_blocks_other_channels
+        self._roster_add(agent)
+        self._index(agent)
+        already_working = wanted is Activity.AVAILABLE and agent.activity not in (Activity.AWAY, Activity.OFFLINE)
+        if wanted is not agent.activity and not already_working:
+            self._apply_activity(agent, wanted, now, events, "requested")
+        else:
+            self._feed(agent, now, events)
+        return events
+
+    def remove_agent(self, agent_id: str, now: float) -> list[Event]:
+        """Sign an agent out and forget it; its open offers go back to their queues."""
+        agent = self._agent(agent_id)
+        events: list[Event] = []
+        if agent.activity is not Activity.OFFLINE:
+            self._apply_activity(agent, Activity.OFFLINE, now, events, "removed")
+        self._unindex(agent)
+        self._roster_remove(agent)
+        del self._agents[agent_id]
+        return events
+
+    def set_activity(self, agent_id: str, activity: Activity, now: float) -> list[Event]:
+        """Apply an activity the agent chose: ``available`` (ends wrap-up too), ``away`` or ``offline``."""
+        activity = Activity(activity)
+        if activity not in _SETTABLE:
+            raise InvalidTransition(f"activity {activity!s} is set by the engine, not by agents")
+        agent = self._agent(agent_id)
+        events: list[Event] = []
+        if activity is Activity.AVAILABLE and agent.activity in _ROUTABLE:
+            return events
+        if activity is agent.activity:
+            return events
+        self._apply_activity(agent, activity, now, events, "requested")
+        return events
+
+    def get_agent(self, agent_id: str) -> AgentState | None:
+        """Return a snapshot of one agent, or ``None``."""
+        agent = self._agents.get(agent_id)
+        return None if agent is None else agent.snapshot()
+
+    def agents(self) -> Iterator[AgentState]:
+        """Yield a snapshot of every known agent."""
+        for agent in self._agents.values():
+            yield agent.snapshot()
+
+    # ------------------------------------------------------------------ tasks
+
+    def submit(self, task: Task, now: float) -> list[Event]:
+        """Accept a new task: offer it at once if an agent qualifies, else queue it.
+
+        A task that no known agent could ever serve at any step is still accepted, flagged ``unserviceable`` and
+        sent to its workflow's fallback.
+        """
+        if task.id in self._tasks:
+            raise InvalidTransition(f"task {task.id!r} is already in the engine")
+        plan = self.rules.plan(task)
+        record = _Task(task, plan, priority_key(task, self.settings.weights))
+        serviceable = any(self._could_serve(step.requirement) for step in plan.steps)
+        step = min(plan.step_at(now), max(len(plan.steps) - 1, 0))
+        step_name = plan.steps[step].name if plan.steps else ""
+        events: list[Event] = [
+            TaskCreated(
+                at=now,
+                task_id=task.id,
+                queue=task.queue,
+                channel=task.channel,
+                created_at=task.created_at,
+                value=task.value,
+                step=step_name,
+                unserviceable=not serviceable,
+            )
+        ]
+        record.step = step
+        record.unserviceable = not serviceable
+        self._tasks[task.id] = record
+        self._in_queue.setdefault(task.queue, {})[task.id] = None
+        if not serviceable:
+            self._fallback(record, now, events, "unserviceable")
+            if task.id not in self._tasks:
+                return events
+        elif plan.step_at(now) >= len(plan.steps):
+            # Created so long ago that every step has already timed out.
+            self._fallback(record, now, events, "timeout")
+            if task.id not in self._tasks:
+                return events
+        self._enqueue(record)
+        self._schedule_step(record)
+        self._place(record, now, events)
+        return events
+
+    def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
+        """Accept an offer: the task is assigned to the agent. Raises a ReservationConflict when it cannot be."""
+        reservation = self._open_reservation(reservation_id, agent_id, now)
+        del self._reservations[reservation_id]
+        record = self._tasks[reservation.task_id]
+        record.status = TaskStatus.ASSIGNED
+        record.reservation = None
+        record.accepted_at = now
+        self._leave_queue(record)
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            del agent.reservations[reservation_id]
+            agent.misses = 0
+        task = record.task
+        return [
+            TaskAccepted(
+                at=now,
+                task_id=task.id,
+                queue=task.queue,
+                channel=task.channel,
+                agent_id=agent_id,
+                reservation_id=reservation_id,
+                waited=now - task.created_at,
+            )
+        ]
+
+    def reject(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
+        """Decline an offer: the task goes back to its queue and will not be offered to this agent again."""
+        reservation = self._open_reservation(reservation_id, agent_id, now)
+        events: list[Event] = []
+        rejected = TaskRejected(
+            at=now,
+            task_id=reservation.task_id,
+            queue=reservation.queue,
+            agent_id=agent_id,
+            reservation_id=reservation_id,
+            reason="rejected",
+        )
+        self._end_offer(reservation, now, events, rejected, exclude=True, miss=self.settings.count_rejections_as_misses)
+        return events
+
+    def complete(self, task_id: str, now: float, wrap_up: float = 0.0) -> list[Event]:
+        """Finish an assigned task; the agent then wraps up for ``wrap_up`` seconds before new offers."""
+        record = self._task(task_id)
+        if record.status is not TaskStatus.ASSIGNED:
+            raise InvalidTransition(f"task {task_id!r} is {record.status!s}, not assigned")
+        if wrap_up < 0:
+            raise ValueError("wrap_up cannot be negative")
+        del self._tasks[task_id]
+        task = record.task
+        agent_id = record.agent_id or ""
+        events: list[Event] = [
+            TaskCompleted(
+                at=now,
+                task_id=task_id,
+                queue=task.queue,
+                channel=task.channel,
+                agent_id=agent_id,
+                handle_time=now - record.accepted_at + wrap_up,
+                wrap_up=wrap_up,
+            )
+        ]
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return events
+        if wrap_up > 0 and (agent.activity in _ROUTABLE or agent.activity is Activity.WRAP_UP):
+            self._unindex(agent)
+            agent.wrap_slots.append(task.channel)
+            agent.wrap_until = max(agent.wrap_until, now + wrap_up)
+            agent.wrap_token = self._next_sequence()
+            self._push_timer(agent.wrap_until, "wrap", agent.id, agent.wrap_token)
+            if agent.activity is not Activity.WRAP_UP:
+                self._change(agent, Activity.WRAP_UP, now, events, "wrap_up")
+            return events
+        self._unindex(agent)
+        self._release(agent, task.channel)
+        agent.idle_since = now
+        self._refresh_activity(agent, now, events, "task_completed")
+        self._index(agent)
+        self._feed(agent, now, events)
+        return events
+
+    def abandon(self, task_id: str, now: float) -> list[Event]:
+        """Record that the customer left before being answered; a ringing offer is withdrawn."""
+        record = self._task(task_id)
+        if record.status is TaskStatus.ASSIGNED:
+            raise InvalidTransition(f"task {task_id!r} is already assigned; complete it instead")
+        task = record.task
+        events: list[Event] = [TaskAbandoned(at=now, task_id=task_id, queue=task.queue, waited=now - task.created_at)]
+        self._drop(record)
+        reservation = record.reservation
+        if reservation is not None:
+            del self._reservations[reservation.id]
+            agent = self._agents.get(reservation.agent_id)
+            if agent is not None:
+                del agent.reservations[reservation.id]
+                self._unindex(agent)
+                self._release(agent, reservation.channel)
+                self._refresh_activity(agent, now, events, "offer_withdrawn")
+                self._index(agent)
+                self._feed(agent, now, events)
+        return events
+
+    def get_task(self, task_id: str) -> TaskView | None:
+        """Return a snapshot of one task still in the engine, or ``None``."""
+        record = self._tasks.get(task_id)
+        if record is None:
+            return None
+        steps = record.plan.steps
+        return TaskView(
+            task=record.task,
+            status=record.status,
+            step_index=record.step,
+            step=steps[record.step].name if steps else "",
+            priority_key=record.key,
+            unserviceable=record.unserviceable,
+            reservation=record.reservation,
+            agent_id=record.agent_id,
+        )
+
+    def waiting_tasks(self, queue: str, now: float, limit: int | None = None) -> list[WaitingTask]:
+        """List a queue's unanswered tasks in the order they will be served: ringing ones, then by priority."""
+        ids = self._in_queue.get(queue, {})
+        records = sorted((self._tasks[task_id] for task_id in ids), key=_serving_order)
+        if limit is not None:
+            records = records[:limit]
+        weights = self.settings.weights
+        return [
+            WaitingTask(
+                task_id=record.task.id,
+                queue=queue,
+                status=record.status,
+                position=position,
+                waited=now - record.task.created_at,
+                score=score(record.task, now, weights),
+                step=record.plan.steps[record.step].name if record.plan.steps else "",
+            )
+            for position, record in enumerate(records, start=1)
+        ]
+
+    def position(self, task_id: str) -> int | None:
+        """Return the task's 1-based place among its queue's unanswered tasks, or ``None`` once answered."""
+        record = self._tasks.get(task_id)
+        if record is None or record.status is TaskStatus.ASSIGNED:
+            return None
+        mine = _serving_order(record)
+        ahead = sum(
+            1
+            for other_id in self._in_queue.get(record.task.queue, {})
+            if (other := self._tasks[other_id]) is not record and _serving_order(other) < mine
+        )
+        return ahead + 1
+
+    def queues(self) -> list[str]:
+        """Return the names of queues that currently hold unanswered tasks."""
+        return [queue for queue, ids in self._in_queue.items() if ids]
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self, now: float) -> list[Event]:
+        """Fire every timer due by ``now``: offer time-outs, workflow step changes, ends of wrap-up."""
+        events: list[Event] = []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, kind, ref, token = heapq.heappop(timers)
+            if kind == "offer":
+                reservation = self._reservations.get(ref)
+                if reservation is not None:
+                    timed_out = ReservationTimedOut(
+                        at=now,
+                        task_id=reservation.task_id,
+                        queue=reservation.queue,
+                        agent_id=reservation.agent_id,
+                        reservation_id=reservation.id,
+                    )
+                    self._end_offer(reservation, now, events, timed_out, exclude=True, miss=True)
+            elif kind == "step":
+                record = self._tasks.get(ref)
+                if record is not None and record.step == token:
+                    self._next_step(record, now, events)
+            else:
+                agent = self._agents.get(ref)
+                if agent is not None and agent.wrap_token == token and agent.activity is Activity.WRAP_UP:
+                    self._apply_activity(agent, Activity.AVAILABLE, now, events, "wrap_up_ended")
+        return events
+
+    def next_due(self) -> float | None:
+        """Return when the earliest live timer fires, or ``None``; callers sleep until then and call tick()."""
+        timers = self._timers
+        while timers and not self._timer_live(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    # ------------------------------------------------------------- internals
+
+    def _agent(self, agent_id: str) -> _Agent:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgent(f"no agent {agent_id!r}")
+        return agent
+
+    def _task(self, task_id: str) -> _Task:
+        record = self._tasks.get(task_id)
+        if record is None:
+            raise UnknownTask(f"no task {task_id!r}")
+        return record
+
+    def _open_reservation(self, reservation_id: str, agent_id: str, now: float) -> Reservation:
+        reservation = self._reservations.get(reservation_id)
+        if reservation is None:
+            raise ReservationGone(reservation_id, "is no longer open (accepted, rejected, timed out or withdrawn)")
+        if reservation.agent_id != agent_id:
+            raise ReservationNotYours(reservation_id, f"was offered to another agent, not {agent_id!r}")
+        if now >= reservation.expires_at:
+            raise ReservationExpired(reservation_id, f"expired at {reservation.expires_at:.3f}")
+        return reservation
+
+    def _timer_live(self, timer: _Timer) -> bool:
+        _, _, kind, ref, token = timer
+        if kind == "offer":
+            return ref in self._reservations
+        if kind == "step":
+            record = self._tasks.get(ref)
+            return record is not None and record.step == token
+        agent = self._agents.get(ref)
+        return agent is not None and agent.wrap_token == token and agent.activity is Activity.WRAP_UP
+
+    def _next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    def _push_timer(self, due: float, kind: str, ref: str, token: int) -> None:
+        heapq.heappush(self._timers, (due, self._next_sequence(), kind, ref, token))
+
+    # Agent indexes.
+
+    def _index(self, agent: _Agent) -> None:
+        """Put the agent in the buckets of every channel it can take work on now."""
+        channels = agent.open_channels()
+        if not channels:
+            return
+        entry: _Entry = (agent.idle_since, agent.order, agent.id)
+        agent.entry = entry
+        buckets = agent.buckets
+        available = self._available
+        for channel in channels:
+            keys: list[_BucketKey] = [("s", channel, skill, level) for skill, level in agent.skills.items()]
+            if agent.team is not None:
+                keys.append(("t", channel, agent.team))
+            keys.extend(("l", channel, language) for language in agent.languages)
+            keys.append(("a", channel))
+            for key in keys:
+                bucket = available.get(key)
+                if bucket is None:
+                    available[key] = [entry]
+                else:
+                    insort(bucket, entry)
+                buckets.append(key)
+
+    def _unindex(self, agent: _Agent) -> None:
+        entry = agent.entry
+        if entry is None:
+            return
+        available = self._available
+        for key in agent.buckets:
+            bucket = available[key]
+            del bucket[bisect_left(bucket, entry)]
+        agent.buckets = []
+        agent.entry = None
+
+    def _roster_add(self, agent: _Agent) -> None:
+        for skill in agent.skills:
+            self._roster_by_skill.setdefault(skill, {})[agent.id] = None
+        self._serviceable.clear()
+
+    def _roster_remove(self, agent: _Agent) -> None:
+        for skill in agent.skills:
+            members = self._roster_by_skill.get(skill)
+            if members is not None:
+                members.pop(agent.id, None)
+        self._serviceable.clear()
+
+    def _could_serve(self, requirement: Requirement) -> bool:
+        """Tell whether any known agent, in any activity, could ever take tasks with this requirement."""
+        known = self._serviceable.get(requirement)
+        if known is not None:
+            return known
+        if requirement.agents is not None:
+            candidates: list[_Agent | None] = [self._agents.get(agent_id) for agent_id in requirement.agents]
+        elif requirement.skills:
+            by_skill = self._roster_by_skill.get(requirement.skills[0][0], {})
+            candidates = [self._agents[agent_id] for agent_id in by_skill]
+        else:
+            candidates = list(self._agents.values())
+        channel = requirement.channel
+        found = any(
+            agent is not None and agent.capacity.get(channel, 0) > 0 and agent.qualifies(requirement)
+            for agent in candidates
+        )
+        if len(self._serviceable) >= _SERVICEABLE_CACHE_LIMIT:
+            self._serviceable.clear()
+        self._serviceable[requirement] = found
+        return found
+
+    # Activities and load.
+
+    def _change(self, agent: _Agent, activity: Activity, now: float, events: list[Event], reason: str) -> None:
+        previous = agent.activity
+        agent.activity = activity
+        events.append(
+            AgentActivityChanged(at=now, agent_id=agent.id, previous=previous, activity=activity, reason=reason)
+        )
+
+    def _refresh_activity(self, agent: _Agent, now: float, events: list[Event], reason: str) -> None:
+        """Switch an agent between available and busy to match whether it holds any work."""
+        if agent.activity not in _ROUTABLE:
+            return
+        wanted = Activity.BUSY if agent.total_load else Activity.AVAILABLE
+        if wanted is not agent.activity:
+            self._change(agent, wanted, now, events, reason)
+
+    def _release(self, agent: _Agent, channel: str) -> None:
+        agent.load[channel] -= 1
+        agent.total_load -= 1
+
+    def _release_wrap_up(self, agent: _Agent) -> None:
+        for channel in agent.wrap_slots:
+            self._release(agent, channel)
+        agent.wrap_slots = []
+        agent.wrap_token = self._next_sequence()
+
+    def _apply_activity(self, agent: _Agent, activity: Activity, now: float, events: list[Event], reason: str) -> None:
+        """Move an agent to a chosen activity, with everything that follows from it."""
+        self._unindex(agent)
+        self._release_wrap_up(agent)
+        if activity is Activity.AVAILABLE:
+            agent.misses = 0
+            agent.idle_since = now
+            self._change(agent, Activity.BUSY if agent.total_load else Activity.AVAILABLE, now, events, reason)
+            self._index(agent)
+            self._feed(agent, now, events)
+            return
+        self._change(agent, activity, now, events, reason)
+        # Offers still ringing for an agent who left go straight to someone else, without blame.
+        for reservation_id in list(agent.reservations):
+            reservation = self._reservations[reservation_id]
+            withdrawn = TaskRejected(
+                at=now,
+                task_id=reservation.task_id,
+                queue=reservation.queue,
+                agent_id=agent.id,
+                reservation_id=reservation_id,
+                reason="agent_unavailable",
+            )
+            self._end_offer(reservation, now, events, withdrawn, exclude=False, miss=False)
+
+    # Matching.
+
+    def _reserve(self, record: _Task, agent: _Agent, now: float, events: list[Event]) -> None:
+        self._dequeue(record)
+        task = record.task
+        self._sequence += 1
+        timeout = record.plan.reservation_timeout or self.settings.reservation_timeout
+        reservation = Reservation(
+            id=f"R{self._sequence}",
+            task_id=task.id,
+            agent_id=agent.id,
+            queue=task.queue,
+            channel=task.channel,
+            offered_at=now,
+            expires_at=now + timeout,
+        )
+        self._reservations[reservation.id] = reservation
+        record.status = TaskStatus.RESERVED
+        record.reservation = reservation
+        record.agent_id = agent.id
+        self._unindex(agent)
+        agent.load[task.channel] = agent.load.get(task.channel, 0) + 1
+        agent.total_load += 1
+        agent.idle_since = now
+        agent.reservations[reservation.id] = None
+        events.append(
+            TaskReserved(
+                at=now,
+                task_id=task.id,
+                queue=task.queue,
+                channel=task.channel,
+                agent_id=agent.id,
+                reservation_id=reservation.id,
+                expires_at=reservation.expires_at,
+            )
+        )
+        self._refresh_activity(agent, now, events, "offer")
+        self._index(agent)
+        self._push_timer(reservation.expires_at, "offer", reservation.id, 0)
+
+    def _end_offer(
+        self,
+        reservation: Reservation,
+        now: float,
+        events: list[Event],
+        event: Event,
+        *,
+        exclude: bool,
+        miss: bool,
+    ) -> None:
+        """Close an unanswered offer: requeue the task, free the agent, count the miss."""
+        del self._reservations[reservation.id]
+        events.append(event)
+        record = self._tasks[reservation.task_id]
+        record.status = TaskStatus.WAITING
+        record.reservation = None
+        record.agent_id = None
+        if exclude:
+            record.excluded = set(record.excluded)
+            record.excluded.add(reservation.agent_id)
+        agent = self._agents.get(reservation.agent_id)
+        if agent is not None:
+            del agent.reservations[reservation.id]
+            self._unindex(agent)
+            self._release(agent, reservation.channel)
+            if miss:
+                agent.misses += 1
+            self._refresh_activity(agent, now, events, "offer_ended")
+            self._index(agent)
+        if record.fallback_due:
+            self._fallback(record, now, events, "timeout")
+        else:
+            self._enqueue(record)
+            self._place(record, now, events)
+        if agent is None or agent.activity not in _ROUTABLE:
+            return
+        limit = self.settings.max_consecutive_misses
+        if miss and limit and agent.misses >= limit:
+            self._apply_activity(agent, Activity.AWAY, now, events, "missed_offers")
+        else:
+            self._feed(agent, now, events)
+
+    def _place(self, record: _Task, now: float, events: list[Event]) -> None:
+        """Task side: offer a newly waiting (or widened) task to the best free agent, if any."""
+        agent = self._find_agent(record)
+        if agent is not None:
+            self._reserve(record, agent, now, events)
+
+    def _feed(self, agent: _Agent, now: float, events: list[Event]) -> None:
+        """Agent side: give an agent with free capacity the best tasks it qualifies for until it is full."""
+        while agent.entry is not None:
+            best = self._best_entry_for(agent)
+            if best is None:
+                return
+            self._reserve(self._tasks[best[2]], agent, now, events)
+
+    def _find_agent(self, record: _Task) -> _Agent | None:
+        requirement = record.requirement
+        channel = requirement.channel
+        excluded = record.excluded
+        preferred = record.task.preferred_skills
+        if requirement.agents is not None:
+            return self._best_listed(requirement, excluded, preferred)
+        available = self._available
+        if requirement.skills:
+            skill, minimum = requirement.skills[0]
+            if self.settings.strategy is Strategy.LONGEST_IDLE:
+                best: _Agent | None = None
+                for level in range(minimum, MAX_SKILL_LEVEL + 1):
+                    found = self._scan(available.get(("s", channel, skill, level)), requirement, excluded, 1)
+                    if found and (
+                        best is None or (found[0].idle_since, found[0].order) < (best.idle_since, best.order)
+                    ):
+                        best = found[0]
+                return best
+            limit = self.settings.lookahead if preferred else 1
+            for level in range(MAX_SKILL_LEVEL, minimum - 1, -1):
+                found = self._scan(available.get(("s", channel, skill, level)), requirement, excluded, limit)
+                if found:
+                    return self._most_preferred(found, preferred)
+            return None
+        key = _pool_keys(requirement)[0]
+        limit = self.settings.lookahead if preferred and self.settings.strategy is Strategy.BEST_SKILL else 1
+        found = self._scan(available.get(key), requirement, excluded, limit)
+        return self._most_preferred(found, preferred) if found else None
+
+    def _scan(
+        self, bucket: list[_Entry] | None, requirement: Requirement, excluded: frozenset[str] | set[str], limit: int
+    ) -> list[_Agent]:
+        """Return up to ``limit`` qualified agents from a bucket, longest idle first."""
+        found: list[_Agent] = []
+        if not bucket:
+            return found
+        agents = self._agents
+        for _, _, agent_id in bucket:
+            if agent_id in excluded:
+                continue
+            agent = agents[agent_id]
+            if agent.qualifies(requirement):
+                found.append(agent)
+                if len(found) >= limit:
+                    break
+        return found
+
+    @staticmethod
+    def _most_preferred(found: list[_Agent], preferred: Mapping[str, int]) -> _Agent:
+        if len(found) == 1 or not preferred:
+            return found[0]
+        # max() keeps the first of equals, which is the longest idle.
+        return max(found, key=lambda agent: preference_score(agent.skills, preferred))
+
+    def _best_listed(
+        self, requirement: Requirement, excluded: frozenset[str] | set[str], preferred: Mapping[str, int]
+    ) -> _Agent | None:
+        channel = requirement.channel
+        candidates = []
+        for agent_id in sorted(requirement.agents or ()):
+            agent = self._agents.get(agent_id)
+            if (
+                agent is None
+                or agent.entry is None
+                or agent_id in excluded
+                or channel not in agent.open_channels()
+                or not agent.qualifies(requirement)
+            ):
+                continue
+            candidates.append(agent)
+        if not candidates:
+            return None
+        primary = requirement.skills[0][0] if requirement.skills else ""
+        if self.settings.strategy is Strategy.LONGEST_IDLE:
+            return min(candidates, key=lambda agent: (agent.idle_since, agent.order))
+        return min(
+            candidates,
+            key=lambda agent: (
+                -agent.skills.get(primary, 0),
+                -preference_score(agent.skills, preferred),
+                agent.idle_since,
+                agent.order,
+            ),
+        )
+
+    def _best_entry_for(self, agent: _Agent) -> _PoolEntry | None:
+        """Return the best waiting task's pool entry among the pools this agent qualifies for."""
+        best: _PoolEntry | None = None
+        pool_index = self._pool_index
+        for channel in agent.open_channels():
+            keys: list[_BucketKey] = [("g", channel, agent.id)]
+            keys.extend(("s", channel, skill) for skill in agent.skills)
+            if agent.team is not None:
+                keys.append(("t", channel, agent.team))
+            keys.extend(("l", channel, language) for language in agent.languages)
+            keys.append(("a", channel))
+            for key in keys:
+                pools = pool_index.get(key)
+                if not pools:
+                    continue
+                for pool in pools:
+                    if best is not None and pool.heap and pool.heap[0] > best:
+                        # Even the stale-inclusive top is worse than what we hold.
+                        continue
+                    if not agent.qualifies(pool.requirement):
+                        continue
+                    head = self._head(pool, agent.id)
+                    if head is not None and (best is None or head < best):
+                        best = head
+        return best
+
+    def _entry_live(self, pool: _Pool, entry: _PoolEntry) -> bool:
+        record = self._tasks.get(entry[2])
+        return record is not None and record.pool is pool and record.seq == entry[1]
+
+    def _head(self, pool: _Pool, agent_id: str) -> _PoolEntry | None:
+        """Return the pool's best live task entry that does not exclude ``agent_id``."""
+        heap = pool.heap
+        while heap and not self._entry_live(pool, heap[0]):
+            heapq.heappop(heap)
+        if not heap:
+            return None
+        top = heap[0]
+        if agent_id not in self._tasks[top[2]].excluded:
+            return top
+        # Rare path: the agent already missed the best tasks here; look past them and put them back.
+        skipped: list[_PoolEntry] = []
+        result: _PoolEntry | None = None
+        while heap:
+            entry = heapq.heappop(heap)
+            if not self._entry_live(pool, entry):
+                continue
+            skipped.append(entry)
+            if agent_id not in self._tasks[entry[2]].excluded:
+                result = entry
+                break
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        return result
+
+    # Pools and workflow steps.
+
+    def _enqueue(self, record: _Task) -> None:
+        requirement = record.requirement
+        pool = self._pools.get(requirement)
+        if pool is None:
+            pool = _Pool(requirement, _pool_keys(requirement))
+            self._pools[requirement] = pool
+            for key in pool.keys:
+                self._pool_index.setdefault(key, {})[pool] = None
+        self._sequence += 1
+        record.seq = self._sequence
+        record.pool = pool
+        record.status = TaskStatus.WAITING
+        heapq.heappush(pool.heap, (record.key, record.seq, record.task.id))
+        pool.live += 1
+
+    def _dequeue(self, record: _Task) -> None:
+        pool = record.pool
+        if pool is None:
+            return
+        record.pool = None
+        pool.live -= 1
+        if pool.live == 0:
+            del self._pools[pool.requirement]
+            for key in pool.keys:
+                members = self._pool_index[key]
+                del members[pool]
+                if not members:
+                    del self._pool_index[key]
+        elif len(pool.heap) > 2 * pool.live + 32:
+            pool.heap = [entry for entry in pool.heap if self._entry_live(pool, entry)]
+            heapq.heapify(pool.heap)
+
+    def _leave_queue(self, record: _Task) -> None:
+        members = self._in_queue.get(record.task.queue)
+        if members is not None:
+            members.pop(record.task.id, None)
+            if not members:
+                del self._in_queue[record.task.queue]
+
+    def _drop(self, record: _Task) -> None:
+        """Remove a task that leaves the engine unanswered (abandoned or sent to its fallback)."""
+        self._dequeue(record)
+        self._leave_queue(record)
+        self._tasks.pop(record.task.id, None)
+
+    def _schedule_step(self, record: _Task) -> None:
+        steps = record.plan.steps
+        if steps and not record.exhausted and steps[record.step].until is not None:
+            self._push_timer(steps[record.step].until or 0.0, "step", record.task.id, record.step)
+
+    def _next_step(self, record: _Task, now: float, events: list[Event]) -> None:
+        """A step timed out: widen to the next step, or apply the fallback after the last one."""
+        task = record.task
+        steps = record.plan.steps
+        if record.step + 1 >= len(steps):
+            self._fallback(record, now, events, "timeout")
+            return
+        record.step += 1
+        events.append(
+            WorkflowStepChanged(
+                at=now, task_id=task.id, queue=task.queue, step_index=record.step, step=steps[record.step].name
+            )
+        )
+        self._schedule_step(record)
+        if record.status is TaskStatus.WAITING:
+            self._dequeue(record)
+            self._enqueue(record)
+            self._place(record, now, events)
+
+    def _fallback(self, record: _Task, now: float, events: list[Event], reason: str) -> None:
+        """Apply the workflow's fallback; a ringing task gets it only if the offer ends unanswered."""
+        task = record.task
+        action = record.plan.fallback if record.plan.steps else FallbackAction.VOICEMAIL
+        if action is not FallbackAction.QUEUE and record.status is TaskStatus.RESERVED:
+            record.fallback_due = True
+            return
+        events.append(
+            TaskFallback(
+                at=now,
+                task_id=task.id,
+                queue=task.queue,
+                action=str(action),
+                reason=reason,
+                waited=now - task.created_at,
+            )
+        )
+        if action is not FallbackAction.QUEUE:
+            self._drop(record)
+        elif reason == "timeout":
+            record.exhausted = True

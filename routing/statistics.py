@@ -1,0 +1,218 @@
+"""Queue and agent statistics, folded from events with the contact-center industry's usual definitions.
+
+Nothing here asks a backend anything: :class:`StatisticsLedger` only reads the events every backend returns, so the
+figures are the same whichever backend produced them and can be rebuilt from a stored event stream.
+
+Definitions, over the contacts whose queue wait *ended* inside the window ``[now - window, now]``:
+
+* **offered** = answered + abandoned + sent to a leaving fallback (voicemail, callback), leaving out *short
+  abandons*: customers who hung up within ``short_abandon`` seconds, before anyone could have answered.
+* **service level** = answered within ``threshold`` seconds / offered (the "80/20" figure).
+* **ASA** (average speed of answer) = total wait of answered contacts / answered.
+* **AHT** (average handle time) = total (talk + wrap-up) / completed, for tasks completed in the window.
+* **abandonment rate** = abandoned / offered.
+* **occupancy** = time busy or wrapping up / time available, busy or wrapping up, summed over agents.
+
+Live figures (waiting, longest wait, agents by activity) describe the instant ``now``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from routing.events import (
+    AgentActivityChanged,
+    Event,
+    TaskAbandoned,
+    TaskAccepted,
+    TaskCompleted,
+    TaskCreated,
+    TaskFallback,
+)
+from routing.models import Activity
+
+__all__ = [
+    "AgentStatistics",
+    "QueueStatistics",
+    "ServiceLevelPolicy",
+    "StatisticsLedger",
+    "summarize",
+]
+
+_ANSWERED, _ABANDONED, _SHORT_ABANDONED, _FALLBACK, _COMPLETED = range(5)
+_HANDLING = (Activity.BUSY, Activity.WRAP_UP)
+_STAFFED = (Activity.AVAILABLE, Activity.BUSY, Activity.WRAP_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevelPolicy:
+    """How service level is counted: the answer threshold and the short-abandon rule."""
+
+    threshold: float = 20.0
+    short_abandon: float = 0.0
+    """Abandons within this many seconds are left out of offered, abandoned and service level (0: none are)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatistics:
+    """One queue's figures: live counts at ``now`` and totals over the window (``None`` when undefined)."""
+
+    queue: str
+    waiting: int
+    longest_wait: float
+    offered: int
+    answered: int
+    answered_within_threshold: int
+    abandoned: int
+    short_abandoned: int
+    fallen_back: int
+    completed: int
+    service_level: float | None
+    average_speed_of_answer: float | None
+    average_handle_time: float | None
+    abandonment_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatistics:
+    """Agents by activity now, and occupancy over the window."""
+
+    by_activity: Mapping[str, int]
+    occupancy: float | None
+
+
+@dataclass
+class _AgentTrack:
+    activity: Activity
+    since: float
+    history: deque[tuple[float, float, Activity]] = field(default_factory=deque)
+
+
+class StatisticsLedger:
+    """Fold events into per-queue outcome records and per-agent activity intervals, keeping ``retention`` s."""
+
+    def __init__(self, policy: ServiceLevelPolicy | None = None, retention: float = 86_400.0) -> None:
+        self.policy = policy or ServiceLevelPolicy()
+        self.retention = retention
+        self._waiting: dict[str, dict[str, float]] = {}
+        self._outcomes: dict[str, deque[tuple[float, int, float]]] = {}
+        self._agents: dict[str, _AgentTrack] = {}
+
+    def apply(self, event: Event) -> None:
+        """Take one event into account."""
+        if isinstance(event, TaskCreated):
+            self._waiting.setdefault(event.queue, {})[event.task_id] = event.created_at
+            self._outcomes.setdefault(event.queue, deque())
+        elif isinstance(event, TaskAccepted):
+            self._resolve(event.queue, event.task_id, event.at, _ANSWERED, event.waited)
+        elif isinstance(event, TaskAbandoned):
+            short = event.waited < self.policy.short_abandon
+            self._resolve(event.queue, event.task_id, event.at, _SHORT_ABANDONED if short else _ABANDONED, event.waited)
+        elif isinstance(event, TaskFallback):
+            if event.action != "queue":
+                self._resolve(event.queue, event.task_id, event.at, _FALLBACK, event.waited)
+        elif isinstance(event, TaskCompleted):
+            self._record(event.queue, event.at, _COMPLETED, event.handle_time)
+        elif isinstance(event, AgentActivityChanged):
+            self._agent_changed(event)
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        """Take several events into account, in order."""
+        for event in events:
+            self.apply(event)
+
+    def queues(self) -> list[str]:
+        """Return every queue seen so far."""
+        return sorted(set(self._outcomes) | set(self._waiting))
+
+    def queue(self, queue: str, now: float, window: float) -> QueueStatistics:
+        """Return one queue's figures at ``now`` over the last ``window`` seconds."""
+        waiting = self._waiting.get(queue, {})
+        longest = max((now - created for created in waiting.values()), default=0.0)
+        start = now - window
+        counts = [0] * 5
+        sums = [0.0] * 5
+        within = 0
+        threshold = self.policy.threshold
+        for at, kind, value in reversed(self._outcomes.get(queue, ())):
+            if at < start:
+                break
+            if at > now:
+                continue
+            counts[kind] += 1
+            sums[kind] += value
+            if kind == _ANSWERED and value <= threshold:
+                within += 1
+        answered, abandoned, fallen_back = counts[_ANSWERED], counts[_ABANDONED], counts[_FALLBACK]
+        offered = answered + abandoned + fallen_back
+        completed = counts[_COMPLETED]
+        return QueueStatistics(
+            queue=queue,
+            waiting=len(waiting),
+            longest_wait=max(longest, 0.0),
+            offered=offered,
+            answered=answered,
+            answered_within_threshold=within,
+            abandoned=abandoned,
+            short_abandoned=counts[_SHORT_ABANDONED],
+            fallen_back=fallen_back,
+            completed=completed,
+            service_level=within / offered if offered else None,
+            average_speed_of_answer=sums[_ANSWERED] / answered if answered else None,
+            average_handle_time=sums[_COMPLETED] / completed if completed else None,
+            abandonment_rate=abandoned / offered if offered else None,
+        )
+
+    def agents(self, now: float, window: float) -> AgentStatistics:
+        """Return agents by activity at ``now`` and occupancy over the last ``window`` seconds."""
+        by_activity = {str(activity): 0 for activity in Activity}
+        handling = staffed = 0.0
+        start = now - window
+        for track in self._agents.values():
+            by_activity[str(track.activity)] += 1
+            spans = [*track.history, (track.since, now, track.activity)]
+            for begin, end, activity in spans:
+                overlap = min(end, now) - max(begin, start)
+                if overlap <= 0 or activity not in _STAFFED:
+                    continue
+                staffed += overlap
+                if activity in _HANDLING:
+                    handling += overlap
+        return AgentStatistics(by_activity=by_activity, occupancy=handling / staffed if staffed > 0 else None)
+
+    def _resolve(self, queue: str, task_id: str, at: float, kind: int, wait: float) -> None:
+        waiting = self._waiting.get(queue)
+        if waiting is not None:
+            waiting.pop(task_id, None)
+        self._record(queue, at, kind, wait)
+
+    def _record(self, queue: str, at: float, kind: int, value: float) -> None:
+        outcomes = self._outcomes.setdefault(queue, deque())
+        outcomes.append((at, kind, value))
+        horizon = at - self.retention
+        while outcomes and outcomes[0][0] < horizon:
+            outcomes.popleft()
+
+    def _agent_changed(self, event: AgentActivityChanged) -> None:
+        track = self._agents.get(event.agent_id)
+        if track is None:
+            self._agents[event.agent_id] = _AgentTrack(activity=event.activity, since=event.at)
+            return
+        if event.at > track.since:
+            track.history.append((track.since, event.at, track.activity))
+        track.activity = event.activity
+        track.since = event.at
+        horizon = event.at - self.retention
+        while track.history and track.history[0][1] < horizon:
+            track.history.popleft()
+
+
+def summarize(
+    events: Iterable[Event], now: float, window: float, policy: ServiceLevelPolicy | None = None
+) -> tuple[dict[str, QueueStatistics], AgentStatistics]:
+    """Compute every queue's figures and the agents' from a list of events."""
+    ledger = StatisticsLedger(policy, retention=max(window, 0.0) + 1.0)
+    ledger.apply_all(events)
+    return {queue: ledger.queue(queue, now, window) for queue in ledger.queues()}, ledger.agents(now, window)
