@@ -106,8 +106,6 @@ class _Call:
             # Nothing more to say; hanging up again is the safe answer to a late or repeated webhook.
             self.out.append(Hangup())
             return state
-        if not isinstance(event, LookupResult):
-            state = replace(state, lookups=0)
         if state.phase == "new":
             language = self.context.language
             if language is None or language not in self.flow.languages:
@@ -166,12 +164,12 @@ class _Call:
             case EnqueueNode():
                 if node.text is not None:
                     self.out.append(self.say(node.text, state))
-                state = replace(state, phase="queue", turn=state.turn + 1)
+                state = replace(state, phase="queue", turn=state.turn + 1, lookups=0)
                 self.out.append(self.enqueue(state, node))
                 return state
             case VoicemailNode():
                 self.out.append(self.say(node.prompt, state))
-                state = replace(state, phase="recording", turn=state.turn + 1)
+                state = replace(state, phase="recording", turn=state.turn + 1, lookups=0)
                 self.out.append(Record(turn=state.turn, max_length=node.max_length))
                 return state
             case HangupNode():
@@ -336,7 +334,7 @@ class _Call:
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), words)
 
     def gather(self, state: CallState, node: MenuNode | CollectNode, lead: Say | None, attempt: int = 0) -> CallState:
-        state = replace(state, phase="input", turn=state.turn + 1, attempt=attempt)
+        state = replace(state, phase="input", turn=state.turn + 1, attempt=attempt, lookups=0)
         prompts = (*(() if lead is None else (lead,)), self.say(node.prompt, state))
         speech_language = self.flow.voice(state.language).speech_language
         if isinstance(node, MenuNode):

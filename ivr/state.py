@@ -44,7 +44,7 @@ class CallState:
     #: Collected digits and lookup answers, read by texts as `{name}`.
     variables: Mapping[str, str] = field(default_factory=dict)
     outcome: Outcome | None = None
-    #: Lookups in the current turn; a bound on it stops a flow that would ask the app forever.
+    #: Lookups since the call last waited for Twilio; a bound on it stops a flow asking the app forever.
     lookups: int = 0
 
     @classmethod
