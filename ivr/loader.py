@@ -135,7 +135,7 @@ class _Fields:
         self.used.add(key)
         value = self.items.get(key)
         if value is not None:
-            self.reader.field_lines[(self.owner, self.prefix + key)] = _line(value)
+            self.reader.field_lines[(self.owner, self.prefix + key)] = self.reader.entry_line(value)
         return value
 
     def require(self, key: str) -> yaml.Node:
@@ -199,9 +199,14 @@ class _FlowReader:
         self.field_lines: dict[tuple[str, str], int] = {}
         self.top_lines: dict[str, int] = {}
         self.default_language = ""
+        # Line of the key each mapping value was written under; a block value starts a line later.
+        self.key_lines: dict[int, int] = {}
 
     def fail(self, node: yaml.Node, message: str) -> NoReturn:
         raise LoadError(self.file, _line(node), message)
+
+    def entry_line(self, value: yaml.Node) -> int:
+        return self.key_lines.get(id(value), _line(value))
 
     def plain(self, node: yaml.Node) -> Any:
         try:
@@ -222,6 +227,7 @@ class _FlowReader:
             if key in items:
                 self.fail(key_node, f"duplicate key {key!r} in {what}")
             items[key] = value_node
+            self.key_lines[id(value_node)] = _line(key_node)
         return items
 
     def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
@@ -260,11 +266,11 @@ class _FlowReader:
         top.done()
         nodes: dict[str, Node] = {}
         for node_id, node in self.mapping(nodes_node, "nodes").items():
-            self.node_lines[node_id] = _line(node)
+            self.node_lines[node_id] = self.entry_line(node)
             nodes[node_id] = self.node(node_id, node)
-        for key in ("start", "languages", "calendars", "nodes", "flow"):
+        for key in ("start", "languages", "calendars", "nodes", "flow", "error", "default_language"):
             if key in top.items:
-                self.top_lines[key] = _line(top.items[key])
+                self.top_lines[key] = self.entry_line(top.items[key])
         extra: dict[str, Any] = {}
         if error_node is not None:
             extra["error_text"] = self.text(error_node, "error")
