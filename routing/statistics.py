@@ -19,8 +19,9 @@ Live figures (waiting, longest wait, agents by activity) describe the instant ``
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from routing.events import (
     AgentActivityChanged,
@@ -102,21 +103,37 @@ class StatisticsLedger:
 
     def apply(self, event: Event) -> None:
         """Take one event into account."""
-        if isinstance(event, TaskCreated):
-            self._waiting.setdefault(event.queue, {})[event.task_id] = event.created_at
-            self._outcomes.setdefault(event.queue, deque())
-        elif isinstance(event, TaskAccepted):
-            self._resolve(event.queue, event.task_id, event.at, _ANSWERED, event.waited)
-        elif isinstance(event, TaskAbandoned):
-            short = event.waited < self.policy.short_abandon
-            self._resolve(event.queue, event.task_id, event.at, _SHORT_ABANDONED if short else _ABANDONED, event.waited)
-        elif isinstance(event, TaskFallback):
-            if event.action != "queue":
-                self._resolve(event.queue, event.task_id, event.at, _FALLBACK, event.waited)
-        elif isinstance(event, TaskCompleted):
-            self._record(event.queue, event.at, _COMPLETED, event.handle_time)
-        elif isinstance(event, AgentActivityChanged):
-            self._agent_changed(event)
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _created(self, event: TaskCreated) -> None:
+        self._waiting.setdefault(event.queue, {})[event.task_id] = event.created_at
+        self._outcomes.setdefault(event.queue, deque())
+
+    def _accepted(self, event: TaskAccepted) -> None:
+        self._resolve(event.queue, event.task_id, event.at, _ANSWERED, event.waited)
+
+    def _abandoned(self, event: TaskAbandoned) -> None:
+        short = event.waited < self.policy.short_abandon
+        self._resolve(event.queue, event.task_id, event.at, _SHORT_ABANDONED if short else _ABANDONED, event.waited)
+
+    def _fell_back(self, event: TaskFallback) -> None:
+        # A task that stays queued after its last step is still waiting; only a leaving fallback ends the wait.
+        if event.action != "queue":
+            self._resolve(event.queue, event.task_id, event.at, _FALLBACK, event.waited)
+
+    def _completed(self, event: TaskCompleted) -> None:
+        self._record(event.queue, event.at, _COMPLETED, event.handle_time)
+
+    _handlers: ClassVar[dict[type[Event], Callable[[StatisticsLedger, Any], None]]] = {
+        TaskCreated: _created,
+        TaskAccepted: _accepted,
+        TaskAbandoned: _abandoned,
+        TaskFallback: _fell_back,
+        TaskCompleted: _completed,
+        AgentActivityChanged: lambda ledger, event: ledger._agent_changed(event),
+    }
 
     def apply_all(self, events: Iterable[Event]) -> None:
         """Take several events into account, in order."""

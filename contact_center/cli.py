@@ -1,0 +1,183 @@
+"""The `contact-center` command: serve, demo, migrate, users, and the engines' own commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from contact_center.clock import SystemClock
+from contact_center.db import Database
+from contact_center.errors import DomainError
+from contact_center.migrate import upgrade
+from contact_center.models import Role
+from contact_center.settings import ConfigError, Settings
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("contact_center")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="contact-center",
+        description="Open-source contact center: routing, IVR, email, field service and a knowledge base.",
+        epilog="Configuration comes from environment variables (DATA_DIR, DATABASE_URL, REDIS_URL, ...); "
+        "see the README.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for name, help_text in (
+        ("serve", "run the server (migrates the database first)"),
+        ("demo", "load demo data, then run the server and print the URLs to open"),
+    ):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+        sub.set_defaults(func=_serve if name == "serve" else _demo)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema", description="Upgrade the database.")
+    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(func=_migrate)
+
+    user = commands.add_parser("user", help="manage users who sign in", description="Manage users.")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    create = user_commands.add_parser("create", help="create a user", description="Create a user who can sign in.")
+    create.add_argument("username")
+    create.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    create.add_argument("--name", help="display name")
+    create.add_argument(
+        "--password-env", metavar="VAR", help="read the password from this environment variable instead of a prompt"
+    )
+    create.set_defaults(func=_create_user)
+
+    bench = commands.add_parser("bench", help="run a benchmark and print JSON", description="Benchmarks.")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    return parser
+
+
+def _register_engine_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add the commands the routing engine and the IVR define for themselves."""
+    from routing.cli import register_bench
+    from routing.cli import register_commands as register_routing
+
+    from ivr.cli import register_commands as register_ivr
+
+    register_routing(commands)
+    register_bench(bench_commands)
+    register_ivr(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, DomainError) as exc:
+        print(f"contact-center: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {_display_url(settings.database_url)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    _run(settings, args.host, args.port)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from contact_center.demo import load_demo
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    accounts = asyncio.run(load_demo(settings))
+    base = f"http://{args.host}:{args.port}"
+    print("\nDemo data loaded. Open:")
+    print(f"  {base}/login            sign in (accounts below)")
+    print(f"  {base}/cases            the case list")
+    print(f"  {base}/api/v1/openapi.json   the REST API")
+    print(f"  {base}/healthz  {base}/readyz  {base}/metrics")
+    print("\nAccounts (username / password):")
+    for username, password, role in accounts:
+        print(f"  {username:28} {password:20} {role}")
+    print()
+    _run(settings, args.host, args.port)
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from contact_center.services.users import do_create_user
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    password = os.environ.get(args.password_env, "") if args.password_env else getpass.getpass("Password: ")
+    if not password:
+        print("contact-center: no password given", file=sys.stderr)
+        return 2
+
+    async def create() -> None:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                await do_create_user(
+                    session,
+                    username=args.username,
+                    password=password,
+                    role=Role(args.role),
+                    display_name=args.name,
+                    now=SystemClock().now(),
+                )
+        finally:
+            await database.dispose()
+
+    asyncio.run(create())
+    print(f"created {args.role} {args.username}")
+    return 0
+
+
+def _run(settings: Settings, host: str, port: int) -> None:
+    from contact_center.web.app import create_app
+
+    log.info(
+        "case store: %s; routing: %s",
+        _display_url(settings.database_url),
+        "redis" if settings.redis_url else "in-process",
+    )
+    web.run_app(create_app(settings), host=host, port=port, print=lambda text: log.info("%s", text))
+
+
+def _display_url(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Every table of the case store; importing this module registers them all on `SQLModel.metadata`."""
+
+from sqlmodel import SQLModel
+
+from contact_center.models.agents import Agent, AgentSkill, Queue, Skill, Team, TeamKind
+from contact_center.models.cases import (
+    ActorKind,
+    Case,
+    CaseEvent,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    Contact,
+    Direction,
+    EventKind,
+    case_number,
+    parse_case_number,
+)
+from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
+from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models.sla import CalendarRecord, SlaPolicy
+from contact_center.models.users import Role, User, WebSession
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ActorKind",
+    "Agent",
+    "AgentSkill",
+    "CalendarRecord",
+    "Case",
+    "CaseEvent",
+    "CasePriority",
+    "CaseStatus",
+    "Channel",
+    "Contact",
+    "Customer",
+    "CustomerTier",
+    "Direction",
+    "EventKind",
+    "Identity",
+    "IdentityKind",
+    "OutboxChannel",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Queue",
+    "Role",
+    "Skill",
+    "SlaPolicy",
+    "Team",
+    "TeamKind",
+    "User",
+    "WebSession",
+    "case_number",
+    "metadata",
+    "parse_case_number",
+]

@@ -1,0 +1,134 @@
+"""Agents, their skills, teams and queues: the configuration routing reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.models import Agent, AgentSkill, Channel, Queue, Skill, Team
+
+__all__ = [
+    "AgentFields",
+    "agent_skills",
+    "check_queue_skills",
+    "do_create_agent",
+    "do_set_agent_skills",
+    "do_update_agent",
+    "get_agent",
+    "skill_ids",
+]
+
+_CHANNELS = {c.value for c in Channel}
+
+
+@dataclass
+class AgentFields:
+    name: str | None = None
+    email: str | None = None
+    team_id: int | None = None
+    time_zone: str | None = None
+    languages: list[str] | None = None
+    capacity: dict[str, int] | None = None
+    voice_blocks_others: bool | None = None
+    active: bool | None = None
+
+
+async def get_agent(session: AsyncSession, agent_id: int) -> Agent:
+    """Return an agent or raise NotFound."""
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"agent {agent_id} does not exist", resource="agent")
+    return agent
+
+
+async def do_create_agent(session: AsyncSession, fields: AgentFields, now: datetime) -> Agent:
+    """Create an agent with sensible capacity defaults (1 call, 3 chats, 5 emails, 5 SMS)."""
+    if not fields.name or not fields.email:
+        raise InvalidInput("an agent needs a name and an email", field="name" if not fields.name else "email")
+    agent = Agent(
+        name=fields.name,
+        email=fields.email.strip().lower(),
+        capacity={"voice": 1, "chat": 3, "email": 5, "sms": 5, "web": 5},
+        languages=["en"],
+        created_at=now,
+    )
+    await _apply(session, agent, fields)
+    session.add(agent)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"an agent with email {agent.email} exists already", field="email") from exc
+    return agent
+
+
+async def do_update_agent(session: AsyncSession, agent: Agent, fields: AgentFields) -> Agent:
+    """Change an agent's settings."""
+    await _apply(session, agent, fields)
+    await session.flush()
+    return agent
+
+
+async def _apply(session: AsyncSession, agent: Agent, fields: AgentFields) -> None:
+    if fields.team_id is not None and await session.get(Team, fields.team_id) is None:
+        raise InvalidInput(f"team {fields.team_id} does not exist", field="team_id")
+    if fields.time_zone is not None:
+        try:
+            ZoneInfo(fields.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput(f"unknown time zone {fields.time_zone!r}", field="time_zone") from exc
+    if fields.capacity is not None:
+        unknown = set(fields.capacity) - _CHANNELS
+        if unknown:
+            raise InvalidInput(f"unknown channel(s) in capacity: {', '.join(sorted(unknown))}", field="capacity")
+    for name, value in vars(fields).items():
+        if value is not None:
+            setattr(agent, name, value)
+
+
+async def skill_ids(session: AsyncSession, names: Any) -> dict[str, int]:
+    """Map skill names to ids; an unknown name is an error that names it."""
+    wanted = set(names)
+    found = {s.name: s.id or 0 for s in (await session.scalars(select(Skill).where(Skill.name.in_(wanted)))).all()}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise InvalidInput(f"unknown skill(s): {', '.join(missing)}", field="skills", unknown=missing)
+    return found
+
+
+async def do_set_agent_skills(session: AsyncSession, agent: Agent, levels: Mapping[str, int]) -> dict[str, int]:
+    """Replace an agent's skills with the given levels (1-10)."""
+    for name, level in levels.items():
+        if not 1 <= level <= 10:
+            raise InvalidInput(f"skill level for {name} must be 1-10, not {level}", field="skills")
+    ids = await skill_ids(session, levels)
+    await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent.id))
+    session.add_all(AgentSkill(agent_id=agent.id or 0, skill_id=ids[n], level=lvl) for n, lvl in levels.items())
+    await session.flush()
+    return dict(levels)
+
+
+async def agent_skills(session: AsyncSession, agent_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Return each agent's skills by name."""
+    rows = await session.execute(
+        select(AgentSkill.agent_id, Skill.name, AgentSkill.level)
+        .join(Skill, Skill.id == AgentSkill.skill_id)
+        .where(AgentSkill.agent_id.in_(agent_ids))
+    )
+    skills: dict[int, dict[str, int]] = {agent_id: {} for agent_id in agent_ids}
+    for agent_id, name, level in rows:
+        skills[agent_id][name] = level
+    return skills
+
+
+async def check_queue_skills(session: AsyncSession, queue: Queue) -> None:
+    """Reject a queue that requires skills nobody defined."""
+    await skill_ids(session, queue.required_skills)

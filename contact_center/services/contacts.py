@@ -1,0 +1,268 @@
+"""Taking in contacts: every accepted contact ends as a case, exactly once per external id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_center.actors import Actor
+from contact_center.db import Database
+from contact_center.errors import InvalidInput
+from contact_center.models import (
+    ActorKind,
+    Agent,
+    Case,
+    CasePriority,
+    CaseStatus,
+    Channel,
+    Contact,
+    Customer,
+    Direction,
+    EventKind,
+    Identity,
+    IdentityKind,
+    Queue,
+)
+from contact_center.services.cases import NewCase, do_create_case, do_record_message, get_case
+from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer, find_identity
+from contact_center.services.timeline import record_event
+
+__all__ = ["ContactIntake", "ContactResult", "ContactTimes", "do_update_contact", "identity_kind", "receive_contact"]
+
+# Cases a new contact on the same thread may join; a resolved one is reopened by it, a closed one is not.
+_JOINABLE = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING, CaseStatus.ON_HOLD, CaseStatus.RESOLVED)
+_ATTEMPTS = 3
+
+
+@dataclass
+class ContactIntake:
+    """One inbound (or outbound) interaction as a channel adapter or the API reports it."""
+
+    channel: Channel
+    external_id: str
+    address: str
+    direction: Direction = Direction.INBOUND
+    name: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    thread_key: str | None = None
+    # A case the channel already matched, e.g. from email References or "[CS-000123]" in a subject.
+    case_id: int | None = None
+    queue_id: int | None = None
+    priority: CasePriority = CasePriority.NORMAL
+    category: str | None = None
+    required_skills: dict[str, int] = field(default_factory=dict)
+    language: str | None = None
+
+
+@dataclass
+class ContactResult:
+    contact: Contact
+    case: Case
+    created: bool
+    joined_existing_case: bool = False
+
+
+@dataclass
+class ContactTimes:
+    """Progress of a contact through queue and agent; None leaves a field unchanged."""
+
+    queue_id: int | None = None
+    agent_id: int | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    disposition: str | None = None
+
+
+def identity_kind(channel: Channel, address: str) -> IdentityKind:
+    """Return the kind of address a channel's contacts come from (web forms give an email address)."""
+    if channel in (Channel.VOICE, Channel.SMS):
+        return IdentityKind.PHONE
+    if channel is Channel.EMAIL or (channel is Channel.WEB and "@" in address):
+        return IdentityKind.EMAIL
+    return IdentityKind.CHAT
+
+
+async def receive_contact(db: Database, intake: ContactIntake, now: datetime, *, region: str = "US") -> ContactResult:
+    """Record a contact and the case it belongs to; the same external id twice returns the first contact.
+
+    Two concurrent deliveries of one webhook race on the unique (channel, external id) key: the loser's whole
+    transaction rolls back (no half-made case) and it returns the winner's contact.
+    """
+    if not intake.external_id.strip():
+        raise InvalidInput("a contact needs the channel's external id", field="external_id")
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                existing = await _existing(session, intake)
+                if existing is not None:
+                    return existing
+                return await _receive(session, intake, now, region)
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def do_update_contact(session: AsyncSession, contact: Contact, times: ContactTimes) -> Contact:
+    """Record a contact's answer, end and disposition; wait and handle times follow from the timestamps."""
+    if times.agent_id is not None and await session.get(Agent, times.agent_id) is None:
+        raise InvalidInput(f"agent {times.agent_id} does not exist", field="agent_id")
+    if times.queue_id is not None and await session.get(Queue, times.queue_id) is None:
+        raise InvalidInput(f"queue {times.queue_id} does not exist", field="queue_id")
+    for name, value in vars(times).items():
+        if value is not None:
+            setattr(contact, name, value)
+    if contact.answered_at is not None:
+        if contact.answered_at < contact.started_at:
+            raise InvalidInput("answered_at is before the contact started", field="answered_at")
+        contact.wait_seconds = (contact.answered_at - contact.started_at).total_seconds()
+    if contact.ended_at is not None:
+        begin = contact.answered_at or contact.started_at
+        if contact.ended_at < begin:
+            raise InvalidInput("ended_at is before the contact was answered", field="ended_at")
+        contact.handle_seconds = (contact.ended_at - begin).total_seconds() if contact.answered_at else 0.0
+    await session.flush()
+    return contact
+
+
+async def _existing(session: AsyncSession, intake: ContactIntake) -> ContactResult | None:
+    contact = (
+        await session.scalars(
+            select(Contact).where(Contact.channel == intake.channel, Contact.external_id == intake.external_id)
+        )
+    ).first()
+    if contact is None:
+        return None
+    case = await get_case(session, contact.case_id)
+    return ContactResult(contact=contact, case=case, created=False)
+
+
+async def _receive(session: AsyncSession, intake: ContactIntake, now: datetime, region: str) -> ContactResult:
+    kind = identity_kind(intake.channel, intake.address)
+    identity = await find_identity(session, kind, intake.address, region=region)
+    customer = await _customer_for(session, identity, intake, kind, now, region)
+    address = identity.address if identity else intake.address
+    thread_key = intake.thread_key or (address if intake.channel is Channel.SMS else None)
+    actor = Actor(ActorKind.CUSTOMER, customer.id, customer.name)
+
+    case = await _case_to_join(session, intake, customer, thread_key)
+    joined = case is not None
+    if case is None:
+        case = await do_create_case(
+            session,
+            NewCase(
+                customer_id=customer.id or 0,
+                subject=_subject(intake, address),
+                channel=intake.channel,
+                priority=intake.priority,
+                category=intake.category,
+                required_skills=intake.required_skills,
+                language=intake.language,
+                queue_id=intake.queue_id,
+            ),
+            actor,
+            now,
+        )
+    contact = Contact(
+        case_id=case.id or 0,
+        customer_id=customer.id or 0,
+        channel=intake.channel,
+        direction=intake.direction,
+        external_id=intake.external_id,
+        address=address,
+        thread_key=thread_key,
+        queue_id=intake.queue_id,
+        started_at=now,
+    )
+    session.add(contact)
+    await session.flush()
+    if joined:
+        await record_event(
+            session,
+            case,
+            EventKind.CONTACT_JOINED,
+            actor,
+            now,
+            contact_id=contact.id,
+            data={"channel": intake.channel.value},
+        )
+    if intake.body:
+        await do_record_message(
+            session,
+            case,
+            inbound=intake.direction is Direction.INBOUND,
+            body=intake.body,
+            actor=actor,
+            now=now,
+            contact_id=contact.id,
+            data={"channel": intake.channel.value, "subject": intake.subject} if intake.subject else None,
+        )
+    return ContactResult(contact=contact, case=case, created=True, joined_existing_case=joined)
+
+
+async def _customer_for(
+    session: AsyncSession,
+    identity: Identity | None,
+    intake: ContactIntake,
+    kind: IdentityKind,
+    now: datetime,
+    region: str,
+) -> Customer:
+    if identity is not None:
+        customer = await session.get(Customer, identity.customer_id)
+        assert customer is not None
+        while customer.merged_into_id is not None:
+            merged = await session.get(Customer, customer.merged_into_id)
+            assert merged is not None
+            customer = merged
+        return customer
+    customer = await do_create_customer(
+        session, CustomerFields(name=intake.name or intake.address, language=intake.language), now
+    )
+    await do_add_identity(session, customer, kind, intake.address, now, region=region)
+    return customer
+
+
+async def _case_to_join(
+    session: AsyncSession, intake: ContactIntake, customer: Customer, thread_key: str | None
+) -> Case | None:
+    if intake.case_id is not None:
+        case = await session.get(Case, intake.case_id)
+        if case is None:
+            raise InvalidInput(f"case {intake.case_id} does not exist", field="case_id")
+        # A contact may only join a case of the same customer; otherwise it starts its own.
+        if case.customer_id == customer.id and case.merged_into_id is None:
+            return case
+        return None
+    if thread_key is None:
+        return None
+    row = (
+        await session.execute(
+            select(Case)
+            .join(Contact, Contact.case_id == Case.id)
+            .where(
+                Contact.channel == intake.channel,
+                Contact.thread_key == thread_key,
+                Contact.customer_id == customer.id,
+                Case.status.in_(_JOINABLE),
+                Case.merged_into_id.is_(None),
+            )
+            .order_by(Contact.started_at.desc(), Contact.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return row[0] if row else None
+
+
+def _subject(intake: ContactIntake, address: str) -> str:
+    if intake.subject and intake.subject.strip():
+        return intake.subject.strip()
+    if intake.body and intake.body.strip():
+        first_line = intake.body.strip().splitlines()[0]
+        return first_line[:80] + ("…" if len(first_line) > 80 else "")
+    return f"{intake.channel.value} contact from {address}"

@@ -1,0 +1,143 @@
+"""Signing in: users, password hashes (Argon2id) and browser sessions.
+
+Session cookies carry a random token; the store keeps only its SHA-256, so reading the table opens no session.
+Every sign-in makes a new session (no fixation), and a password change ends all of a user's sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.models import Agent, Role, User, WebSession
+
+__all__ = [
+    "SignedIn",
+    "authenticate",
+    "do_change_password",
+    "do_create_user",
+    "do_end_session",
+    "do_start_session",
+    "hash_password",
+    "load_session",
+]
+
+_HASHER = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+# Verified when the username is unknown, so a wrong username costs as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A live session and its user."""
+
+    user: User
+    session: WebSession
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with Argon2id, refusing ones too short to resist guessing."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+    return _HASHER.hash(password)
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def do_create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    now: datetime,
+    display_name: str | None = None,
+    agent_id: int | None = None,
+) -> User:
+    """Create a user who can sign in."""
+    username = username.strip().lower()
+    if not username:
+        raise InvalidInput("a user needs a username", field="username")
+    if agent_id is not None and await session.get(Agent, agent_id) is None:
+        raise InvalidInput(f"agent {agent_id} does not exist", field="agent_id")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        agent_id=agent_id,
+        created_at=now,
+        password_changed_at=now,
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"user {username} exists already", field="username") from exc
+    return user
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    """Return the active user these credentials belong to, upgrading an outdated hash on the way."""
+    user = (await session.scalars(select(User).where(User.username == username.strip().lower()))).first()
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+    return user
+
+
+async def do_start_session(session: AsyncSession, user_id: int, now: datetime, lifetime: timedelta) -> tuple[str, str]:
+    """Open a new session for a user; return the cookie token and the session's CSRF token."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(id=_token_id(token), user_id=user_id, csrf_token=csrf, created_at=now, expires_at=now + lifetime)
+    )
+    await session.flush()
+    return token, csrf
+
+
+async def load_session(session: AsyncSession, token: str, now: datetime) -> SignedIn | None:
+    """Return the live session for a cookie token, or None if unknown, expired or its user disabled."""
+    web_session = await session.get(WebSession, _token_id(token))
+    if web_session is None or web_session.expires_at <= now:
+        return None
+    user = await session.get(User, web_session.user_id)
+    if user is None or not user.active:
+        return None
+    return SignedIn(user=user, session=web_session)
+
+
+async def do_end_session(session: AsyncSession, token: str) -> None:
+    """Sign a browser out."""
+    await session.execute(delete(WebSession).where(WebSession.id == _token_id(token)))
+
+
+async def do_change_password(session: AsyncSession, user_id: int, current: str | None, new: str, now: datetime) -> None:
+    """Set a new password and end every session of the user; `current` is checked unless an admin resets it."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist", resource="user")
+    if current is not None and await authenticate(session, user.username, current) is None:
+        raise InvalidInput("the current password is wrong", field="current_password")
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now
+    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -1,0 +1,147 @@
+"""Configuration: read from the environment in exactly one place, parsed strictly.
+
+A bad value stops start-up with a message naming the variable, so a typo never turns into a silently different
+deployment. Everything else receives a `Settings` object; nothing reads `os.environ` on its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "Settings"]
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the platform can be configured with; see the README's configuration table."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    public_base_url: str | None = None
+    cookie_secure: bool = False
+    session_hours: int = 12
+    default_phone_region: str = "US"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_api_base: str = "https://api.twilio.com"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "support@localhost"
+    imap_host: str | None = None
+    imap_port: int = 143
+    imap_username: str | None = None
+    imap_password: str | None = field(default=None, repr=False)
+    background_workers: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse settings from environment variables, creating DATA_DIR and a persistent secret if needed."""
+        data_dir = Path(env.get("DATA_DIR") or "data").expanduser().resolve()
+        settings = cls(
+            data_dir=data_dir,
+            database_url=normalise_database_url(
+                env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'contact-center.db'}"
+            ),
+            redis_url=_url(env, "REDIS_URL", schemes=("redis", "rediss", "unix")),
+            secret_key=env.get("SECRET_KEY") or "",
+            public_base_url=_url(env, "PUBLIC_BASE_URL", schemes=("http", "https")),
+            cookie_secure=_bool(env, "COOKIE_SECURE", default=False),
+            session_hours=_int(env, "SESSION_HOURS", default=12, minimum=1),
+            default_phone_region=(env.get("DEFAULT_PHONE_REGION") or "US").upper(),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_api_base=_url(env, "TWILIO_API_BASE", schemes=("http", "https")) or "https://api.twilio.com",
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", default=25, minimum=1),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_from=env.get("SMTP_FROM") or "support@localhost",
+            imap_host=env.get("IMAP_HOST") or None,
+            imap_port=_int(env, "IMAP_PORT", default=143, minimum=1),
+            imap_username=env.get("IMAP_USERNAME") or None,
+            imap_password=env.get("IMAP_PASSWORD") or None,
+            background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
+        )
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_persistent_secret(data_dir))
+        return settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the case store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain database URLs onto the async drivers the case store uses."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"DATABASE_URL {url!r} is not a URL such as postgresql://user@host/db or sqlite:///path")
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+    }
+    if scheme not in drivers:
+        raise ConfigError(f"DATABASE_URL scheme {scheme!r} is not supported; use sqlite:// or postgresql://")
+    return f"{drivers[scheme]}://{rest}"
+
+
+def _persistent_secret(data_dir: Path) -> str:
+    """Keep one random secret per data directory so sessions survive restarts without configuration."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...]) -> str | None:
+    value = env.get(name) or None
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
+        raise ConfigError(f"{name} {value!r} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return value.rstrip("/")
+
+
+def _int(env: Mapping[str, str], name: str, *, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} {raw!r} is not a whole number") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} {raw!r} is not a boolean (use true or false)")

@@ -1,0 +1,109 @@
+"""The application factory: one function builds the whole web app from settings, for production and tests alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from contact_center.clock import Clock, SystemClock
+from contact_center.db import Database
+from contact_center.settings import Settings
+from contact_center.web import health, pages
+from contact_center.web.api import agents, cases, contacts, customers, sla, users
+from contact_center.web.errors import error_middleware
+from contact_center.web.keys import CLOCK, DATABASE, METRICS, SETTINGS
+from contact_center.web.metrics import Metrics
+from contact_center.web.openapi import openapi_document
+from contact_center.web.router import ApiRouter, Endpoint
+from contact_center.workers.sla import run_sla_timer
+
+__all__ = ["API_ROUTERS", "api_endpoints", "create_app"]
+
+log = logging.getLogger(__name__)
+_HERE = Path(__file__).parent
+API_ROUTERS: tuple[ApiRouter, ...] = (
+    users.router,
+    customers.router,
+    cases.router,
+    contacts.router,
+    agents.router,
+    sla.router,
+)
+_BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
+# Request bodies beyond this are refused with 413 before a handler reads them.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def api_endpoints() -> list[Endpoint]:
+    """Return every declared API endpoint (for the OpenAPI document and the authorization tests)."""
+    return [endpoint for router in API_ROUTERS for endpoint in router.endpoints]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Forbid framing, sniffing and third-party scripts on every response."""
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    return response
+
+
+def create_app(settings: Settings, *, database: Database | None = None, clock: Clock | None = None) -> web.Application:
+    """Build the application; the database and clock can be passed in (tests share them with their fixtures)."""
+    app = web.Application(
+        middlewares=[health.metrics_middleware, security_headers, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
+    app[METRICS] = Metrics()
+    owns_database = database is None
+    app[DATABASE] = database or Database(settings.database_url)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_static("/static", _HERE / "static", name="static")
+    app.router.add_routes(health.routes)
+    app.router.add_routes(pages.routes)
+    for router in API_ROUTERS:
+        router.add_to(app)
+    document = openapi_document(api_endpoints(), title="Contact Center API", version="1")
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.cleanup_ctx.append(_background_work)
+    if owns_database:
+        app.on_cleanup.append(_dispose_database)
+    return app
+
+
+async def _background_work(app: web.Application) -> AsyncIterator[None]:
+    """Run the timers while the app runs; cancel them on shutdown."""
+    tasks: list[asyncio.Task[None]] = []
+    if app[SETTINGS].background_workers:
+        tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
+    app[_BACKGROUND] = tasks
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _dispose_database(app: web.Application) -> None:
+    await app[DATABASE].dispose()

@@ -1,0 +1,17 @@
+"""Typed application state (aiohttp `AppKey`s) shared by the web modules."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from contact_center.clock import Clock
+from contact_center.db import Database
+from contact_center.settings import Settings
+from contact_center.web.metrics import Metrics
+
+__all__ = ["CLOCK", "DATABASE", "METRICS", "SETTINGS"]
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+CLOCK = web.AppKey("clock", Clock)
+METRICS = web.AppKey("metrics", Metrics)

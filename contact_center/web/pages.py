@@ -1,0 +1,173 @@
+"""Server-rendered pages for staff: sign-in, a home page, and the case list and case view."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy import func, select
+
+from contact_center.actors import Actor
+from contact_center.case_status import TRANSITIONS
+from contact_center.errors import DomainError
+from contact_center.models import ActorKind, Case, CaseStatus, Customer, Role
+from contact_center.services.cases import do_add_note, do_change_status, get_case, timeline
+from contact_center.services.users import SignedIn, authenticate
+from contact_center.web.auth import AGENTS, STAFF, authorize, read_form, sign_in, sign_out
+from contact_center.web.keys import CLOCK, DATABASE
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_LOGIN_CSRF = "cc_login_csrf"
+
+
+async def _staff(request: web.Request, roles: frozenset[Role] = STAFF) -> SignedIn:
+    """Return the signed-in user, sending people who are not signed in to the sign-in page."""
+    try:
+        signed_in = await authorize(request, roles)
+    except DomainError as exc:
+        if exc.status == 401:
+            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
+        raise
+    assert signed_in is not None
+    return signed_in
+
+
+def _actor(signed_in: SignedIn) -> Actor:
+    return Actor(ActorKind.USER, signed_in.user.id, signed_in.user.display_name)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: "//evil.example" or "https://..." would make the sign-in page an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@routes.get("/login", name="login")
+async def login_page(request: web.Request) -> web.Response:
+    """Show the sign-in form with a double-submit CSRF token (there is no session to bind one to yet)."""
+    token = secrets.token_urlsafe(24)
+    response = aiohttp_jinja2.render_template(
+        "login.html", request, {"csrf": token, "next": _safe_next(request.query.get("next")), "error": None}
+    )
+    response.set_cookie(_LOGIN_CSRF, token, httponly=True, samesite="Strict", path="/login")
+    return response
+
+
+@routes.post("/login")
+async def login_submit(request: web.Request) -> web.Response:
+    """Check the credentials, start a new session and go where the user was heading."""
+    form = await request.post()
+    sent, expected = str(form.get("csrf_token", "")), request.cookies.get(_LOGIN_CSRF, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise web.HTTPForbidden(reason="the sign-in form expired; reload the page and try again")
+    async with request.app[DATABASE].transaction() as session:
+        user = await authenticate(session, str(form.get("username", "")), str(form.get("password", "")))
+    if user is None:
+        context = {
+            "csrf": expected,
+            "next": _safe_next(str(form.get("next", ""))),
+            "error": "Wrong username or password.",
+        }
+        return aiohttp_jinja2.render_template("login.html", request, context, status=401)
+    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    await sign_in(request, response, user.id or 0)
+    response.del_cookie(_LOGIN_CSRF, path="/login")
+    return response
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Sign out and return to the sign-in page."""
+    signed_in = await _staff(request)
+    await read_form(request, signed_in)
+    response = web.HTTPSeeOther("/login")
+    await sign_out(request, response)
+    return response
+
+
+@routes.get("/", name="home")
+async def home(request: web.Request) -> dict[str, Any] | web.Response:
+    """Show open work at a glance."""
+    signed_in = await _staff(request)
+    async with request.app[DATABASE].transaction() as session:
+        counts = dict((await session.execute(select(Case.status, func.count()).group_by(Case.status))).all())
+    context = {
+        "user": signed_in.user,
+        "csrf": signed_in.session.csrf_token,
+        "counts": {status.value: counts.get(status, 0) for status in CaseStatus},
+    }
+    return aiohttp_jinja2.render_template("home.html", request, context)
+
+
+@routes.get("/cases", name="cases")
+async def case_list(request: web.Request) -> web.Response:
+    """List cases, filtered by status."""
+    signed_in = await _staff(request, AGENTS)
+    status = request.query.get("status") or None
+    statement = select(Case, Customer.name).join(Customer, Customer.id == Case.customer_id)
+    if status in {s.value for s in CaseStatus}:
+        statement = statement.where(Case.status == CaseStatus(status))
+    async with request.app[DATABASE].transaction() as session:
+        rows = (await session.execute(statement.order_by(Case.id.desc()).limit(200))).all()
+    context = {
+        "user": signed_in.user,
+        "csrf": signed_in.session.csrf_token,
+        "rows": rows,
+        "status": status,
+        "statuses": [s.value for s in CaseStatus],
+    }
+    return aiohttp_jinja2.render_template("cases.html", request, context)
+
+
+@routes.get("/cases/{case_ref}", name="case")
+async def case_page(request: web.Request) -> web.Response:
+    """Show a case, its timeline and the actions on it."""
+    signed_in = await _staff(request, AGENTS)
+    async with request.app[DATABASE].transaction() as session:
+        case = await get_case(session, request.match_info["case_ref"])
+        customer = await session.get(Customer, case.customer_id)
+        events = await timeline(session, case)
+    context = {
+        "user": signed_in.user,
+        "csrf": signed_in.session.csrf_token,
+        "case": case,
+        "customer": customer,
+        "events": events,
+        "next_statuses": sorted(s.value for s in TRANSITIONS[case.status]),
+        "now": request.app[CLOCK].now(),
+    }
+    return aiohttp_jinja2.render_template("case.html", request, context)
+
+
+@routes.post("/cases/{case_ref}/status")
+async def case_status(request: web.Request) -> web.Response:
+    """Change a case's status from its page."""
+    signed_in = await _staff(request, AGENTS)
+    form = await read_form(request, signed_in)
+    try:
+        target = CaseStatus(form.get("status", ""))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="choose a status") from None
+    async with request.app[DATABASE].transaction() as session:
+        case = await get_case(session, request.match_info["case_ref"], for_update=True)
+        await do_change_status(
+            session, case, target, _actor(signed_in), request.app[CLOCK].now(), note=form.get("note") or None
+        )
+    raise web.HTTPSeeOther(f"/cases/{case.number}")
+
+
+@routes.post("/cases/{case_ref}/notes")
+async def case_note(request: web.Request) -> web.Response:
+    """Add an internal note from a case's page."""
+    signed_in = await _staff(request, AGENTS)
+    form = await read_form(request, signed_in)
+    async with request.app[DATABASE].transaction() as session:
+        case = await get_case(session, request.match_info["case_ref"], for_update=True)
+        await do_add_note(session, case, form.get("body", ""), _actor(signed_in), request.app[CLOCK].now())
+    raise web.HTTPSeeOther(f"/cases/{case.number}")

@@ -1,0 +1,130 @@
+"""Declared API routes: each says its roles, body, query and response, and the router does the rest.
+
+Declaring rather than hand-coding each view keeps three things true at once: every route checks its roles and
+CSRF, every body is validated with errors that name the field, and the OpenAPI document and the authorization
+matrix tests are generated from the same table the server runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from contact_center.errors import InvalidInput
+from contact_center.models import Role
+from contact_center.web.auth import authorize, check_csrf
+
+__all__ = ["ApiRouter", "Endpoint", "parse_model"]
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: frozenset[Role] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+
+
+class ApiRouter:
+    """Collects endpoints under one tag; `add_to` registers them on an application."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        roles: Collection[Role] | None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        """Declare an endpoint; `roles=None` makes it public."""
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    summary=summary,
+                    tag=self.tag,
+                    roles=frozenset(roles) if roles is not None else None,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                )
+            )
+            return handler
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        """Register every endpoint's checked handler on the application."""
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, _checked(endpoint))
+
+
+def parse_model(model: type[BaseModel], data: Any) -> Any:
+    """Validate data into a model, turning pydantic's errors into one naming the fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = [
+            {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        first = fields[0]
+        raise InvalidInput(f"{first['field']}: {first['message']}", fields=fields) from None
+
+
+def _checked(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    adapter = TypeAdapter(endpoint.response) if endpoint.response is not None else None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        signed_in = await authorize(request, endpoint.roles)
+        if signed_in is not None and endpoint.roles is not None:
+            check_csrf(request, signed_in)
+        kwargs: dict[str, Any] = {}
+        if endpoint.query is not None:
+            kwargs["query"] = parse_model(endpoint.query, dict(request.query))
+        if endpoint.body is not None:
+            kwargs["body"] = parse_model(endpoint.body, await _json_body(request))
+        result = await endpoint.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if adapter is None:
+            return web.json_response(result, status=endpoint.status)
+        return web.json_response(adapter.dump_python(result, mode="json"), status=endpoint.status)
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+async def _json_body(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise InvalidInput("send the body as JSON with Content-Type: application/json", field="body")
+    raw = await request.read()
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="body") from None

@@ -1,0 +1,1 @@
+"""Background loops, one thin module each: they call a service on a timer and log what happened."""

@@ -1,0 +1,183 @@
+"""Shared fixtures: a fresh case store per test on SQLite and on PostgreSQL, a manual clock, signed-in clients."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
+
+from contact_center.clock import ManualClock
+from contact_center.db import Database
+from contact_center.models import Role, metadata
+from contact_center.services import users as users_service
+from contact_center.services.users import do_create_user
+from contact_center.settings import Settings
+from contact_center.web.app import create_app
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+DATABASES = [name.strip() for name in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if name.strip()]
+# A Monday morning in winter: London business hours, UTC == local time.
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+def _raw_postgres_dsn() -> str:
+    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash test passwords with tiny Argon2 parameters: the production cost would dominate the suite's time."""
+    original = users_service._HASHER
+    users_service._HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    yield
+    users_service._HASHER = original
+
+
+@pytest.fixture(params=DATABASES)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A case store with every table, empty, private to this test."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+        schema = None
+    else:
+        schema = f"t_{secrets.token_hex(6)}"
+        admin = await asyncpg.connect(_raw_postgres_dsn())
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        await admin.close()
+        db = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    async with db.engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        if schema is not None:
+            admin = await asyncpg.connect(_raw_postgres_dsn())
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: Database) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=database.url, secret_key="test-secret", background_workers=False)
+
+
+@pytest.fixture
+async def app_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+    settings: Settings,
+    database: Database,
+    clock: ManualClock,
+) -> Callable[[], Awaitable[TestClient[Any, Any]]]:
+    """Return a factory of HTTP clients (each with its own cookie jar) on one app."""
+    app = create_app(settings, database=database, clock=clock)
+    first: TestClient[Any, Any] | None = None
+
+    async def make() -> TestClient[Any, Any]:
+        nonlocal first
+        if first is None:
+            first = await aiohttp_client(app)
+            return first
+        # Further clients talk to the same running server with a cookie jar of their own.
+        other = await aiohttp_client(first.server)
+        return other
+
+    return make
+
+
+class Api:
+    """A signed-in API client that sends the CSRF token with every state-changing request."""
+
+    def __init__(self, client: TestClient[Any, Any], csrf: str | None) -> None:
+        self.client = client
+        self.csrf = csrf
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        return {**({"X-CSRF-Token": self.csrf} if self.csrf else {}), **(headers or {})}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        expect: int | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        response = await self.client.request(method, path, json=json, headers=self._headers(headers), **kwargs)
+        body = await response.json() if response.content_type == "application/json" else await response.text()
+        if expect is not None:
+            assert response.status == expect, (response.status, body)
+        return body
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self.call("GET", path, **kwargs)
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return await self.call("POST", path, json=json, **kwargs)
+
+    async def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return await self.call("PATCH", path, json=json, **kwargs)
+
+    async def put(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return await self.call("PUT", path, json=json, **kwargs)
+
+
+PERSONAS = {
+    "alice": Role.ADMIN,
+    "sam": Role.SUPERVISOR,
+    "bob": Role.AGENT,
+    "tess": Role.TECHNICIAN,
+}
+
+
+@pytest.fixture
+async def users(database: Database, clock: ManualClock) -> dict[str, int]:
+    """Create the named personas: alice (admin), sam (supervisor), bob (agent), tess (technician)."""
+    ids = {}
+    async with database.transaction() as session:
+        for name, role in PERSONAS.items():
+            user = await do_create_user(
+                session,
+                username=f"{name}@example.test",
+                password=PASSWORD,
+                role=role,
+                now=clock.now(),
+                display_name=name.title(),
+            )
+            ids[name] = user.id or 0
+    return ids
+
+
+@pytest.fixture
+async def login(
+    app_client: Callable[[], Awaitable[TestClient[Any, Any]]], users: dict[str, int]
+) -> Callable[[str], Awaitable[Api]]:
+    """Return a function that signs a persona in on a fresh client."""
+
+    async def sign_in(persona: str) -> Api:
+        client = await app_client()
+        if persona == "anonymous":
+            return Api(client, None)
+        response = await client.post(
+            "/api/v1/auth/login", json={"username": f"{persona}@example.test", "password": PASSWORD}
+        )
+        assert response.status == 200, await response.text()
+        return Api(client, (await response.json())["csrf_token"])
+
+    return sign_in
