@@ -63,7 +63,7 @@ def test_digits_only_gather_without_fixed_length() -> None:
 
 def test_enqueue_waits_with_position_in_the_callers_language() -> None:
     enqueue = Enqueue("technical", 3, (SkillRequirement("technical", 2),), 5, "zh-CN")
-    element = parse([Say("正在为您转接技术支持。", "Polly.Zhiyu-Neural", "cmn-CN"), enqueue])[1]  # noqa: RUF001
+    element = parse([Say("正在为您转接技术支持。", "Polly.Zhiyu-Neural", "cmn-CN"), enqueue])[1]
     assert element.tag == "Enqueue"
     assert element.text == "technical"
     assert element.get("action") == f"{BASE}queue-exit?turn=3"
