@@ -1,0 +1,34 @@
+"""The IVR package stays pure: every module imports on its own, and none pulls in the web, SQL or Redis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import ivr
+
+MODULES = sorted(f"ivr.{path.stem}" for path in Path(ivr.__file__).parent.glob("*.py") if path.stem != "__init__")
+FORBIDDEN = ("aiohttp", "sqlalchemy", "sqlmodel", "redis", "asyncpg", "aiosqlite", "contact_center")
+
+# One fresh interpreter imports each module first, alone (a circular import fails there), then reports what the
+# whole package dragged in.
+PROBE = """
+import importlib, json, sys
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m == "ivr" or m.startswith("ivr.")]:
+        del sys.modules[loaded]
+    importlib.import_module(name)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_modules_import_alone_without_forbidden_packages() -> None:
+    assert len(MODULES) >= 10
+    done = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        [sys.executable, "-c", PROBE, *MODULES], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert loaded.isdisjoint(FORBIDDEN), loaded & set(FORBIDDEN)
