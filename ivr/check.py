@@ -57,7 +57,7 @@ def check_flow(
 
 # Nodes where the caller is asked for something, so a loop through one of them advances with the caller.
 _WAITS_FOR_CALLER = (MenuNode, CollectNode, VoicemailNode, EnqueueNode)
-_ENDS_CALL = (HangupNode, VoicemailNode)
+_ENDS_CALL = (HangupNode, VoicemailNode, EnqueueNode)
 
 
 class _Checker:
@@ -93,7 +93,7 @@ class _Checker:
 
     def loops(self) -> None:
         nodes = self.flow.nodes
-        # A caller can leave the flow from an ending node, or from a queue with nowhere else to go.
+        # A call ends at a hangup or a voicemail, or with an agent once queued (whatever `on_exit` says).
         exits = {n for n, node in nodes.items() if isinstance(node, _ENDS_CALL) or not self.edges[n]}
         reverse: dict[str, list[str]] = {n: [] for n in nodes}
         for source, targets in self.edges.items():

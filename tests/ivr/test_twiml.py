@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 import pytest
 
-from ivr.actions import Enqueue, Gather, Hangup, Lookup, Play, Record, Say, StoreVoicemail
+from ivr.actions import Action, Enqueue, Gather, Hangup, Lookup, Play, Record, Say, StoreVoicemail
 from ivr.models import Flow, SkillRequirement
 from ivr.twiml import Webhooks, render
 
@@ -15,8 +16,8 @@ from .conftest import Call, persona
 BASE = "https://cc.example.com/twilio/voice/"
 
 
-def parse(actions: list[object] | tuple[object, ...]) -> ET.Element:
-    root = ET.fromstring(render(actions, BASE))  # type: ignore[arg-type]  # noqa: S314 - our own output
+def parse(actions: Sequence[Action]) -> ET.Element:
+    root = ET.fromstring(render(actions, BASE))  # noqa: S314 - our own output
     assert root.tag == "Response"
     return root
 
