@@ -1,0 +1,278 @@
+"""Routing benchmark: decisions per second, decision latency and memory at a given scale, then at double it.
+
+The scenario is a busy contact center in steady state: every agent works at capacity and a large backlog waits.
+Each timed step is one backend call, the unit a process waits on: an agent completes a task (and is offered the
+best waiting task it qualifies for), accepts that offer, and a new task arrives; one offer in twenty is rejected
+and ``tick`` fires the workflow steps that fall due. Skills are drawn so that every queue's workflow widens from
+experts (level >= 7) to anyone with the skill, and a third of the agents also take chats next to calls.
+
+Memory is measured while the state is built (tracemalloc peak, the Python heap the routing state needs) and as
+the process's peak resident set; tracemalloc is off during the timed phase, where it would distort latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from routing.backend import RoutingBackend
+from routing.events import Event, TaskAccepted, TaskReserved
+from routing.memory import MemoryBackend
+from routing.models import Activity, AgentState, Task
+from routing.workflows import QueueRules, RoutingRules, Step, Workflow
+
+__all__ = ["BenchResult", "as_json", "bench_rules", "format_table", "run_bench", "run_bench_pair"]
+
+BackendFactory = Callable[[RoutingRules], RoutingBackend]
+
+# Two thirds of arrivals are calls, the rest chats; one in seven customers is served in Spanish.
+_CHAT_SHARE = 1 / 3
+_SPANISH_SHARE = 1 / 7
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    """One scale point's figures."""
+
+    backend: str
+    agents: int
+    skills: int
+    tasks: int
+    decisions: int
+    seconds: float
+    decisions_per_second: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    build_peak_mb: float
+    max_rss_mb: float
+
+
+def bench_rules(skills: int) -> RoutingRules:
+    """Return one queue per skill, each widening from experts to anyone with the skill."""
+    workflows: dict[str, Workflow] = {}
+    queues: dict[str, QueueRules] = {}
+    for index in range(skills):
+        skill = _skill(index)
+        workflows[skill] = Workflow(
+            name=skill,
+            steps=(
+                Step(name="experts", skills={skill: 7}, timeout=30.0),
+                Step(name="proficient", skills={skill: 4}, timeout=120.0),
+                Step(name="anyone", skills={skill: 1}),
+            ),
+        )
+        queues[skill] = QueueRules(name=skill, workflow=skill)
+    return RoutingRules(workflows=workflows, queues=queues)
+
+
+def _skill(index: int) -> str:
+    return f"skill-{index:03d}"
+
+
+def _memory_backend(rules: RoutingRules) -> RoutingBackend:
+    return MemoryBackend(rules, retention=600.0)
+
+
+class _Scenario:
+    def __init__(self, backend: RoutingBackend, agents: int, skills: int, tasks: int, seed: int) -> None:
+        self.backend = backend
+        self.agents = agents
+        self.skills = skills
+        self.tasks = tasks
+        self.random = random.Random(seed)
+        self.now = 1_000_000.0
+        self.created = 0
+        self.assigned: list[str] = []
+        self.offers: list[TaskReserved] = []
+
+    def agent(self, index: int) -> AgentState:
+        rng = self.random
+        chosen = rng.sample(range(self.skills), k=min(5, self.skills))
+        skills = {_skill(skill): rng.randint(1, 10) for skill in chosen}
+        languages = frozenset({"en", "es"}) if rng.random() < 0.3 else frozenset({"en"})
+        capacity = {"voice": 1, "chat": 3} if rng.random() < _CHAT_SHARE else {"voice": 1}
+        return AgentState(
+            id=f"agent-{index:06d}",
+            activity=Activity.AVAILABLE,
+            skills=skills,
+            languages=languages,
+            team=f"team-{chosen[0] % 10}",
+            capacity=capacity,
+        )
+
+    def task(self, age: float) -> Task:
+        rng = self.random
+        self.created += 1
+        skill = _skill(rng.randrange(self.skills))
+        preferred = {_skill(rng.randrange(self.skills)): 5} if rng.random() < 0.2 else {}
+        return Task(
+            id=f"task-{self.created:07d}",
+            queue=skill,
+            channel="chat" if rng.random() < _CHAT_SHARE else "voice",
+            created_at=self.now - age,
+            required_skills={skill: 1},
+            preferred_skills=preferred,
+            language="es" if rng.random() < _SPANISH_SHARE else "en",
+            value=rng.randrange(101),
+            base_priority=rng.randrange(3),
+            sla_target=rng.choice((20.0, 60.0, 300.0)),
+        )
+
+    def take(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, TaskReserved):
+                self.offers.append(event)
+            elif isinstance(event, TaskAccepted):
+                self.assigned.append(event.task_id)
+
+    async def build(self) -> None:
+        """Sign agents in, queue the backlog with ages spread over ten minutes, accept every offer."""
+        for index in range(self.agents):
+            self.take(await self.backend.upsert_agent(self.agent(index), self.now))
+        for _ in range(self.tasks):
+            self.take(await self.backend.submit(self.task(self.random.uniform(0.0, 600.0)), self.now))
+        while self.offers:
+            offer = self.offers.pop()
+            self.take(await self.backend.accept(offer.reservation_id, offer.agent_id, self.now))
+
+    async def measure(self, decisions: int) -> list[int]:
+        """Run ``decisions`` timed backend calls and return each one's latency in nanoseconds."""
+        backend = self.backend
+        rng = self.random
+        latencies: list[int] = []
+        clock = time.perf_counter_ns
+        while len(latencies) < decisions:
+            self.now += 0.005
+            step = len(latencies) % 4
+            start = clock()
+            if step == 0 and self.assigned:
+                index = rng.randrange(len(self.assigned))
+                self.assigned[index], self.assigned[-1] = self.assigned[-1], self.assigned[index]
+                events = await backend.complete(self.assigned.pop(), self.now)
+            elif step == 1 and self.offers:
+                offer = self.offers.pop()
+                if rng.random() < 0.05:
+                    events = await backend.reject(offer.reservation_id, offer.agent_id, self.now)
+                else:
+                    events = await backend.accept(offer.reservation_id, offer.agent_id, self.now)
+            elif step == 2:
+                events = await backend.submit(self.task(0.0), self.now)
+            else:
+                events = await backend.tick(self.now)
+            latencies.append(clock() - start)
+            self.take(events)
+        return latencies
+
+
+def _percentile(sorted_values: list[int], share: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(share * (len(sorted_values) - 1))))
+    return sorted_values[index] / 1e6
+
+
+def _max_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+async def _run(
+    factory: BackendFactory, name: str, agents: int, skills: int, tasks: int, decisions: int, seed: int
+) -> BenchResult:
+    gc.collect()
+    tracemalloc.start()
+    scenario = _Scenario(factory(bench_rules(skills)), agents, skills, tasks, seed)
+    await scenario.build()
+    _, build_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # A collection in the middle of the timed phase would be charged to one unlucky decision; the state built so
+    # far is long-lived, so freeze it out of the collector's view, as a long-running server effectively does.
+    gc.collect()
+    gc.freeze()
+    try:
+        await scenario.measure(min(decisions // 10, 2000))  # warm caches and allocators
+        started = time.perf_counter()
+        latencies = await scenario.measure(decisions)
+        seconds = time.perf_counter() - started
+    finally:
+        gc.unfreeze()
+    latencies.sort()
+    return BenchResult(
+        backend=name,
+        agents=agents,
+        skills=skills,
+        tasks=tasks,
+        decisions=decisions,
+        seconds=seconds,
+        decisions_per_second=decisions / seconds if seconds > 0 else 0.0,
+        p50_ms=_percentile(latencies, 0.50),
+        p99_ms=_percentile(latencies, 0.99),
+        max_ms=latencies[-1] / 1e6,
+        build_peak_mb=build_peak / (1024 * 1024),
+        max_rss_mb=_max_rss_mb(),
+    )
+
+
+def run_bench(
+    agents: int,
+    skills: int,
+    tasks: int,
+    decisions: int = 40_000,
+    seed: int = 1,
+    backend: str = "memory",
+    factory: BackendFactory | None = None,
+) -> BenchResult:
+    """Benchmark one scale point on a fresh backend."""
+    if agents < 1 or skills < 1 or tasks < 0 or decisions < 1:
+        raise ValueError("need at least one agent, one skill and one decision, and no negative task count")
+    chosen = factory or _memory_backend
+    return asyncio.run(_run(chosen, backend, agents, skills, tasks, decisions, seed))
+
+
+def run_bench_pair(
+    agents: int,
+    skills: int,
+    tasks: int,
+    decisions: int = 40_000,
+    seed: int = 1,
+    backend: str = "memory",
+    factory: BackendFactory | None = None,
+) -> tuple[BenchResult, BenchResult]:
+    """Benchmark a scale point and the same with agents and tasks doubled."""
+    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory)
+    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory)
+    return base, doubled
+
+
+def as_json(results: tuple[BenchResult, ...]) -> dict[str, Any]:
+    """Return the results as a JSON-able report with the p99 growth on doubling."""
+    report: dict[str, Any] = {"runs": [asdict(result) for result in results]}
+    if len(results) == 2 and results[0].p99_ms > 0:
+        report["p99_ratio_when_doubled"] = results[1].p99_ms / results[0].p99_ms
+    return report
+
+
+def format_table(results: tuple[BenchResult, ...]) -> str:
+    """Return the results as a Markdown table."""
+    lines = [
+        "| backend | agents | skills | tasks | decisions/s | p50 ms | p99 ms | max ms | build heap MB | max RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        lines.append(
+            f"| {result.backend} | {result.agents} | {result.skills} | {result.tasks} | "
+            f"{result.decisions_per_second:,.0f} | {result.p50_ms:.3f} | {result.p99_ms:.3f} | {result.max_ms:.2f} | "
+            f"{result.build_peak_mb:.0f} | {result.max_rss_mb:.0f} |"
+        )
+    if len(results) == 2 and results[0].p99_ms > 0:
+        lines.append("")
+        lines.append(f"p99 after doubling agents and tasks: x{results[1].p99_ms / results[0].p99_ms:.2f}")
+    return "\n".join(lines)
