@@ -17,8 +17,8 @@ How the app drives a call::
         actions = actions[:-1] + more
     save(sid, state); carry out StoreVoicemail / Enqueue; return render(actions, base_url)
 
-Later webhooks map Twilio's fields to an event (`Digits`, `Speech`, `NoInput`, `RecordingDone`, `QueueLeft`,
-`CallerHungUp`) and step from the stored state. Waiting actions carry `state.turn` and the webhook URLs repeat
+Later webhooks map Twilio's form to an event with `ivr.twiml.event_from_form` (`Digits`, `Speech`, `NoInput`,
+`RecordingDone`, `QueueLeft`, `CallerHungUp`) and step from the stored state. Waiting actions carry `state.turn` and the webhook URLs repeat
 it: a webhook whose turn is older than the stored state's is a retry, answered from the state (or response)
 kept for that turn, never stepped twice.
 

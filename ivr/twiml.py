@@ -1,4 +1,4 @@
-"""Turn the interpreter's actions into TwiML for Twilio.
+"""Turn the interpreter's actions into TwiML for Twilio, and Twilio's webhook forms back into events.
 
 Kept apart from the interpreter so the decisions can be tested without XML and the XML without a flow. Every
 URL is built from the base the app passes in (its `PUBLIC_BASE_URL` plus the voice webhook prefix), because
@@ -8,16 +8,23 @@ webhook is recognised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.actions import Action, Enqueue, Gather, Hangup, Lookup, Play, Record, Say, StoreVoicemail
+from ivr.events import CallerHungUp, Digits, Event, NoInput, QueueLeft, RecordingDone, Speech
 
-__all__ = ["Webhooks", "render"]
+__all__ = ["Webhook", "Webhooks", "event_from_form", "render"]
+
+Webhook = Literal["gather", "recording", "queue_exit", "status"]
+
+# Twilio's CallStatus values after which nobody is on the line.
+_FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -99,3 +106,25 @@ def _gather(response: VoiceResponse, action: Gather, url: str) -> None:
 
 def _url(base_url: str, path: str, **query: object) -> str:
     return f"{base_url.rstrip('/')}/{path.lstrip('/')}?{urlencode(query)}"
+
+
+def event_from_form(webhook: Webhook, form: Mapping[str, str]) -> Event | None:
+    """Return the event a (signature-checked) webhook form carries, or None when it carries none.
+
+    `webhook` names which of the `Webhooks` paths (or the call-status callback) Twilio called.
+    """
+    match webhook:
+        case "gather":
+            # Speech wins when both are present: Twilio fills Digits only for key presses.
+            speech = form.get("SpeechResult", "").strip()
+            if speech:
+                return Speech(speech)
+            digits = form.get("Digits", "").strip()
+            return Digits(digits) if digits else NoInput()
+        case "recording":
+            duration = form.get("RecordingDuration", "0")
+            return RecordingDone(form.get("RecordingUrl", ""), int(duration) if duration.isdigit() else 0)
+        case "queue_exit":
+            return QueueLeft(form.get("QueueResult", "error"))
+        case "status":
+            return CallerHungUp() if form.get("CallStatus") in _FINAL_CALL_STATUSES else None

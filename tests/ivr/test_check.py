@@ -67,6 +67,18 @@ def test_loop_with_no_exit() -> None:
     assert problems(nodes) == [(9, "loop-no-exit")]
 
 
+def test_a_queue_is_a_way_out_of_a_loop() -> None:
+    nodes = """\
+  hello:
+    type: menu
+    prompt: {en-US: Press one, zh-CN: 请按一}
+    options: [{digits: "1", goto: agents}]
+    on_failure: hello
+  agents: {type: enqueue, queue: general, on_exit: hello}
+"""
+    assert problems(nodes) == []
+
+
 def test_loop_that_never_waits() -> None:
     nodes = (
         """\

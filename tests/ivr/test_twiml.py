@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import pytest
 
 from ivr.actions import Action, Enqueue, Gather, Hangup, Lookup, Play, Record, Say, StoreVoicemail
+from ivr.events import CallerHungUp, Digits, NoInput, QueueLeft, RecordingDone, Speech
 from ivr.models import Flow, SkillRequirement
-from ivr.twiml import Webhooks, render
+from ivr.twiml import Webhooks, event_from_form, render
 
 from .conftest import Call, persona
 
@@ -95,3 +96,25 @@ def test_unanswered_lookup_cannot_be_rendered() -> None:
 
 def test_nothing_to_say_is_an_empty_response() -> None:
     assert list(parse([])) == []
+
+
+@pytest.mark.parametrize(
+    ("webhook", "form", "event"),
+    [
+        ("gather", {"Digits": "1", "CallSid": "CA1"}, Digits("1")),
+        ("gather", {"SpeechResult": "case status", "Confidence": "0.9"}, Speech("case status")),
+        ("gather", {"Digits": ""}, NoInput()),
+        ("gather", {}, NoInput()),
+        (
+            "recording",
+            {"RecordingUrl": "https://api.twilio.com/rec/RE1", "RecordingDuration": "12"},
+            RecordingDone("https://api.twilio.com/rec/RE1", 12),
+        ),
+        ("recording", {"RecordingUrl": "", "RecordingDuration": "-1"}, RecordingDone("", 0)),
+        ("queue_exit", {"QueueResult": "bridged"}, QueueLeft("bridged")),
+        ("status", {"CallStatus": "completed"}, CallerHungUp()),
+        ("status", {"CallStatus": "in-progress"}, None),
+    ],
+)
+def test_webhook_forms_become_events(webhook: str, form: dict[str, str], event: object) -> None:
+    assert event_from_form(webhook, form) == event  # type: ignore[arg-type]
