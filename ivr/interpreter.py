@@ -18,9 +18,9 @@ How the app drives a call::
     save(sid, state); carry out StoreVoicemail / Enqueue; return render(actions, base_url)
 
 Later webhooks map Twilio's form to an event with `ivr.twiml.event_from_form` (`Digits`, `Speech`, `NoInput`,
-`RecordingDone`, `QueueLeft`, `CallerHungUp`) and step from the stored state. Waiting actions carry `state.turn` and the webhook URLs repeat
-it: a webhook whose turn is older than the stored state's is a retry, answered from the state (or response)
-kept for that turn, never stepped twice.
+`RecordingDone`, `QueueLeft`, `CallerHungUp`) and step from the stored state. Waiting actions carry
+`state.turn` and the webhook URLs repeat it: a webhook whose turn is older than the stored state's is a retry,
+answered from the response (or the state and context) kept for that turn, never stepped twice.
 
 An event the current phase does not expect (keys while waiting for a lookup, a stale lookup answer) is not an
 error: the step repeats what the call is waiting for. A broken flow (a missing node, a loop that never waits)
@@ -107,6 +107,7 @@ class _Call:
             self.out.append(Hangup())
             return state
         if state.phase == "new":
+            # Whatever the first webhook carries, it is the call arriving: start the flow.
             language = self.context.language
             if language is None or language not in self.flow.languages:
                 language = self.flow.default_language

@@ -349,3 +349,31 @@ def test_unexpected_event_repeats_the_current_wait(main_menu: Flow) -> None:
     assert after_silence.attempt == 1
     _, same = step(main_menu, state, Speech("   "), context)
     assert same == after_silence
+
+
+def test_spoken_key_names_choose_options(main_menu: Flow) -> None:
+    call = Call(main_menu, persona("alice"))
+    call.start()
+    call.speak("press four please")
+    assert call.queue().queue == "technical"
+
+
+def test_mandarin_spoken_case_number(main_menu: Flow) -> None:
+    call = Call(main_menu, persona("wei"), caller=WEI, answers={"case_status": ("ok", {"status": "已解决"})})
+    call.start()
+    call.speak("案件状态")
+    call.speak("四五六")
+    assert call.lookups[0].case_number == "CS-000456"
+    assert call.heard()[0] == "案件 CS-000456：已解决。"
+
+
+def test_unsupported_preferred_language_falls_back_to_the_default(main_menu: Flow) -> None:
+    context = replace(persona("alice"), language="fr-FR")
+    call = Call(main_menu, context)
+    call.start()
+    assert call.state.language == "en-US"
+
+
+def test_unknown_tier_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown tier"):
+        CallContext(now=MONDAY_MORNING, tier="gold")  # type: ignore[arg-type]
