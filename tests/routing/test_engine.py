@@ -1,0 +1,409 @@
+"""Behaviour of the routing engine, one decision at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.engine import RoutingEngine, RoutingSettings
+from routing.errors import (
+    InvalidTransition,
+    ReservationConflict,
+    ReservationExpired,
+    ReservationGone,
+    ReservationNotYours,
+    UnknownAgent,
+    UnknownTask,
+    UnknownWorkflow,
+)
+from routing.events import (
+    AgentActivityChanged,
+    ReservationTimedOut,
+    TaskAccepted,
+    TaskCompleted,
+    TaskCreated,
+    TaskFallback,
+    TaskRejected,
+    WorkflowStepChanged,
+)
+from routing.matching import Strategy
+from routing.models import Activity, TaskStatus
+from routing.workflows import RoutingRules
+from tests.routing.factories import agent, kinds, reservations, task
+
+
+def offer_of(engine: RoutingEngine, task_id: str) -> tuple[str, str]:
+    view = engine.get_task(task_id)
+    assert view is not None
+    assert view.reservation is not None, f"{task_id} is {view.status}"
+    return view.reservation.id, view.reservation.agent_id
+
+
+def test_expert_gets_the_call_and_accepts(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("bob"), 0)
+    engine.upsert_agent(agent("alice"), 0)
+    events = engine.submit(task("t1"), 1)
+    assert kinds(events) == ["task_created", "task_reserved", "agent_activity_changed"]
+    (offer,) = reservations(events)
+    assert offer.agent_id == "alice"  # level 9 beats bob's 5 at the experts step; bob does not even qualify
+    assert offer.expires_at == 21  # the billing queue rings for 20 s
+    accepted = engine.accept(offer.reservation_id, "alice", 2)
+    assert accepted == [
+        TaskAccepted(
+            at=2,
+            task_id="t1",
+            queue="billing",
+            channel="voice",
+            agent_id="alice",
+            reservation_id=offer.reservation_id,
+            waited=2,
+        )
+    ]
+    view = engine.get_task("t1")
+    assert view is not None
+    assert view.status is TaskStatus.ASSIGNED
+    assert view.agent_id == "alice"
+    state = engine.get_agent("alice")
+    assert state is not None
+    assert state.activity is Activity.BUSY
+    assert state.load == {"voice": 1}
+
+
+def test_task_waits_then_goes_to_the_agent_who_frees_up(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("first"), 0)
+    engine.accept(offer_of(engine, "first")[0], "alice", 1)
+    assert reservations(engine.submit(task("second", created_at=2), 2)) == []
+    assert engine.position("second") == 1
+    events = engine.complete("first", 60)
+    completed = events[0]
+    assert isinstance(completed, TaskCompleted)
+    assert completed.handle_time == 59
+    (offer,) = reservations(events)
+    assert (offer.task_id, offer.agent_id) == ("second", "alice")
+
+
+def test_freed_agent_gets_the_highest_priority_task_it_qualifies_for(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("busy"), 0)
+    engine.accept(offer_of(engine, "busy")[0], "alice", 0)
+    engine.submit(task("old-low", created_at=1, value=0), 1)
+    engine.submit(task("new-high", created_at=5, value=100), 5)
+    engine.submit(task("support", queue="support", created_at=0, value=100, required_skills={"support": 1}), 5)
+    (offer,) = reservations(engine.complete("busy", 6))
+    assert offer.task_id == "new-high"  # value 100 is a 100 s head start; alice has no support skill
+
+
+def test_reject_requeues_and_excludes_the_agent(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.upsert_agent(agent("bob"), 0)
+    engine.submit(task("t1", created_at=0), 0)
+    reservation_id, _ = offer_of(engine, "t1")
+    events = engine.reject(reservation_id, "alice", 1)
+    assert isinstance(events[0], TaskRejected)
+    assert reservations(events) == []  # bob is not an expert and alice is excluded
+    engine.tick(30)  # the experts step ends: generalists (bob) qualify
+    reservation_id, agent_id = offer_of(engine, "t1")
+    assert agent_id == "bob"
+    engine.reject(reservation_id, "bob", 31)
+    # Both excluded: nobody is offered it again, even in the team step.
+    engine.tick(90)
+    view = engine.get_task("t1")
+    assert view is not None
+    assert view.status is TaskStatus.WAITING
+    assert view.step == "billing team"
+
+
+def test_alice_gets_the_next_task_after_rejecting(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.submit(task("t2", created_at=1), 1)
+    events = engine.reject(offer_of(engine, "t1")[0], "alice", 2)
+    (offer,) = reservations(events)
+    assert offer.task_id == "t2"
+
+
+def test_timeouts_exclude_and_set_agent_away_after_consecutive_misses(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.submit(task("t2", created_at=1), 1)
+    events = engine.tick(20)
+    assert kinds(events)[:1] == ["reservation_timed_out"]
+    assert offer_of(engine, "t2")[1] == "alice"
+    state = engine.get_agent("alice")
+    assert state is not None
+    assert state.consecutive_misses == 1
+    events = engine.tick(40)
+    timed_out = [e for e in events if isinstance(e, ReservationTimedOut)]
+    assert [e.task_id for e in timed_out] == ["t2"]
+    away = [e for e in events if isinstance(e, AgentActivityChanged) and e.activity is Activity.AWAY]
+    assert away
+    assert away[0].reason == "missed_offers"
+    state = engine.get_agent("alice")
+    assert state is not None
+    assert state.activity is Activity.AWAY
+    assert state.load == {}
+
+
+def test_accepting_resets_the_miss_count(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.submit(task("t2", created_at=1), 1)
+    engine.tick(20)
+    engine.accept(offer_of(engine, "t2")[0], "alice", 21)
+    state = engine.get_agent("alice")
+    assert state is not None
+    assert state.consecutive_misses == 0
+
+
+def test_accept_conflicts_change_nothing(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    reservation_id, _ = offer_of(engine, "t1")
+    with pytest.raises(ReservationNotYours):
+        engine.accept(reservation_id, "bob", 1)
+    with pytest.raises(ReservationExpired):
+        engine.accept(reservation_id, "alice", 20)
+    assert offer_of(engine, "t1") == (reservation_id, "alice")  # still ringing until tick() says otherwise
+    engine.accept(reservation_id, "alice", 19.9)
+    with pytest.raises(ReservationGone):
+        engine.accept(reservation_id, "alice", 19.9)
+    with pytest.raises(ReservationConflict):
+        engine.reject(reservation_id, "alice", 19.9)
+
+
+def test_expired_offer_cannot_be_accepted_after_tick(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    reservation_id, _ = offer_of(engine, "t1")
+    engine.tick(25)
+    with pytest.raises(ReservationGone):
+        engine.accept(reservation_id, "alice", 25)
+
+
+def test_unserviceable_task_is_accepted_flagged_and_sent_to_fallback(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("dave"), 0)  # support only, no voice
+    events = engine.submit(task("t1"), 0)
+    created, fallback = events
+    assert isinstance(created, TaskCreated)
+    assert created.unserviceable
+    assert isinstance(fallback, TaskFallback)
+    assert (fallback.action, fallback.reason) == ("voicemail", "unserviceable")
+    assert engine.get_task("t1") is None
+
+
+def test_unserviceable_task_with_queue_fallback_stays_queued_and_flagged(engine: RoutingEngine) -> None:
+    events = engine.submit(task("t1", queue="support", required_skills={"support": 9}), 0)
+    assert kinds(events) == ["task_created", "task_fallback"]
+    view = engine.get_task("t1")
+    assert view is not None
+    assert view.unserviceable
+    assert view.status is TaskStatus.WAITING
+    # An agent who can serve it signs in later and gets it.
+    engine.upsert_agent(agent("dave", skills={"support": 10}, capacity={"voice": 1}), 5)
+    assert offer_of(engine, "t1")[1] == "dave"
+
+
+def test_offline_agents_count_as_could_serve(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice", Activity.OFFLINE), 0)
+    events = engine.submit(task("t1"), 0)
+    assert kinds(events) == ["task_created"]
+
+
+def test_workflow_steps_widen_and_fallback_waits_for_a_ringing_offer(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("carol", Activity.AWAY), 0)  # team billing, no billing skill
+    engine.submit(task("t1"), 0)
+    events = engine.tick(299)
+    steps = [e.step for e in events if isinstance(e, WorkflowStepChanged)]
+    assert steps == ["generalists", "billing team"]
+    events = engine.set_activity("carol", Activity.AVAILABLE, 299.5)
+    assert reservations(events)[0].task_id == "t1"
+    assert not [e for e in engine.tick(300) if isinstance(e, TaskFallback)]
+    events = engine.tick(320)  # carol lets it ring out: now the fallback applies
+    assert kinds(events)[:3] == ["reservation_timed_out", "agent_activity_changed", "task_fallback"]
+    assert engine.get_task("t1") is None
+
+
+def test_fallback_after_last_step(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("carol", Activity.AWAY), 0)
+    engine.submit(task("t1"), 0)
+    events = engine.tick(300)
+    fallback = events[-1]
+    assert isinstance(fallback, TaskFallback)
+    assert (fallback.action, fallback.reason, fallback.waited) == ("voicemail", "timeout", 300)
+    assert engine.get_task("t1") is None
+    assert engine.waiting_tasks("billing", 300) == []
+
+
+def test_sticky_routing_offers_the_last_agent_first(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.upsert_agent(agent("bob"), 0)
+    events = engine.submit(task("t1", attributes={"last_agent": "bob"}), 0)
+    assert reservations(events)[0].agent_id == "bob"
+    view = engine.get_task("t1")
+    assert view is not None
+    assert view.step == "last agent"
+
+
+def test_sticky_step_is_skipped_without_the_attribute(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("bob"), 0)
+    engine.submit(task("t1"), 0)
+    view = engine.get_task("t1")
+    assert view is not None
+    assert view.step == "experts"
+
+
+def test_language_is_required(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.upsert_agent(agent("bob", skills={"billing": 8}), 0)
+    events = engine.submit(task("t1", language="es"), 0)
+    assert reservations(events)[0].agent_id == "bob"
+
+
+def test_best_skill_then_longest_idle(rules: RoutingRules) -> None:
+    engine = RoutingEngine(rules)
+    engine.upsert_agent(agent("a1", skills={"billing": 8}), 0)
+    engine.upsert_agent(agent("a2", skills={"billing": 9}), 5)
+    engine.upsert_agent(agent("a3", skills={"billing": 9}), 3)
+    assert reservations(engine.submit(task("t1"), 10))[0].agent_id == "a3"  # level 9, idle since 3
+    assert reservations(engine.submit(task("t2"), 10))[0].agent_id == "a2"
+    assert reservations(engine.submit(task("t3"), 10))[0].agent_id == "a1"
+
+
+def test_longest_idle_strategy_ignores_levels(rules: RoutingRules) -> None:
+    engine = RoutingEngine(rules, RoutingSettings(strategy=Strategy.LONGEST_IDLE))
+    engine.upsert_agent(agent("a1", skills={"billing": 8}), 0)
+    engine.upsert_agent(agent("a2", skills={"billing": 9}), 5)
+    assert reservations(engine.submit(task("t1"), 10))[0].agent_id == "a1"
+
+
+def test_preferred_skills_break_ties_between_equal_levels(rules: RoutingRules) -> None:
+    engine = RoutingEngine(rules)
+    engine.upsert_agent(agent("a1", skills={"billing": 9}), 0)
+    engine.upsert_agent(agent("a2", skills={"billing": 9, "refunds": 6}), 5)
+    events = engine.submit(task("t1", preferred_skills={"refunds": 5}), 10)
+    assert reservations(events)[0].agent_id == "a2"
+
+
+def test_multichannel_capacity_and_call_blocking(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("bob"), 0)  # voice 1, chat 3, a call blocks chats
+    chats = [task(f"c{i}", queue="support", channel="chat", required_skills={"support": 1}) for i in range(4)]
+    offered = [reservations(engine.submit(chat, 1)) for chat in chats]
+    assert [len(offers) for offers in offered] == [1, 1, 1, 0]
+    state = engine.get_agent("bob")
+    assert state is not None
+    assert state.load == {"chat": 3}
+    # Chats do not block a call...
+    call = reservations(engine.submit(task("call", queue="support", required_skills={"support": 1}), 2))
+    assert len(call) == 1
+    # ...but the call blocks the fourth chat even after a chat ends.
+    for chat in chats[:3]:
+        engine.accept(offer_of(engine, chat.id)[0], "bob", 3)
+    engine.accept(call[0].reservation_id, "bob", 3)
+    assert reservations(engine.complete("c0", 4)) == []
+    assert reservations(engine.complete("call", 5))[0].task_id == "c3"
+
+
+def test_wrap_up_holds_the_agent_then_frees_it(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.accept(offer_of(engine, "t1")[0], "alice", 0)
+    engine.submit(task("t2", created_at=1), 1)
+    events = engine.complete("t1", 10, wrap_up=30)
+    assert reservations(events) == []
+    state = engine.get_agent("alice")
+    assert state is not None
+    assert state.activity is Activity.WRAP_UP
+    assert engine.next_due() == 31  # t2's experts step ends before alice's wrap-up (at 40)
+    events = engine.tick(40)
+    assert reservations(events)[0].task_id == "t2"
+
+
+def test_ending_wrap_up_early_by_becoming_available(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.accept(offer_of(engine, "t1")[0], "alice", 0)
+    engine.complete("t1", 10, wrap_up=30)
+    engine.submit(task("t2", created_at=11), 11)
+    events = engine.set_activity("alice", Activity.AVAILABLE, 12)
+    assert reservations(events)[0].task_id == "t2"
+
+
+def test_going_away_withdraws_ringing_offers_without_blame(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.upsert_agent(agent("alice2", skills={"billing": 8}), 0)
+    engine.upsert_agent(agent("alice2", Activity.AWAY, skills={"billing": 8}), 0)
+    engine.submit(task("t1"), 0)
+    events = engine.set_activity("alice", Activity.AWAY, 1)
+    withdrawn = [e for e in events if isinstance(e, TaskRejected)]
+    assert [e.reason for e in withdrawn] == ["agent_unavailable"]
+    events = engine.set_activity("alice", Activity.AVAILABLE, 2)
+    assert reservations(events)[0].task_id == "t1"  # not excluded
+
+
+def test_abandon_withdraws_the_offer_and_frees_the_agent(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    engine.submit(task("t2", created_at=1), 1)
+    events = engine.abandon("t1", 2)
+    assert kinds(events)[0] == "task_abandoned"
+    assert reservations(events)[0].task_id == "t2"
+    with pytest.raises(UnknownTask):
+        engine.abandon("t1", 3)
+
+
+def test_invalid_transitions(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("t1"), 0)
+    with pytest.raises(InvalidTransition):
+        engine.complete("t1", 1)  # still ringing
+    with pytest.raises(InvalidTransition):
+        engine.submit(task("t1"), 1)
+    engine.accept(offer_of(engine, "t1")[0], "alice", 1)
+    with pytest.raises(InvalidTransition):
+        engine.abandon("t1", 2)
+    with pytest.raises(InvalidTransition):
+        engine.set_activity("alice", Activity.BUSY, 2)
+    with pytest.raises(UnknownAgent):
+        engine.set_activity("nobody", Activity.AWAY, 2)
+    with pytest.raises(UnknownWorkflow):
+        engine.submit(task("t9", workflow="nope"), 2)
+
+
+def test_waiting_tasks_in_serving_order(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.submit(task("ringing"), 0)
+    engine.submit(task("low", created_at=1), 1)
+    engine.submit(task("high", created_at=2, value=80), 2)
+    listing = engine.waiting_tasks("billing", 10)
+    assert [(w.task_id, w.position, w.status) for w in listing] == [
+        ("ringing", 1, TaskStatus.RESERVED),
+        ("high", 2, TaskStatus.WAITING),
+        ("low", 3, TaskStatus.WAITING),
+    ]
+    assert engine.position("low") == 3
+    assert listing[1].waited == 8
+    assert engine.queues() == ["billing"]
+
+
+def test_removing_an_agent_requeues_its_offer(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("alice"), 0)
+    engine.upsert_agent(agent("alice2", Activity.AWAY, skills={"billing": 8}), 0)
+    engine.submit(task("t1"), 0)
+    engine.remove_agent("alice", 1)
+    assert engine.get_agent("alice") is None
+    engine.set_activity("alice2", Activity.AVAILABLE, 2)
+    assert offer_of(engine, "t1")[1] == "alice2"
+
+
+def test_profile_update_makes_an_agent_qualify(engine: RoutingEngine) -> None:
+    engine.upsert_agent(agent("carol"), 0)
+    engine.submit(task("t1"), 0)
+    events = engine.upsert_agent(agent("carol", skills={"billing": 7}), 5)
+    assert reservations(events)[0].task_id == "t1"
+
+
+def test_unknown_queue_routes_on_the_tasks_own_skills() -> None:
+    engine = RoutingEngine()
+    engine.upsert_agent(agent("dave", capacity={"email": 5}), 0)
+    events = engine.submit(task("mail", queue="general", channel="email", required_skills={"support": 5}), 0)
+    assert reservations(events)[0].agent_id == "dave"
