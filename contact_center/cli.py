@@ -68,10 +68,9 @@ def _register_engine_commands(
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Add the commands the routing engine and the IVR define for themselves."""
+    from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
-
-    from ivr.cli import register_commands as register_ivr
 
     register_routing(commands)
     register_bench(bench_commands)

@@ -73,7 +73,14 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, database: Database) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database.url, secret_key="test-secret", background_workers=False)
+    # Sessions outlive the tests' jumps in time; the expiry test sets its own clock.
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database.url,
+        secret_key="test-secret",
+        background_workers=False,
+        session_hours=24 * 400,
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.actors import Actor
+from contact_center.addresses import normalise_address
 from contact_center.db import Database
 from contact_center.errors import InvalidInput
 from contact_center.models import (
@@ -144,9 +145,9 @@ async def _existing(session: AsyncSession, intake: ContactIntake) -> ContactResu
 
 async def _receive(session: AsyncSession, intake: ContactIntake, now: datetime, region: str) -> ContactResult:
     kind = identity_kind(intake.channel, intake.address)
-    identity = await find_identity(session, kind, intake.address, region=region)
+    address = normalise_address(kind, intake.address, default_region=region)
+    identity = await find_identity(session, kind, address, region=region)
     customer = await _customer_for(session, identity, intake, kind, now, region)
-    address = identity.address if identity else intake.address
     thread_key = intake.thread_key or (address if intake.channel is Channel.SMS else None)
     actor = Actor(ActorKind.CUSTOMER, customer.id, customer.name)
 

@@ -34,7 +34,7 @@ class Outbound:
 
 def retry_delay(attempts: int) -> timedelta:
     """Back off exponentially from 30 s, capped at an hour: transient failures are retried until delivered."""
-    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), _MAX_DELAY)
+    return min(timedelta(seconds=30 * 2 ** min(max(attempts - 1, 0), 10)), _MAX_DELAY)
 
 
 async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime) -> OutboxMessage:

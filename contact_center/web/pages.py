@@ -75,10 +75,10 @@ async def login_submit(request: web.Request) -> web.Response:
             "error": "Wrong username or password.",
         }
         return aiohttp_jinja2.render_template("login.html", request, context, status=401)
-    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
-    await sign_in(request, response, user.id or 0)
-    response.del_cookie(_LOGIN_CSRF, path="/login")
-    return response
+    redirect = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    await sign_in(request, redirect, user.id or 0)
+    redirect.del_cookie(_LOGIN_CSRF, path="/login")
+    raise redirect
 
 
 @routes.post("/logout")
@@ -86,9 +86,9 @@ async def logout(request: web.Request) -> web.Response:
     """Sign out and return to the sign-in page."""
     signed_in = await _staff(request)
     await read_form(request, signed_in)
-    response = web.HTTPSeeOther("/login")
-    await sign_out(request, response)
-    return response
+    redirect = web.HTTPSeeOther("/login")
+    await sign_out(request, redirect)
+    raise redirect
 
 
 @routes.get("/", name="home")

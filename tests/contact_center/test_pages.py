@@ -1,0 +1,91 @@
+"""Staff pages: the sign-in form, CSRF on every form post, and working a case from its page."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client, username="bob@example.test", password=PASSWORD, next_page="/"):
+    page = await client.get("/login")
+    token = CSRF.search(await page.text()).group(1)
+    return await client.post(
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password, "next": next_page},
+        allow_redirects=False,
+    )
+
+
+async def test_pages_send_strangers_to_sign_in_and_back(app_client, users):
+    client = await app_client()
+    response = await client.get("/cases", allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == "/login?next=/cases"
+    signed = await sign_in(client, next_page="/cases")
+    assert signed.status == 303
+    assert signed.headers["Location"] == "/cases"
+    assert "Cases" in await (await client.get("/cases")).text()
+
+
+async def test_the_sign_in_form_needs_its_csrf_token_and_never_redirects_off_site(app_client, users):
+    client = await app_client()
+    await client.get("/login")
+    forged = await client.post("/login", data={"csrf_token": "x", "username": "bob@example.test", "password": PASSWORD})
+    assert forged.status == 403
+    assert "text/html" in forged.headers["Content-Type"]
+    offsite = await sign_in(client, next_page="//evil.example/")
+    assert offsite.headers["Location"] == "/"
+    wrong = await sign_in(await app_client(), password="not the password")
+    assert wrong.status == 401
+    assert "Wrong username or password" in await wrong.text()
+
+
+async def test_a_case_is_worked_from_its_page_with_csrf_checked_forms(app_client, users, login):
+    bob_api = await login("bob")
+    received = await bob_api.post(
+        "/api/v1/contacts",
+        {
+            "channel": "email",
+            "external_id": "<p1@x>",
+            "address": "ann@example.com",
+            "subject": "<b>Bold</b> request",
+            "body": "Please help <script>alert(1)</script>",
+        },
+        expect=201,
+    )
+    number = received["case"]["number"]
+    client = await app_client()
+    await sign_in(client)
+    page = await (await client.get(f"/cases/{number}")).text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "&lt;b&gt;Bold&lt;/b&gt; request" in page
+    token = CSRF.search(page).group(1)
+
+    refused = await client.post(f"/cases/{number}/status", data={"status": "open"}, allow_redirects=False)
+    assert refused.status == 403
+    moved = await client.post(
+        f"/cases/{number}/status", data={"status": "open", "csrf_token": token}, allow_redirects=False
+    )
+    assert moved.status == 303
+    await client.post(f"/cases/{number}/notes", data={"body": "Called the customer", "csrf_token": token})
+    page = await (await client.get(f"/cases/{number}")).text()
+    assert '<dd id="case-status">open</dd>' in page
+    assert "Called the customer" in page
+    conflict = await client.post(f"/cases/{number}/status", data={"status": "new", "csrf_token": token})
+    assert conflict.status == 409
+    assert "cannot become new" in await conflict.text()
+    missing = await client.get("/cases/CS-999999")
+    assert missing.status == 404
+
+
+async def test_signing_out_from_the_page(app_client, users):
+    client = await app_client()
+    await sign_in(client)
+    home = await (await client.get("/")).text()
+    token = CSRF.search(home).group(1)
+    out = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
+    assert out.status == 303
+    assert (await client.get("/", allow_redirects=False)).status == 302
