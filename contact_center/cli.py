@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="run a benchmark and print JSON", description="Benchmarks.")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    _register_engine_commands(commands, bench_commands)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from contact_center.actors import Actor
 from contact_center.clock import SystemClock

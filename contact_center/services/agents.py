@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.models import Agent, AgentSkill, Channel, Queue, Skill, Team
@@ -97,7 +98,7 @@ async def _apply(session: AsyncSession, agent: Agent, fields: AgentFields) -> No
 async def skill_ids(session: AsyncSession, names: Any) -> dict[str, int]:
     """Map skill names to ids; an unknown name is an error that names it."""
     wanted = set(names)
-    found = {s.name: s.id or 0 for s in (await session.scalars(select(Skill).where(Skill.name.in_(wanted)))).all()}
+    found = {s.name: s.id or 0 for s in (await session.scalars(select(Skill).where(col(Skill.name).in_(wanted)))).all()}
     missing = sorted(wanted - set(found))
     if missing:
         raise InvalidInput(f"unknown skill(s): {', '.join(missing)}", field="skills", unknown=missing)
@@ -110,7 +111,7 @@ async def do_set_agent_skills(session: AsyncSession, agent: Agent, levels: Mappi
         if not 1 <= level <= 10:
             raise InvalidInput(f"skill level for {name} must be 1-10, not {level}", field="skills")
     ids = await skill_ids(session, levels)
-    await session.execute(delete(AgentSkill).where(AgentSkill.agent_id == agent.id))
+    await session.execute(delete(AgentSkill).where(col(AgentSkill.agent_id) == agent.id))
     session.add_all(AgentSkill(agent_id=agent.id or 0, skill_id=ids[n], level=lvl) for n, lvl in levels.items())
     await session.flush()
     return dict(levels)
@@ -120,8 +121,8 @@ async def agent_skills(session: AsyncSession, agent_ids: list[int]) -> dict[int,
     """Return each agent's skills by name."""
     rows = await session.execute(
         select(AgentSkill.agent_id, Skill.name, AgentSkill.level)
-        .join(Skill, Skill.id == AgentSkill.skill_id)
-        .where(AgentSkill.agent_id.in_(agent_ids))
+        .join(Skill, col(Skill.id) == AgentSkill.skill_id)
+        .where(col(AgentSkill.agent_id).in_(agent_ids))
     )
     skills: dict[int, dict[str, int]] = {agent_id: {} for agent_id in agent_ids}
     for agent_id, name, level in rows:

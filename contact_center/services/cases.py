@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.case_status import check_transition, pauses_sla
@@ -229,8 +230,8 @@ async def do_merge_cases(session: AsyncSession, source: Case, target: Case, acto
         raise Conflict("one of these cases was merged already")
     if source.customer_id != target.customer_id:
         raise Conflict("only cases of the same customer can be merged")
-    await session.execute(update(Contact).where(Contact.case_id == source.id).values(case_id=target.id))
-    await session.execute(update(CaseEvent).where(CaseEvent.case_id == source.id).values(case_id=target.id))
+    await session.execute(update(Contact).where(col(Contact.case_id) == source.id).values(case_id=target.id))
+    await session.execute(update(CaseEvent).where(col(CaseEvent.case_id) == source.id).values(case_id=target.id))
     await record_event(
         session, target, EventKind.MERGED, actor, now, data={"from_case": source.number, "from_case_id": source.id}
     )
@@ -254,9 +255,9 @@ async def do_merge_cases(session: AsyncSession, source: Case, target: Case, acto
 
 async def timeline(session: AsyncSession, case: Case, *, public_only: bool = False) -> list[CaseEvent]:
     """Return the case's history, oldest first."""
-    query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.created_at, CaseEvent.id)
+    query = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.created_at), col(CaseEvent.id))
     if public_only:
-        query = query.where(CaseEvent.public.is_(True))
+        query = query.where(col(CaseEvent.public).is_(True))
     return list((await session.scalars(query)).all())
 
 
@@ -294,8 +295,8 @@ async def _flag_duplicate(session: AsyncSession, case: Case, actor: Actor, now: 
         select(Case.id, Case.subject, Case.created_at).where(
             Case.customer_id == case.customer_id,
             Case.id != case.id,
-            Case.status.in_(OPEN_STATUSES),
-            Case.merged_into_id.is_(None),
+            col(Case.status).in_(OPEN_STATUSES),
+            col(Case.merged_into_id).is_(None),
         )
     )
     candidates = [CandidateCase(case_id=r.id, subject=r.subject, created_at=r.created_at) for r in rows]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.addresses import normalise_address
@@ -245,15 +245,15 @@ async def _case_to_join(
     row = (
         await session.execute(
             select(Case)
-            .join(Contact, Contact.case_id == Case.id)
+            .join(Contact, col(Contact.case_id) == Case.id)
             .where(
                 Contact.channel == intake.channel,
                 Contact.thread_key == thread_key,
                 Contact.customer_id == customer.id,
-                Case.status.in_(_JOINABLE),
-                Case.merged_into_id.is_(None),
+                col(Case.status).in_(_JOINABLE),
+                col(Case.merged_into_id).is_(None),
             )
-            .order_by(Contact.started_at.desc(), Contact.id.desc())
+            .order_by(col(Contact.started_at).desc(), col(Contact.id).desc())
             .limit(1)
         )
     ).first()

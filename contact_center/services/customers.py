@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
 from contact_center.errors import Conflict, InvalidInput, NotFound
@@ -129,8 +130,10 @@ async def do_link_identity(session: AsyncSession, identity: Identity, customer: 
         select(func.count()).select_from(Identity).where(Identity.customer_id == former_id)
     )
     if not remaining:
-        await session.execute(update(Case).where(Case.customer_id == former_id).values(customer_id=customer.id))
-        await session.execute(update(Contact).where(Contact.customer_id == former_id).values(customer_id=customer.id))
+        await session.execute(update(Case).where(col(Case.customer_id) == former_id).values(customer_id=customer.id))
+        await session.execute(
+            update(Contact).where(col(Contact.customer_id) == former_id).values(customer_id=customer.id)
+        )
         former = await session.get(Customer, former_id)
         if former is not None:
             former.merged_into_id = customer.id

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
 from contact_center.models import CalendarRecord, Case, CaseEvent, CaseStatus, EventKind, SlaPolicy
@@ -31,7 +32,7 @@ def calendar_from_record(record: CalendarRecord) -> BusinessCalendar:
 async def load_policies(session: AsyncSession) -> list[PolicyTerms]:
     """Return every SLA policy with its calendar (24/7 where it has none)."""
     calendars = {c.id: calendar_from_record(c) for c in (await session.scalars(select(CalendarRecord))).all()}
-    policies = (await session.scalars(select(SlaPolicy).order_by(SlaPolicy.id))).all()
+    policies = (await session.scalars(select(SlaPolicy).order_by(col(SlaPolicy.id)))).all()
     return [
         PolicyTerms(
             policy_id=p.id or 0,
@@ -55,11 +56,11 @@ async def check_sla(session: AsyncSession, now: datetime) -> list[tuple[int, str
     cases = (
         await session.scalars(
             select(Case)
-            .where(Case.status.in_(_RUNNING), Case.sla_paused_since.is_(None))
+            .where(col(Case.status).in_(_RUNNING), col(Case.sla_paused_since).is_(None))
             .where(
                 or_(
-                    (Case.first_responded_at.is_(None)) & (Case.first_response_due_at.is_not(None)),
-                    Case.resolution_due_at.is_not(None),
+                    (col(Case.first_responded_at).is_(None)) & (col(Case.first_response_due_at).is_not(None)),
+                    col(Case.resolution_due_at).is_not(None),
                 )
             )
             .with_for_update(skip_locked=True)
@@ -102,7 +103,7 @@ async def sla_report(session: AsyncSession, since: datetime, until: datetime) ->
     """Return the share of first-response and resolution targets met, for cases created in [since, until)."""
     cases = (
         await session.scalars(
-            select(Case).where(Case.created_at >= since, Case.created_at < until, Case.sla_policy_id.is_not(None))
+            select(Case).where(Case.created_at >= since, Case.created_at < until, col(Case.sla_policy_id).is_not(None))
         )
     ).all()
 

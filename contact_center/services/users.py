@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.models import Agent, Role, User, WebSession
@@ -128,7 +129,7 @@ async def load_session(session: AsyncSession, token: str, now: datetime) -> Sign
 
 async def do_end_session(session: AsyncSession, token: str) -> None:
     """Sign a browser out."""
-    await session.execute(delete(WebSession).where(WebSession.id == _token_id(token)))
+    await session.execute(delete(WebSession).where(col(WebSession.id) == _token_id(token)))
 
 
 async def do_change_password(session: AsyncSession, user_id: int, current: str | None, new: str, now: datetime) -> None:
@@ -140,4 +141,4 @@ async def do_change_password(session: AsyncSession, user_id: int, current: str |
         raise InvalidInput("the current password is wrong", field="current_password")
     user.password_hash = hash_password(new)
     user.password_changed_at = now
-    await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    await session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))

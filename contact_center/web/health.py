@@ -8,7 +8,8 @@ import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlmodel import select
 
 from contact_center.models import Case, Contact, OutboxMessage
 from contact_center.web.keys import DATABASE, METRICS, SETTINGS
@@ -60,15 +61,15 @@ async def metrics(request: web.Request) -> web.Response:
     registry = request.app[METRICS]
     async with request.app[DATABASE].transaction() as session:
         for status, count in await session.execute(select(Case.status, func.count()).group_by(Case.status)):
-            registry.cases.labels(status=status.value).set(count)
+            registry.cases.labels(status=str(status)).set(count)
         for channel, count in await session.execute(select(Contact.channel, func.count()).group_by(Contact.channel)):
-            registry.contacts.labels(channel=channel.value).set(count)
+            registry.contacts.labels(channel=str(channel)).set(count)
         for channel, status, count in await session.execute(
             select(OutboxMessage.channel, OutboxMessage.status, func.count()).group_by(
                 OutboxMessage.channel, OutboxMessage.status
             )
         ):
-            registry.outbox.labels(channel=channel.value, status=status.value).set(count)
+            registry.outbox.labels(channel=str(channel), status=str(status)).set(count)
     return web.Response(
         body=registry.render(),
         content_type="text/plain",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in get_args(annotation) for m in _models(arg)]
 
 
-def _schema_ref(annotation: Any, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
+def _schema_ref(annotation: Any, refs: Mapping[Any, Any]) -> dict[str, Any]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return dict(refs[(annotation, "serialization")])
     if get_origin(annotation) is list:

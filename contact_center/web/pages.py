@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.case_status import TRANSITIONS
@@ -92,7 +92,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/", name="home")
-async def home(request: web.Request) -> dict[str, Any] | web.Response:
+async def home(request: web.Request) -> web.Response:
     """Show open work at a glance."""
     signed_in = await _staff(request)
     async with request.app[DATABASE].transaction() as session:
@@ -110,11 +110,11 @@ async def case_list(request: web.Request) -> web.Response:
     """List cases, filtered by status."""
     signed_in = await _staff(request, AGENTS)
     status = request.query.get("status") or None
-    statement = select(Case, Customer.name).join(Customer, Customer.id == Case.customer_id)
+    statement = select(Case, Customer.name).join(Customer, col(Customer.id) == Case.customer_id)
     if status in {s.value for s in CaseStatus}:
         statement = statement.where(Case.status == CaseStatus(status))
     async with request.app[DATABASE].transaction() as session:
-        rows = (await session.execute(statement.order_by(Case.id.desc()).limit(200))).all()
+        rows = (await session.execute(statement.order_by(col(Case.id).desc()).limit(200))).all()
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,

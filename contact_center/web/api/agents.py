@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.models import Agent, CalendarRecord, Channel, Queue, Skill, Team, TeamKind
@@ -133,7 +133,7 @@ async def _agent_out(request: web.Request, agents: list[Agent]) -> list[AgentOut
 async def list_agents(request: web.Request, query: Page) -> list[AgentOut]:
     async with request.app[DATABASE].transaction() as session:
         agents = list(
-            (await session.scalars(select(Agent).order_by(Agent.id).limit(query.limit).offset(query.offset))).all()
+            (await session.scalars(select(Agent).order_by(col(Agent.id)).limit(query.limit).offset(query.offset))).all()
         )
     return await _agent_out(request, agents)
 
@@ -200,7 +200,7 @@ async def set_skills(request: web.Request, body: SkillLevelsIn) -> AgentOut:
 @router.route("GET", "/api/v1/skills", summary="List skills", roles=AGENTS, response=list[SkillOut])
 async def list_skills(request: web.Request) -> Any:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(Skill).order_by(Skill.name))).all())
+        return list((await session.scalars(select(Skill).order_by(col(Skill.name)))).all())
 
 
 @router.route(
@@ -213,7 +213,7 @@ async def create_skill(request: web.Request, body: SkillIn) -> Skill:
 @router.route("GET", "/api/v1/teams", summary="List teams", roles=AGENTS, response=list[TeamOut])
 async def list_teams(request: web.Request) -> Any:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(Team).order_by(Team.name))).all())
+        return list((await session.scalars(select(Team).order_by(col(Team.name)))).all())
 
 
 @router.route(
@@ -232,7 +232,7 @@ async def create_team(request: web.Request, body: TeamIn) -> Team:
 @router.route("GET", "/api/v1/queues", summary="List queues", roles=AGENTS, response=list[QueueOut])
 async def list_queues(request: web.Request) -> Any:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(Queue).order_by(Queue.name))).all())
+        return list((await session.scalars(select(Queue).order_by(col(Queue.name)))).all())
 
 
 @router.route("GET", "/api/v1/queues/{queue_id}", summary="A queue", roles=AGENTS, response=QueueOut)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from contact_center.errors import InvalidInput
 from contact_center.models import (
@@ -189,7 +189,7 @@ async def list_cases(request: web.Request, query: CaseQuery) -> list[CaseOut]:
         if value is not None:
             statement = statement.where(column == value)
     async with request.app[DATABASE].transaction() as session:
-        rows = await session.scalars(statement.order_by(Case.id.desc()).limit(query.limit).offset(query.offset))
+        rows = await session.scalars(statement.order_by(col(Case.id).desc()).limit(query.limit).offset(query.offset))
         return [CaseOut.from_case(case) for case in rows.all()]
 
 
@@ -305,7 +305,7 @@ async def reply(request: web.Request, body: ReplyIn) -> ReplyOut:
             await session.scalars(
                 select(Identity.address)
                 .where(Identity.customer_id == customer.id, Identity.kind == kind)
-                .order_by(Identity.id.desc())
+                .order_by(col(Identity.id).desc())
             )
         ).first()
         if to_address is None:

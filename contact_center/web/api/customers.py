@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_
+from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
 from contact_center.errors import NotFound
@@ -119,16 +120,16 @@ async def _detail(request: web.Request, customer: Customer) -> CustomerDetail:
     response=list[CustomerOut],
 )
 async def list_customers(request: web.Request, query: CustomerQuery) -> list[Customer]:
-    statement = select(Customer).where(Customer.merged_into_id.is_(None))
+    statement = select(Customer).where(col(Customer.merged_into_id).is_(None))
     if query.tier is not None:
         statement = statement.where(Customer.tier == query.tier)
     if query.q:
         matches_address = select(Identity.customer_id).where(Identity.address == query.q.strip().lower())
         statement = statement.where(
-            or_(func.lower(Customer.name).contains(query.q.lower()), Customer.id.in_(matches_address))
+            or_(func.lower(Customer.name).contains(query.q.lower()), col(Customer.id).in_(matches_address))
         )
     async with request.app[DATABASE].transaction() as session:
-        rows = await session.scalars(statement.order_by(Customer.id).limit(query.limit).offset(query.offset))
+        rows = await session.scalars(statement.order_by(col(Customer.id)).limit(query.limit).offset(query.offset))
         return list(rows.all())
 
 
@@ -196,7 +197,7 @@ async def customer_cases(request: web.Request, query: Page) -> list[CaseOut]:
         rows = await session.scalars(
             select(Case)
             .where(Case.customer_id == customer.id)
-            .order_by(Case.id.desc())
+            .order_by(col(Case.id).desc())
             .limit(query.limit)
             .offset(query.offset)
         )

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput
 from contact_center.models import CalendarRecord, CasePriority, CustomerTier, SlaPolicy
@@ -74,7 +74,7 @@ class ReportQuery(BaseModel):
 )
 async def list_calendars(request: web.Request) -> Any:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(CalendarRecord).order_by(CalendarRecord.name))).all())
+        return list((await session.scalars(select(CalendarRecord).order_by(col(CalendarRecord.name)))).all())
 
 
 @router.route(
@@ -104,7 +104,7 @@ async def create_calendar(request: web.Request, body: CalendarIn) -> CalendarRec
 @router.route("GET", "/api/v1/sla/policies", summary="List SLA policies", roles=SUPERVISORS, response=list[PolicyOut])
 async def list_policies(request: web.Request) -> Any:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(SlaPolicy).order_by(SlaPolicy.id))).all())
+        return list((await session.scalars(select(SlaPolicy).order_by(col(SlaPolicy.id)))).all())
 
 
 @router.route(

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlmodel import col, select
 
 from contact_center.errors import NotFound, Unauthenticated
 from contact_center.models import Role, User
@@ -120,7 +120,7 @@ async def change_password(request: web.Request, body: PasswordIn) -> web.Respons
 @router.route("GET", "/api/v1/users", summary="List users", roles=ADMINS, response=list[UserOut])
 async def list_users(request: web.Request) -> list[User]:
     async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(User).order_by(User.id))).all())
+        return list((await session.scalars(select(User).order_by(col(User.id)))).all())
 
 
 @router.route("POST", "/api/v1/users", summary="Create a user", roles=ADMINS, body=UserIn, response=UserOut, status=201)
