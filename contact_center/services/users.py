@@ -6,6 +6,7 @@ Every sign-in makes a new session (no fixation), and a password change ends all 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -46,11 +47,22 @@ class SignedIn:
     session: WebSession
 
 
-def hash_password(password: str) -> str:
-    """Hash a password with Argon2id, refusing ones too short to resist guessing."""
+async def hash_password(password: str) -> str:
+    """Hash a password with Argon2id, refusing ones too short to resist guessing.
+
+    Argon2 is deliberately slow (tens of milliseconds of CPU and memory), so it runs in a thread: the event loop
+    keeps serving other requests meanwhile.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
-    return _HASHER.hash(password)
+    return await asyncio.to_thread(_HASHER.hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _token_id(token: str) -> str:
@@ -76,7 +88,7 @@ async def do_create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
         role=role,
         agent_id=agent_id,
         created_at=now,
@@ -94,14 +106,12 @@ async def do_create_user(
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
     """Return the active user these credentials belong to, upgrading an outdated hash on the way."""
     user = (await session.scalars(select(User).where(User.username == username.strip().lower()))).first()
-    try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    if not await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password):
         return None
     if user is None or not user.active:
         return None
     if _HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = _HASHER.hash(password)
+        user.password_hash = await asyncio.to_thread(_HASHER.hash, password)
     return user
 
 
@@ -139,6 +149,6 @@ async def do_change_password(session: AsyncSession, user_id: int, current: str |
         raise NotFound(f"user {user_id} does not exist", resource="user")
     if current is not None and await authenticate(session, user.username, current) is None:
         raise InvalidInput("the current password is wrong", field="current_password")
-    user.password_hash = hash_password(new)
+    user.password_hash = await hash_password(new)
     user.password_changed_at = now
     await session.execute(delete(WebSession).where(col(WebSession.user_id) == user_id))

@@ -27,7 +27,8 @@ async def test_sign_in_sets_an_httponly_samesite_cookie_and_stores_only_its_hash
     async with database.transaction() as session:
         stored = (await session.scalars(select(WebSession.id))).all()
     assert len(stored) == 1
-    assert stored[0] != cookie.value and len(stored[0]) == 64
+    assert stored[0] != cookie.value
+    assert len(stored[0]) == 64
 
 
 async def test_wrong_credentials_are_401_without_saying_which_part_was_wrong(app_client, users):

@@ -163,7 +163,8 @@ async def test_a_likely_duplicate_on_another_channel_is_flagged_and_can_be_merge
     assert old["status"] == "closed"
     assert await count(database, Contact, Contact.case_id == by_mail["case"]["id"]) == 2
     kinds = [e["kind"] for e in await bob.get(f"/api/v1/cases/{by_mail['case']['id']}/timeline")]
-    assert kinds.count("created") == 2 and kinds[-1] == "merged"
+    assert kinds.count("created") == 2
+    assert kinds[-1] == "merged"
     assert [e["kind"] for e in await bob.get(f"/api/v1/cases/{duplicate['id']}/timeline")] == ["merged"]
     error = await bob.post(f"/api/v1/cases/{duplicate['id']}/status", {"status": "open"}, expect=409)
     assert "merged" in error["error"]["message"]
