@@ -92,7 +92,7 @@ class _Run:
         self.sequence = 0
         self.created: dict[str, float] = {}
         self.unanswered: set[str] = set()
-        self.ledger = StatisticsLedger()
+        self.ledger = StatisticsLedger(retention=math.inf)
         self.counted_from = config.warmup_seconds
         self.offered = self.answered = self.within = self.abandoned = 0
         self.decisions = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +41,7 @@ def test_a_task_waiting_w_longer_always_wins(weights: PriorityWeights, old: Task
     bound = starvation_bound(weights)
     now = 2e6
     # Make `old` older than `new` by more than the bound.
-    old = Task(**{**_fields(old), "created_at": new.created_at - bound - extra})
+    old = replace(old, created_at=new.created_at - bound - extra)
     assert score(old, now, weights) > score(new, now, weights)
     assert priority_key(old, weights) < priority_key(new, weights)
 
@@ -47,8 +49,8 @@ def test_a_task_waiting_w_longer_always_wins(weights: PriorityWeights, old: Task
 @given(weights=weights_strategy, task=tasks("t"), low=st.integers(0, MAX_VALUE - 1), now=st.floats(1e6, 2e6))
 def test_higher_value_first_at_equal_wait(weights: PriorityWeights, task: Task, low: int, now: float) -> None:
     """At equal wait, base priority and SLA target, a higher-value customer scores at least as high."""
-    cheap = Task(**{**_fields(task), "value": low})
-    dear = Task(**{**_fields(task), "value": low + 1})
+    cheap = replace(task, value=low)
+    dear = replace(task, value=low + 1)
     assert score(dear, now, weights) >= score(cheap, now, weights)
     if weights.value_seconds >= 1e-3:  # a head start too small to show in a float is no head start
         assert priority_key(dear, weights) < priority_key(cheap, weights)
@@ -62,7 +64,3 @@ def test_order_of_two_waiting_tasks_never_changes(
     before = score(a, t1, weights) - score(b, t1, weights)
     after = score(a, t1 + dt, weights) - score(b, t1 + dt, weights)
     assert abs(before - after) <= 1e-6 * max(1.0, abs(before), t1 + dt)
-
-
-def _fields(task: Task) -> dict[str, object]:
-    return {name: getattr(task, name) for name in Task.__dataclass_fields__}

@@ -37,7 +37,7 @@ def test_plan_merges_task_and_step_requirements(rules: RoutingRules) -> None:
         )
     )
     assert [step.name for step in plan.steps] == ["last agent", "experts", "generalists", "billing team"]
-    sticky, experts, generalists, team = plan.steps
+    sticky, experts, _, team = plan.steps
     assert sticky.requirement.agents == frozenset({"bob"})
     assert sticky.until == 110.0
     assert experts.requirement.skills == (("billing", 8), ("refunds", 2))  # the task's 8 beats the step's 7
@@ -59,7 +59,8 @@ def test_agent_list_step_accepts_a_list_attribute(rules: RoutingRules) -> None:
     ("text", "line", "message"),
     [
         (
-            "workflows:\n  w:\n    steps:\n      - skills: {billing: 7}\n        timeout: 3\nqueues:\n  q:\n    workflow: x\n",
+            "workflows:\n  w:\n    steps:\n      - skills: {billing: 7}\n"
+            "        timeout: 3\nqueues:\n  q:\n    workflow: x\n",
             8,
             "unknown workflow 'x'",
         ),
@@ -76,7 +77,8 @@ def test_agent_list_step_accepts_a_list_attribute(rules: RoutingRules) -> None:
             "only the last step may have no timeout",
         ),
         (
-            "workflows:\n  w:\n    steps:\n      - team: a\n        timeout: 30\n      - team: b\n        timeout: 20\n",
+            "workflows:\n  w:\n    steps:\n      - team: a\n        timeout: 30\n"
+            "      - team: b\n        timeout: 20\n",
             6,
             "must grow",
         ),

@@ -1,0 +1,75 @@
+"""The in-memory backend through the async protocol the app uses."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from routing.backend import RoutingBackend
+from routing.errors import ReservationConflict
+from routing.events import TaskAccepted
+from routing.memory import MemoryBackend
+from routing.workflows import RoutingRules
+from tests.routing.factories import agent, reservations, task
+
+
+@pytest.fixture
+def backend(rules: RoutingRules) -> MemoryBackend:
+    return MemoryBackend(rules)
+
+
+def test_memory_backend_implements_the_protocol(backend: MemoryBackend) -> None:
+    assert isinstance(backend, RoutingBackend)
+
+
+async def test_two_accepts_at_once_exactly_one_wins(backend: MemoryBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    (offer,) = reservations(await backend.submit(task("t1"), 1))
+    results = await asyncio.gather(
+        backend.accept(offer.reservation_id, "alice", 2),
+        backend.accept(offer.reservation_id, "alice", 2),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, list)]
+    losers = [r for r in results if isinstance(r, ReservationConflict)]
+    assert len(winners) == 1
+    assert len(losers) == 1
+    assert isinstance(winners[0][0], TaskAccepted)
+
+
+async def test_full_call_feeds_statistics(backend: MemoryBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    (offer,) = reservations(await backend.submit(task("t1"), 0))
+    await backend.submit(task("t2", created_at=1), 1)
+    assert await backend.position("t2") == 2
+    assert [w.task_id for w in await backend.waiting_tasks("billing", 2)] == ["t1", "t2"]
+    await backend.accept(offer.reservation_id, "alice", 5)
+    assert await backend.position("t2") == 1
+    await backend.complete("t1", 65, wrap_up=10)
+    assert (await backend.get_agent("alice")).activity == "wrap_up"  # type: ignore[union-attr]
+    assert await backend.next_due() == 31  # t2's first step ends before the wrap-up
+    await backend.tick(75)
+    view = await backend.get_task("t2")
+    assert view is not None
+    assert view.reservation is not None
+    await backend.abandon("t2", 76)
+    stats = await backend.queue_statistics("billing", now=100, window=3600)
+    assert (stats.offered, stats.answered, stats.abandoned, stats.waiting) == (2, 1, 1, 0)
+    assert stats.service_level == 0.5
+    assert stats.average_speed_of_answer == 5
+    assert stats.average_handle_time == 70
+    agents = await backend.agent_statistics(now=100, window=100)
+    assert agents.by_activity["busy"] == 0
+    assert agents.occupancy is not None
+
+
+async def test_reject_set_activity_and_remove(backend: MemoryBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    await backend.upsert_agent(agent("alice2", skills={"billing": 8}), 0)
+    (offer,) = reservations(await backend.submit(task("t1"), 0))
+    (second,) = reservations(await backend.reject(offer.reservation_id, offer.agent_id, 1))
+    assert second.agent_id != offer.agent_id
+    await backend.set_activity(second.agent_id, "away", 2)  # type: ignore[arg-type]
+    await backend.remove_agent(second.agent_id, 3)
+    assert await backend.get_agent(second.agent_id) is None
