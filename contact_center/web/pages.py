@@ -139,7 +139,7 @@ async def case_page(request: web.Request) -> web.Response:
         "case": case,
         "customer": customer,
         "events": events,
-        "next_statuses": sorted(s.value for s in TRANSITIONS[case.status]),
+        "next_statuses": [s.value for s in CaseStatus if s in TRANSITIONS[case.status]],
         "now": request.app[CLOCK].now(),
     }
     return aiohttp_jinja2.render_template("case.html", request, context)
