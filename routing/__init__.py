@@ -35,7 +35,17 @@ from routing.events import (
 )
 from routing.matching import Requirement, Strategy
 from routing.memory import MemoryBackend
-from routing.models import Activity, AgentState, Reservation, Task, TaskStatus
+from routing.models import (
+    Activity,
+    AgentState,
+    Reservation,
+    Task,
+    TaskStatus,
+    agent_from_dict,
+    agent_to_dict,
+    task_from_dict,
+    task_to_dict,
+)
 from routing.priority import PriorityWeights
 from routing.statistics import AgentStatistics, QueueStatistics, ServiceLevelPolicy, StatisticsLedger
 from routing.workflows import FallbackAction, RoutePlan, RoutingRules, load_rules, parse_rules
@@ -83,7 +93,11 @@ __all__ = [
     "WaitingTask",
     "WorkflowConfigError",
     "WorkflowStepChanged",
+    "agent_from_dict",
+    "agent_to_dict",
     "event_from_dict",
     "load_rules",
     "parse_rules",
+    "task_from_dict",
+    "task_to_dict",
 ]

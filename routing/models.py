@@ -25,6 +25,10 @@ __all__ = [
     "Reservation",
     "Task",
     "TaskStatus",
+    "agent_from_dict",
+    "agent_to_dict",
+    "task_from_dict",
+    "task_to_dict",
 ]
 
 MAX_SKILL_LEVEL = 10
@@ -134,6 +138,53 @@ class Task:
             )
         if not self.sla_target > 0:
             raise ValueError(f"task {self.id!r}: SLA target must be positive, not {self.sla_target!r}")
+
+
+def task_to_dict(task: Task) -> dict[str, Any]:
+    """Return a task as JSON-able data (how a Redis backend stores it)."""
+    return {
+        "id": task.id,
+        "queue": task.queue,
+        "channel": task.channel,
+        "created_at": task.created_at,
+        "required_skills": dict(task.required_skills),
+        "preferred_skills": dict(task.preferred_skills),
+        "language": task.language,
+        "value": task.value,
+        "base_priority": task.base_priority,
+        "sla_target": task.sla_target,
+        "attributes": dict(task.attributes),
+        "workflow": task.workflow,
+    }
+
+
+def task_from_dict(data: Mapping[str, Any]) -> Task:
+    """Rebuild a task from :func:`task_to_dict` output, validating it again."""
+    return Task(**data)
+
+
+def agent_to_dict(agent: AgentState) -> dict[str, Any]:
+    """Return an agent's state as JSON-able data."""
+    return {
+        "id": agent.id,
+        "activity": str(agent.activity),
+        "skills": dict(agent.skills),
+        "languages": sorted(agent.languages),
+        "team": agent.team,
+        "capacity": dict(agent.capacity),
+        "call_blocks_other_channels": agent.call_blocks_other_channels,
+        "load": dict(agent.load),
+        "idle_since": agent.idle_since,
+        "consecutive_misses": agent.consecutive_misses,
+    }
+
+
+def agent_from_dict(data: Mapping[str, Any]) -> AgentState:
+    """Rebuild an agent's state from :func:`agent_to_dict` output."""
+    fields = dict(data)
+    fields["activity"] = Activity(fields.get("activity", Activity.OFFLINE))
+    fields["languages"] = frozenset(fields.get("languages", ()))
+    return AgentState(**fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from routing.events import AgentActivityChanged, TaskCreated, TaskFallback, event_from_dict
-from routing.models import Activity, AgentState, Task
+from routing.models import Activity, AgentState, Task, agent_from_dict, agent_to_dict, task_from_dict, task_to_dict
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,33 @@ def test_events_round_trip_through_json(event: object) -> None:
 def test_unknown_event_kind() -> None:
     with pytest.raises(ValueError, match="unknown event kind"):
         event_from_dict({"kind": "nope", "at": 0})
+
+
+def test_task_and_agent_round_trip_through_json() -> None:
+    task = Task(
+        id="t",
+        queue="billing",
+        channel="chat",
+        created_at=12.5,
+        required_skills={"billing": 4},
+        preferred_skills={"refunds": 2},
+        language="es",
+        value=70,
+        base_priority=3,
+        sla_target=30,
+        attributes={"last_agent": "bob"},
+        workflow="billing",
+    )
+    assert task_from_dict(json.loads(json.dumps(task_to_dict(task)))) == task
+    agent = AgentState(
+        id="bob",
+        activity=Activity.BUSY,
+        skills={"billing": 5},
+        languages=frozenset({"en", "es"}),
+        team="billing",
+        capacity={"voice": 1, "chat": 3},
+        load={"chat": 2},
+        idle_since=3.0,
+        consecutive_misses=1,
+    )
+    assert agent_from_dict(json.loads(json.dumps(agent_to_dict(agent)))) == agent
