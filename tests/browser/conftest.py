@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -54,9 +53,7 @@ async def live_server(settings: Settings, database: Database, clock: ManualClock
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    """Launch Debian's chromium headless; skip with a reason where it is not installed."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/ensure-services installs it)")
+    """Launch Debian's chromium headless (`make test` installs it; a missing browser fails loudly)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
