@@ -6,8 +6,10 @@ best waiting task it qualifies for), accepts that offer, and a new task arrives;
 and ``tick`` fires the workflow steps that fall due. Skills are drawn so that every queue's workflow widens from
 experts (level >= 7) to anyone with the skill, and a third of the agents also take chats next to calls.
 
-Memory is measured while the state is built (tracemalloc peak, the Python heap the routing state needs) and as
-the process's peak resident set; tracemalloc is off during the timed phase, where it would distort latency.
+Memory is the process's peak resident set (``max_rss_mb``; a doubled run follows its base run in the same process,
+so its figure is the larger of the two, which is its own). With ``trace_memory`` the build also runs under
+tracemalloc and reports its peak (``build_peak_mb``, the Python heap the routing state needs); that slows the build
+and inflates the resident set, and it is always off during the timed phase, where it would distort latency.
 """
 
 from __future__ import annotations
@@ -187,14 +189,24 @@ def _max_rss_mb() -> float:
 
 
 async def _run(
-    factory: BackendFactory, name: str, agents: int, skills: int, tasks: int, decisions: int, seed: int
+    factory: BackendFactory,
+    name: str,
+    agents: int,
+    skills: int,
+    tasks: int,
+    decisions: int,
+    seed: int,
+    trace_memory: bool,
 ) -> BenchResult:
     gc.collect()
-    tracemalloc.start()
+    if trace_memory:
+        tracemalloc.start()
     scenario = _Scenario(factory(bench_rules(skills)), agents, skills, tasks, seed)
     await scenario.build()
-    _, build_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    build_peak = 0
+    if trace_memory:
+        _, build_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     # A collection in the middle of the timed phase would be charged to one unlucky decision; the state built so
     # far is long-lived, so freeze it out of the collector's view, as a long-running server effectively does.
     gc.collect()
@@ -233,12 +245,13 @@ def run_bench(
     seed: int = 1,
     backend: str = "memory",
     factory: BackendFactory | None = None,
+    trace_memory: bool = False,
 ) -> BenchResult:
-    """Benchmark one scale point on a fresh backend."""
+    """Benchmark one scale point on a fresh backend; ``trace_memory`` also reports the traced heap peak."""
     if agents < 1 or skills < 1 or tasks < 0 or decisions < 1:
         raise ValueError("need at least one agent, one skill and one decision, and no negative task count")
     chosen = factory or _memory_backend
-    return asyncio.run(_run(chosen, backend, agents, skills, tasks, decisions, seed))
+    return asyncio.run(_run(chosen, backend, agents, skills, tasks, decisions, seed, trace_memory))
 
 
 def run_bench_pair(
@@ -249,10 +262,11 @@ def run_bench_pair(
     seed: int = 1,
     backend: str = "memory",
     factory: BackendFactory | None = None,
+    trace_memory: bool = False,
 ) -> tuple[BenchResult, BenchResult]:
     """Benchmark a scale point and the same with agents and tasks doubled."""
-    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory)
-    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory)
+    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory, trace_memory)
+    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory, trace_memory)
     return base, doubled
 
 
@@ -274,7 +288,7 @@ def format_table(results: tuple[BenchResult, ...]) -> str:
         lines.append(
             f"| {result.backend} | {result.agents} | {result.skills} | {result.tasks} | "
             f"{result.decisions_per_second:,.0f} | {result.p50_ms:.3f} | {result.p99_ms:.3f} | {result.max_ms:.2f} | "
-            f"{result.build_peak_mb:.0f} | {result.max_rss_mb:.0f} |"
+            f"{f'{result.build_peak_mb:.0f}' if result.build_peak_mb else '-'} | {result.max_rss_mb:.0f} |"
         )
     if len(results) == 2 and results[0].p99_ms > 0:
         lines.append("")

@@ -69,6 +69,7 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
     parser.add_argument("--decisions", type=int, default=40000, help="timed decisions per scale point")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-double", action="store_true", help="skip the doubled scale point")
+    parser.add_argument("--trace-memory", action="store_true", help="also report the traced heap peak of the build")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=_bench)
 
@@ -158,10 +159,26 @@ def _bench(args: argparse.Namespace) -> int:
         return _fail("--agents, --skills and --decisions must be at least 1, and --tasks at least 0")
     if args.no_double:
         results: tuple[bench.BenchResult, ...] = (
-            bench.run_bench(args.agents, args.skills, args.tasks, args.decisions, args.seed, args.backend),
+            bench.run_bench(
+                args.agents,
+                args.skills,
+                args.tasks,
+                args.decisions,
+                args.seed,
+                args.backend,
+                trace_memory=args.trace_memory,
+            ),
         )
     else:
-        results = bench.run_bench_pair(args.agents, args.skills, args.tasks, args.decisions, args.seed, args.backend)
+        results = bench.run_bench_pair(
+            args.agents,
+            args.skills,
+            args.tasks,
+            args.decisions,
+            args.seed,
+            args.backend,
+            trace_memory=args.trace_memory,
+        )
     if args.json:
         print(json.dumps(bench.as_json(results), indent=2))
     else:

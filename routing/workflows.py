@@ -125,6 +125,9 @@ class RoutePlan:
         return len(self.steps)
 
 
+# Sticky routing makes one requirement per remembered agent; past this many the cache starts again.
+_INTERN_LIMIT = 100_000
+
 _DEFAULT_WORKFLOW = Workflow(name="default", steps=(Step(name="default"),))
 
 
@@ -138,6 +141,20 @@ class RoutingRules:
 
     workflows: Mapping[str, Workflow] = field(default_factory=dict)
     queues: Mapping[str, QueueRules] = field(default_factory=dict)
+    # Equal requirements share one object: a backlog of half a million tasks then holds a few hundred
+    # requirements instead of a million and a half (each with its own frozenset), and pools compare by identity
+    # first.
+    _interned: dict[Requirement, Requirement] = field(default_factory=dict, compare=False, repr=False)
+
+    def _intern(self, requirement: Requirement) -> Requirement:
+        interned = self._interned
+        found = interned.get(requirement)
+        if found is not None:
+            return found
+        if len(interned) >= _INTERN_LIMIT:
+            interned.clear()
+        interned[requirement] = requirement
+        return requirement
 
     def workflow_for(self, task: Task) -> Workflow:
         """Return the workflow ``task`` follows: its own override, else its queue's, else the default."""
@@ -165,21 +182,25 @@ class RoutingRules:
             if agents is not None and not agents:
                 continue
             languages = frozenset(lang for lang in (task.language, step.language) if lang)
-            requirement = Requirement(
-                channel=task.channel,
-                skills=merge_skills(step.skills, task.required_skills),
-                team=step.team,
-                languages=languages,
-                agents=agents,
+            requirement = self._intern(
+                Requirement(
+                    channel=task.channel,
+                    skills=merge_skills(step.skills, task.required_skills),
+                    team=step.team,
+                    languages=languages,
+                    agents=agents,
+                )
             )
             until = None if step.timeout is None else task.created_at + step.timeout
             steps.append(PlannedStep(name=step.name, requirement=requirement, until=until))
         if not steps and workflow.fallback is FallbackAction.QUEUE:
             # Every step was skipped but the task is meant to stay queued: route on its own requirements.
-            own = Requirement(
-                channel=task.channel,
-                skills=merge_skills(task.required_skills),
-                languages=frozenset((task.language,)) if task.language else frozenset(),
+            own = self._intern(
+                Requirement(
+                    channel=task.channel,
+                    skills=merge_skills(task.required_skills),
+                    languages=frozenset((task.language,)) if task.language else frozenset(),
+                )
             )
             steps.append(PlannedStep(name="task requirements", requirement=own, until=None))
         queue = self.queues.get(task.queue)
