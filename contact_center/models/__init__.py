@@ -19,6 +19,7 @@ from contact_center.models.cases import (
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.sla import CalendarRecord, SlaPolicy
+from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
 
 metadata = SQLModel.metadata
@@ -47,8 +48,12 @@ __all__ = [
     "Role",
     "Skill",
     "SlaPolicy",
+    "SmsDelivery",
+    "SmsOptOut",
     "Team",
     "TeamKind",
+    "TwilioCall",
+    "TwilioCallTurn",
     "User",
     "WebSession",
     "case_number",
