@@ -1,18 +1,74 @@
-"""The seam between channels and the routing engine: a contact that needs a person is handed over here.
+"""The seam between channels and the routing engine, and the dispatcher that carries the engine's decisions out.
 
-Channel adapters (Twilio voice and SMS, email, chat, the portal) call `ContactRouter.submit` once their contact
-and case are committed; the implementation turns it into a routing task. Keeping this a protocol lets channel
-code be written and tested without knowing which routing backend runs.
+Channel adapters (Twilio voice and SMS, email, chat, the portal) call `ContactRouter.submit` once their contact and
+case are committed. The `Dispatcher` turns that into a routing task, asks the backend (in-memory or Redis) for a
+decision, writes what the decision means to the case store (who answered, when, the case's assignee) and
+publishes every event to the live pages. The backend decides; the case store remembers; nothing here decides.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
-from contact_center.models import CasePriority, Channel
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
-__all__ = ["ContactRouter", "RouteRequest"]
+from contact_center.actors import SYSTEM, Actor
+from contact_center.clock import Clock
+from contact_center.db import Database
+from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.hub import EventHub
+from contact_center.models import (
+    ActorKind,
+    Agent,
+    CasePriority,
+    Channel,
+    Contact,
+    Customer,
+    EventKind,
+    Queue,
+    Skill,
+    User,
+)
+from contact_center.services.agents import agent_skills
+from contact_center.services.cases import do_assign_case, get_case
+from contact_center.services.timeline import record_event
+from contact_center.settings import ConfigError, Settings
+from routing.backend import RoutingBackend
+from routing.errors import InvalidTransition, ReservationConflict, UnknownAgent, UnknownTask, WorkflowConfigError
+from routing.events import (
+    Event,
+    TaskAbandoned,
+    TaskAccepted,
+    TaskCompleted,
+    TaskFallback,
+)
+from routing.memory import MemoryBackend
+from routing.models import Activity, AgentState, Task
+from routing.workflows import RoutingRules, load_rules
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "ContactRouter",
+    "Dispatcher",
+    "RouteRequest",
+    "build_backend",
+    "check_rules",
+    "contact_id_of",
+    "task_id_for",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE = "general"
+# Case priority -> the engine's base priority (0-10); customer value and waiting time do the rest.
+_BASE_PRIORITY = {CasePriority.LOW: 0, CasePriority.NORMAL: 3, CasePriority.HIGH: 6, CasePriority.URGENT: 9}
+_TASK_PREFIX = "contact-"
 
 
 @dataclass(frozen=True)
@@ -44,3 +100,290 @@ class ContactRouter(Protocol):
     async def position(self, contact_id: int) -> int | None:
         """Return the contact's 1-based place in its queue, or None if it is not waiting."""
         ...
+
+
+def build_backend(settings: Settings) -> RoutingBackend:
+    """Return the routing backend the settings ask for, with the workflow rules loaded."""
+    rules = load_rules(settings.routing_rules) if settings.routing_rules else RoutingRules()
+    return MemoryBackend(rules)
+
+
+async def check_rules(settings: Settings, database: Database) -> None:
+    """Refuse to start on workflow rules naming skills or queues the case store does not know (file:line)."""
+    if settings.routing_rules is None:
+        return
+    async with database.transaction() as session:
+        skills = set((await session.scalars(select(Skill.name))).all())
+        queues = set((await session.scalars(select(Queue.name))).all()) | {DEFAULT_QUEUE}
+    try:
+        load_rules(settings.routing_rules, known_skills=skills, known_queues=queues)
+    except WorkflowConfigError as exc:
+        raise ConfigError(f"ROUTING_RULES: {exc}") from None
+
+
+def task_id_for(contact_id: int) -> str:
+    """Return the routing task id of a contact."""
+    return f"{_TASK_PREFIX}{contact_id}"
+
+
+def contact_id_of(task_id: str) -> int | None:
+    """Return the contact id behind a routing task id."""
+    raw = task_id.removeprefix(_TASK_PREFIX)
+    return int(raw) if task_id.startswith(_TASK_PREFIX) and raw.isdigit() else None
+
+
+def _epoch(instant: datetime) -> float:
+    return instant.timestamp()
+
+
+def _instant(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class Dispatcher:
+    """The app's side of routing: builds tasks and agents from the case store and applies decisions to it."""
+
+    def __init__(self, backend: RoutingBackend, database: Database, clock: Clock, hub: EventHub) -> None:
+        self.backend = backend
+        self.database = database
+        self.clock = clock
+        self.hub = hub
+
+    # Channels -----------------------------------------------------------------------------------------------
+
+    async def submit(self, request: RouteRequest) -> None:
+        """Queue a contact; a second submit of the same contact changes nothing."""
+        task_id = task_id_for(request.contact_id)
+        if await self.backend.get_task(task_id) is not None:
+            return
+        async with self.database.transaction() as session:
+            contact = await session.get(Contact, request.contact_id)
+            customer = await session.get(Customer, request.customer_id)
+            if contact is None or customer is None:
+                raise NotFound(f"contact {request.contact_id} does not exist", resource="contact")
+            if contact.answered_at is not None or contact.ended_at is not None:
+                return
+            queue_name = request.queue or DEFAULT_QUEUE
+            queue = (await session.scalars(select(Queue).where(Queue.name == queue_name))).first()
+            if queue is not None and contact.queue_id != queue.id:
+                contact.queue_id = queue.id
+            last_agent = (
+                await session.scalars(
+                    select(Contact.agent_id)
+                    .where(Contact.customer_id == customer.id, col(Contact.agent_id).is_not(None))
+                    .order_by(col(Contact.started_at).desc())
+                    .limit(1)
+                )
+            ).first()
+            task = Task(
+                id=task_id,
+                queue=queue_name,
+                channel=request.channel.value,
+                created_at=_epoch(contact.started_at),
+                required_skills={**(queue.required_skills if queue else {}), **request.skills},
+                language=request.language,
+                value=customer.value_score,
+                base_priority=_BASE_PRIORITY[request.priority],
+                sla_target=float(queue.service_level_seconds) if queue else 20.0,
+                attributes={**request.attributes, **({"last_agent": str(last_agent)} if last_agent else {})},
+            )
+        await self._apply(await self.backend.submit(task, self.now()))
+
+    async def withdraw(self, contact_id: int, *, reason: str) -> None:
+        """Take a waiting contact out of routing; a contact no longer waiting is left alone."""
+        try:
+            events = await self.backend.abandon(task_id_for(contact_id), self.now())
+        except (UnknownTask, InvalidTransition):
+            return
+        await self._apply(events, reason=reason)
+
+    async def position(self, contact_id: int) -> int | None:
+        """Return the contact's place in its queue."""
+        return await self.backend.position(task_id_for(contact_id))
+
+    # Agents ------------------------------------------------------------------------------------------------
+
+    async def sync_agents(self, agent_ids: Sequence[int] | None = None) -> None:
+        """Load agents' profiles (skills, languages, capacity) from the store into routing; disabled ones leave."""
+        async with self.database.transaction() as session:
+            query = select(Agent)
+            if agent_ids is not None:
+                query = query.where(col(Agent.id).in_(list(agent_ids)))
+            agents = list((await session.scalars(query)).all())
+            skills = await agent_skills(session, [a.id or 0 for a in agents])
+            teams = {a.id: a.team_id for a in agents}
+        now = self.now()
+        for agent in agents:
+            agent_id = str(agent.id)
+            if not agent.active:
+                await self._apply(await self.backend.remove_agent(agent_id, now))
+                continue
+            current = await self.backend.get_agent(agent_id)
+            state = AgentState(
+                id=agent_id,
+                activity=current.activity if current else Activity.OFFLINE,
+                skills=skills[agent.id or 0],
+                languages=frozenset(agent.languages),
+                team=str(teams[agent.id]) if teams[agent.id] is not None else None,
+                capacity=dict(agent.capacity),
+                call_blocks_other_channels=agent.voice_blocks_others,
+            )
+            await self._apply(await self.backend.upsert_agent(state, now))
+
+    async def set_activity(self, agent_id: int, activity: Activity) -> AgentState:
+        """Apply an activity the agent (or a supervisor) chose."""
+        if activity not in (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE):
+            raise InvalidInput("choose available, away or offline", field="activity")
+        if await self.backend.get_agent(str(agent_id)) is None:
+            await self.sync_agents([agent_id])
+        try:
+            await self._apply(await self.backend.set_activity(str(agent_id), activity, self.now()))
+        except UnknownAgent:
+            raise NotFound(f"agent {agent_id} is not active", resource="agent") from None
+        state = await self.backend.get_agent(str(agent_id))
+        assert state is not None
+        return state
+
+    async def accept(self, reservation_id: str, agent_id: int) -> int:
+        """Accept an offer for the agent; return the contact id. Expired or someone else's: 409."""
+        try:
+            events = await self.backend.accept(reservation_id, str(agent_id), self.now())
+        except ReservationConflict as exc:
+            raise Conflict(str(exc), reservation_id=reservation_id) from None
+        await self._apply(events)
+        accepted = next(e for e in events if isinstance(e, TaskAccepted))
+        contact_id = contact_id_of(accepted.task_id)
+        assert contact_id is not None
+        return contact_id
+
+    async def reject(self, reservation_id: str, agent_id: int) -> None:
+        """Decline an offer; the contact goes to someone else."""
+        try:
+            events = await self.backend.reject(reservation_id, str(agent_id), self.now())
+        except ReservationConflict as exc:
+            raise Conflict(str(exc), reservation_id=reservation_id) from None
+        await self._apply(events)
+
+    async def complete(self, contact_id: int, agent_id: int, wrap_up: float = 0.0) -> None:
+        """Finish the agent's work on a contact; the agent wraps up, then takes new work."""
+        view = await self.backend.get_task(task_id_for(contact_id))
+        if view is None:
+            raise NotFound(f"contact {contact_id} is not being handled", resource="contact")
+        if view.agent_id != str(agent_id):
+            raise Conflict(f"contact {contact_id} is handled by another agent")
+        try:
+            events = await self.backend.complete(view.task.id, self.now(), wrap_up)
+        except InvalidTransition as exc:
+            raise Conflict(str(exc)) from None
+        await self._apply(events)
+
+    async def tick(self) -> list[Event]:
+        """Fire every due offer, workflow and wrap-up timeout."""
+        events = await self.backend.tick(self.now())
+        await self._apply(events)
+        return events
+
+    async def run_timers(self, idle: float = 1.0) -> None:
+        """Fire timeouts as they fall due, forever (a background task of the app)."""
+        while True:
+            try:
+                await self.tick()
+                due = await self.backend.next_due()
+            except Exception:
+                log.exception("routing timers failed; retrying")
+                due = None
+            delay = idle if due is None else min(idle, max(due - self.now(), 0.01))
+            await asyncio.sleep(delay)
+
+    async def rebuild(self) -> int:
+        """Queue again every contact the store shows waiting (after a restart); return how many."""
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(Contact, Queue.name)
+                    .join(Queue, col(Queue.id) == Contact.queue_id, isouter=True)
+                    .where(
+                        col(Contact.answered_at).is_(None),
+                        col(Contact.ended_at).is_(None),
+                        col(Contact.queue_id).is_not(None),
+                    )
+                )
+            ).all()
+            requests = []
+            for contact, queue_name in rows:
+                case = await get_case(session, contact.case_id)
+                requests.append(
+                    RouteRequest(
+                        contact_id=contact.id or 0,
+                        case_id=case.id or 0,
+                        customer_id=contact.customer_id,
+                        channel=contact.channel,
+                        queue=queue_name,
+                        skills=dict(case.required_skills),
+                        language=case.language,
+                        priority=case.priority,
+                    )
+                )
+        for request in requests:
+            await self.submit(request)
+        return len(requests)
+
+    # Decisions -> case store and live pages ---------------------------------------------------------------
+
+    def now(self) -> float:
+        """Return the clock as the engine counts time: seconds since the epoch."""
+        return _epoch(self.clock.now())
+
+    async def _apply(self, events: Sequence[Event], *, reason: str | None = None) -> None:
+        """Write what the engine decided to the case store, then publish it."""
+        stored = [e for e in events if isinstance(e, TaskAccepted | TaskCompleted | TaskAbandoned | TaskFallback)]
+        if stored:
+            async with self.database.transaction() as session:
+                for event in stored:
+                    await self._store(session, event, reason)
+        for published in events:
+            self.hub.publish({"topic": "routing", **published.as_dict()})
+
+    async def _store(self, session: AsyncSession, event: Event, reason: str | None) -> None:
+        contact_id = contact_id_of(getattr(event, "task_id", ""))
+        contact = await session.get(Contact, contact_id) if contact_id is not None else None
+        if contact is None:
+            return
+        at = _instant(event.at)
+        case = await get_case(session, contact.case_id, for_update=True)
+        if isinstance(event, TaskAccepted):
+            agent_id = int(event.agent_id)
+            contact.agent_id = agent_id
+            contact.answered_at = at
+            contact.wait_seconds = event.waited
+            user = (await session.scalars(select(User).where(User.agent_id == agent_id))).first()
+            actor = Actor(ActorKind.USER, user.id, user.display_name) if user else SYSTEM
+            await do_assign_case(session, case, agent_id, actor, at)
+        elif isinstance(event, TaskCompleted):
+            contact.ended_at = at
+            contact.handle_seconds = event.handle_time
+        elif isinstance(event, TaskAbandoned):
+            contact.ended_at = at
+            contact.disposition = reason or "abandoned"
+            await record_event(
+                session,
+                case,
+                EventKind.NOTE,
+                SYSTEM,
+                at,
+                body=f"left the queue after {event.waited:.0f} s",
+                contact_id=contact.id,
+                data={"routing": "abandoned", "reason": reason or "abandoned"},
+            )
+        elif isinstance(event, TaskFallback) and event.action != "queue":
+            contact.disposition = event.action
+            await record_event(
+                session,
+                case,
+                EventKind.NOTE,
+                SYSTEM,
+                at,
+                body=f"no agent answered; sent to {event.action} ({event.reason})",
+                contact_id=contact.id,
+                data={"routing": "fallback", "action": event.action, "reason": event.reason},
+            )

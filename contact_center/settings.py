@@ -44,6 +44,7 @@ class Settings:
     imap_username: str | None = None
     imap_password: str | None = field(default=None, repr=False)
     background_workers: bool = True
+    routing_rules: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,6 +74,7 @@ class Settings:
             imap_username=env.get("IMAP_USERNAME") or None,
             imap_password=env.get("IMAP_PASSWORD") or None,
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
+            routing_rules=_existing_file(env, "ROUTING_RULES"),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))
@@ -121,6 +123,16 @@ def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...]) -> str 
     if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
         raise ConfigError(f"{name} {value!r} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
     return value.rstrip("/")
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{name} {raw!r} is not a readable file")
+    return path
 
 
 def _int(env: Mapping[str, str], name: str, *, default: int, minimum: int) -> int:

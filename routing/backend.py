@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from routing.engine import TaskView, WaitingTask
 from routing.events import Event
-from routing.models import Activity, AgentState, Task
+from routing.models import Activity, AgentState, Reservation, Task
 from routing.statistics import AgentStatistics, QueueStatistics
 
 __all__ = ["RoutingBackend"]
@@ -71,6 +71,10 @@ class RoutingBackend(Protocol):
 
     async def get_agent(self, agent_id: str) -> AgentState | None:
         """Return an agent's state, or ``None``."""
+        ...
+
+    async def agent_reservations(self, agent_id: str) -> list[Reservation]:
+        """Return the offers ringing for an agent now, oldest first (what the agent desktop shows)."""
         ...
 
     async def waiting_tasks(self, queue: str, now: float, limit: int | None = None) -> list[WaitingTask]:

@@ -341,6 +341,13 @@ class RoutingEngine:
         agent = self._agents.get(agent_id)
         return None if agent is None else agent.snapshot()
 
+    def agent_reservations(self, agent_id: str) -> list[Reservation]:
+        """Return the offers ringing for an agent now, oldest first."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return []
+        return [self._reservations[reservation_id] for reservation_id in agent.reservations]
+
     def agents(self) -> Iterator[AgentState]:
         """Yield a snapshot of every known agent."""
         for agent in self._agents.values():

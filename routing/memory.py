@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from routing.engine import RoutingEngine, RoutingSettings, TaskView, WaitingTask
 from routing.events import Event
-from routing.models import Activity, AgentState, Task
+from routing.models import Activity, AgentState, Reservation, Task
 from routing.statistics import AgentStatistics, QueueStatistics, ServiceLevelPolicy, StatisticsLedger
 from routing.workflows import RoutingRules
 
@@ -79,6 +79,10 @@ class MemoryBackend:
     async def get_agent(self, agent_id: str) -> AgentState | None:
         """Return an agent's state."""
         return self.engine.get_agent(agent_id)
+
+    async def agent_reservations(self, agent_id: str) -> list[Reservation]:
+        """Return the offers ringing for an agent now, oldest first."""
+        return self.engine.agent_reservations(agent_id)
 
     async def waiting_tasks(self, queue: str, now: float, limit: int | None = None) -> list[WaitingTask]:
         """List a queue's unanswered tasks in serving order."""

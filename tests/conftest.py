@@ -18,6 +18,7 @@ from contact_center.clock import ManualClock
 from contact_center.db import Database
 from contact_center.models import Role, metadata
 from contact_center.services import users as users_service
+from contact_center.services.agents import AgentFields, do_create_agent
 from contact_center.services.users import do_create_user
 from contact_center.settings import Settings
 from contact_center.web.app import create_app
@@ -155,10 +156,18 @@ PERSONAS = {
 
 @pytest.fixture
 async def users(database: Database, clock: ManualClock) -> dict[str, int]:
-    """Create the named personas: alice (admin), sam (supervisor), bob (agent), tess (technician)."""
+    """Create the named personas: alice (admin), sam (supervisor), bob (agent), tess (technician).
+
+    Everyone but tess also works as an agent (with no skills, offline), so each can take contacts.
+    """
     ids = {}
     async with database.transaction() as session:
         for name, role in PERSONAS.items():
+            agent = None
+            if role is not Role.TECHNICIAN:
+                agent = await do_create_agent(
+                    session, AgentFields(name=name.title(), email=f"{name}@example.test"), clock.now()
+                )
             user = await do_create_user(
                 session,
                 username=f"{name}@example.test",
@@ -166,6 +175,7 @@ async def users(database: Database, clock: ManualClock) -> dict[str, int]:
                 role=role,
                 now=clock.now(),
                 display_name=name.title(),
+                agent_id=agent.id if agent else None,
             )
             ids[name] = user.id or 0
     return ids

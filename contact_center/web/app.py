@@ -11,14 +11,17 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.clock import Clock, SystemClock
 from contact_center.db import Database
+from contact_center.dispatch import Dispatcher, build_backend, check_rules
+from contact_center.hub import EventHub
 from contact_center.settings import Settings
 from contact_center.web import health, pages
-from contact_center.web.api import agents, cases, contacts, customers, sla, users
+from contact_center.web.api import agents, cases, contacts, customers, routing, sla, users
 from contact_center.web.errors import error_middleware
-from contact_center.web.keys import CLOCK, DATABASE, METRICS, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
@@ -34,6 +37,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     cases.router,
     contacts.router,
     agents.router,
+    routing.router,
     sla.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
@@ -70,6 +74,10 @@ def create_app(settings: Settings, *, database: Database | None = None, clock: C
     app[METRICS] = Metrics()
     owns_database = database is None
     app[DATABASE] = database or Database(settings.database_url)
+    app[HUB] = EventHub()
+    dispatcher = Dispatcher(build_backend(settings), app[DATABASE], app[CLOCK], app[HUB])
+    app[DISPATCHER] = dispatcher
+    app[ROUTER] = dispatcher
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -94,15 +102,42 @@ def create_app(settings: Settings, *, database: Database | None = None, clock: C
 
 
 async def _background_work(app: web.Application) -> AsyncIterator[None]:
-    """Run the timers while the app runs; cancel them on shutdown."""
+    """Load routing state, then run the timers while the app runs; cancel them on shutdown."""
+    settings, dispatcher = app[SETTINGS], app[DISPATCHER]
     tasks: list[asyncio.Task[None]] = []
-    if app[SETTINGS].background_workers:
+    try:
+        await _load_routing(app)
+    except (OSError, SQLAlchemyError):
+        # The store is unreachable: serve anyway (readyz says not ready) and load routing once it answers.
+        log.exception("routing state not loaded; retrying in the background")
+        tasks.append(asyncio.create_task(_retry_load_routing(app), name="routing-load"))
+    if settings.background_workers:
         tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
+        tasks.append(asyncio.create_task(dispatcher.run_timers(), name="routing-timers"))
     app[_BACKGROUND] = tasks
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _load_routing(app: web.Application) -> None:
+    await check_rules(app[SETTINGS], app[DATABASE])
+    await app[DISPATCHER].sync_agents()
+    requeued = await app[DISPATCHER].rebuild()
+    if requeued:
+        log.info("routing: %d waiting contacts queued again", requeued)
+
+
+async def _retry_load_routing(app: web.Application, interval: float = 5.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await _load_routing(app)
+        except (OSError, SQLAlchemyError):
+            continue
+        log.info("routing state loaded")
+        return
 
 
 async def _dispose_database(app: web.Application) -> None:

@@ -6,12 +6,18 @@ from aiohttp import web
 
 from contact_center.clock import Clock
 from contact_center.db import Database
+from contact_center.dispatch import ContactRouter, Dispatcher
+from contact_center.hub import EventHub
 from contact_center.settings import Settings
 from contact_center.web.metrics import Metrics
 
-__all__ = ["CLOCK", "DATABASE", "METRICS", "SETTINGS"]
+__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "METRICS", "ROUTER", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 CLOCK = web.AppKey("clock", Clock)
 METRICS = web.AppKey("metrics", Metrics)
+HUB = web.AppKey("hub", EventHub)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+# What channel adapters hand contacts to; the dispatcher in production, the same object as DISPATCHER.
+ROUTER = web.AppKey("router", ContactRouter)

@@ -60,6 +60,7 @@ async def test_every_route_enforces_its_roles(login):
             response = await api.client.request(endpoint.method, path, json={}, headers={"X-CSRF-Token": api.csrf})
             if role in endpoint.roles:
                 assert response.status not in (401, 403), (endpoint.path, role, response.status)
+                assert response.status < 500, (endpoint.path, role, await response.text())
             else:
                 assert response.status == 403, (endpoint.path, role, response.status)
             checked += 1

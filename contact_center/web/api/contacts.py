@@ -7,13 +7,14 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contact_center.dispatch import RouteRequest
 from contact_center.errors import NotFound
-from contact_center.models import CasePriority, Channel, Contact, Direction
+from contact_center.models import CasePriority, Channel, Contact, Direction, Queue
 from contact_center.services.contacts import ContactIntake, ContactTimes, do_update_contact, receive_contact
 from contact_center.web.api.cases import CaseOut
 from contact_center.web.api.params import Out, now, path_id
 from contact_center.web.auth import AGENTS
-from contact_center.web.keys import DATABASE, SETTINGS
+from contact_center.web.keys import DATABASE, ROUTER, SETTINGS
 from contact_center.web.router import ApiRouter
 
 __all__ = ["router"]
@@ -38,6 +39,7 @@ class ContactIn(BaseModel):
     category: str | None = Field(default=None, max_length=80)
     required_skills: dict[str, int] = Field(default_factory=dict)
     language: str | None = Field(default=None, max_length=16)
+    route: bool = Field(default=True, description="queue an inbound contact for an agent")
 
 
 class ContactOut(Out):
@@ -88,10 +90,28 @@ class ContactPatch(BaseModel):
 async def receive(request: web.Request, body: ContactIn) -> web.Response | ContactReceived:
     result = await receive_contact(
         request.app[DATABASE],
-        ContactIntake(**body.model_dump()),
+        ContactIntake(**body.model_dump(exclude={"route"})),
         now(request),
         region=request.app[SETTINGS].default_phone_region,
     )
+    if result.created and body.route and body.direction is Direction.INBOUND:
+        queue_name = None
+        if result.contact.queue_id is not None:
+            async with request.app[DATABASE].transaction() as session:
+                queue = await session.get(Queue, result.contact.queue_id)
+                queue_name = queue.name if queue else None
+        await request.app[ROUTER].submit(
+            RouteRequest(
+                contact_id=result.contact.id or 0,
+                case_id=result.case.id or 0,
+                customer_id=result.case.customer_id,
+                channel=result.contact.channel,
+                queue=queue_name,
+                skills=dict(result.case.required_skills),
+                language=body.language,
+                priority=result.case.priority,
+            )
+        )
     received = ContactReceived(
         contact=ContactOut.model_validate(result.contact),
         case=CaseOut.from_case(result.case),

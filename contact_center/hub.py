@@ -1,0 +1,40 @@
+"""Live events for the pages that show them (agent desktop, wallboard): an in-process fan-out.
+
+Publishing never blocks: a subscriber that falls behind loses its oldest messages, because a live
+page can reload what it missed while a stalled socket must not hold up routing decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+__all__ = ["EventHub"]
+
+_BACKLOG = 1000
+
+
+class EventHub:
+    """Fan-out of JSON-able messages to every current subscriber."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Hand a message to every subscriber."""
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()  # the oldest message makes room
+            queue.put_nowait(message)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """Receive every message published while the context is open."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_BACKLOG)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
