@@ -171,18 +171,23 @@ class _Connection:
         if self.lost.is_set():
             raise ImapError("connection lost")
 
-    async def search_after(self, last_uid: int) -> list[int]:
-        self.ensure_alive()
-        criteria = f"UID {last_uid + 1}:*"
-        if self.keywords_allowed:
-            criteria += f" NOT KEYWORD {DONE_KEYWORD}"
+    async def _uid_search(self, criteria: str) -> set[int]:
         response = _check(await self.client.uid_search(criteria, charset=None), "UID SEARCH")
         uids: set[int] = set()
         for line in response.lines[:-1]:
             if isinstance(line, bytes):
                 uids.update(int(token) for token in line.split() if token.isdigit())
+        return uids
+
+    async def search_after(self, last_uid: int) -> tuple[list[int], set[int]]:
+        """Return the UIDs above last_uid, ascending, and those among them already marked done."""
+        self.ensure_alive()
         # RFC 3501 §6.4.8: "UID n:*" always includes the highest UID, even when it is below n.
-        return sorted(uid for uid in uids if uid > last_uid)
+        uids = sorted(uid for uid in await self._uid_search(f"UID {last_uid + 1}:*") if uid > last_uid)
+        done: set[int] = set()
+        if uids and self.keywords_allowed:
+            done = await self._uid_search(f"UID {last_uid + 1}:* KEYWORD {DONE_KEYWORD}")
+        return uids, done
 
     async def fetch(self, uids: list[int]) -> dict[int, bytes]:
         self.ensure_alive()
@@ -320,8 +325,11 @@ class ImapReader:
         try:
             await connection.open()
             self.connections += 1
-            while (await self._round(connection)).handled:
-                pass
+            # Go again while rounds find mail (more may have arrived meanwhile), but leave failures for next time.
+            while True:
+                result = await self._round(connection)
+                if not result.handled or result.failures:
+                    break
         finally:
             await connection.close()
         return self.handled - before
@@ -346,13 +354,16 @@ class ImapReader:
         failures = 0
         handled = 0
         advancing = True
-        uids = await connection.search_after(last_uid)
+        uids, done = await connection.search_after(last_uid)
         for offset in range(0, len(uids), self.batch_size):
             batch = uids[offset : offset + self.batch_size]
-            messages = await connection.fetch(batch)
+            wanted = [uid for uid in batch if uid not in done]
+            messages = await connection.fetch(wanted) if wanted else {}
             for uid in batch:
                 raw = messages.get(uid)
-                if raw is not None:
+                if uid in done:
+                    pass  # handled before (the flag outlived our stored UID): skip, but let the UID advance
+                elif raw is not None:
                     try:
                         await self.handler(uid, raw)
                     except Exception:
@@ -368,4 +379,4 @@ class ImapReader:
                 # A UID without data was expunged before we fetched it: nothing to do, so it counts as done.
                 if advancing:
                     await self.store.set(key, connection.uidvalidity, uid)
-        return _Round(found=len(uids), handled=handled, failures=failures)
+        return _Round(found=len(uids) - len(done), handled=handled, failures=failures)

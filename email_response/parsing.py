@@ -32,7 +32,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
 import nh3
@@ -421,9 +421,11 @@ def _filename(part: Message) -> str | None:
         name = None
     if name is None:
         try:
-            name = part.get_param("name")  # type: ignore[assignment]
+            param = part.get_param("name")
         except Exception:  # as above.
-            name = None
+            param = None
+        # compat32 (our fallback parser) gives RFC 2231 parameters as (charset, language, value) triples.
+        name = collapse_rfc2231_value(param) if param else None
     return _one_line(_decode_raw_header(name)) if name else None
 
 
