@@ -271,8 +271,21 @@ def _structure(msg: Message, raw: bytes) -> Message:
 # --- headers ---------------------------------------------------------------------------------------------------
 
 
+def _raw_header(msg: Message, name: str) -> str | None:
+    return next((str(value) for key, value in msg.raw_items() if key.lower() == name), None)
+
+
+def _is_8bit(value: str | None) -> bool:
+    return value is not None and not value.isascii()
+
+
 def _header(msg: Message, name: str) -> str | None:
     """Return a header decoded by policy.default, else by RFC 2047 decoding of the raw value, else None."""
+    raw_value = _raw_header(msg, name)
+    if _is_8bit(raw_value):
+        # Raw 8-bit bytes (RFC 6532 UTF-8, or an undeclared legacy charset): policy.default turns what is not
+        # UTF-8 into U+FFFD, so decode the bytes ourselves.
+        return _decode_raw_header(raw_value)
     try:
         value = msg.get(name)
         if value is not None:
@@ -306,6 +319,15 @@ def _guess_decode(data: bytes) -> str:
     high = sum(1 for byte in data if byte > 0x7F)
     if lenient.count("\ufffd") * 4 < high:
         return lenient
+    # Undeclared Chinese (GB2312/GBK, e.g. Outlook Express filenames) fails UTF-8 too. GB2312 needs every
+    # non-ASCII byte to pair with another in 0xA1-0xFE, which Latin-1 text with its lone accents rarely does.
+    try:
+        chinese = data.decode("gb2312")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if sum(1 for char in chinese if "\u4e00" <= char <= "\u9fff") >= 2:
+            return data.decode("gb18030", "replace")
     return data.decode("cp1252", "replace")
 
 
@@ -347,6 +369,8 @@ def _first_msgid(value: str | None) -> str | None:
 def _mailboxes(msg: Message, name: str) -> tuple[Mailbox, ...]:
     found: list[Mailbox] = []
     try:
+        if _is_8bit(_raw_header(msg, name)):
+            raise ValueError("8-bit header: use the lenient parser")
         header = msg.get(name)
         addresses = getattr(header, "addresses", None)
         if addresses is not None:
@@ -701,22 +725,31 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.pieces: list[str] = []
         self._skip = 0
+        self._pre = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head", "title"):
             self._skip += 1
-        elif tag in _BLOCK_TAGS:
+            return
+        if tag == "pre":
+            self._pre += 1
+        if tag in _BLOCK_TAGS:
             self.pieces.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style", "head", "title"):
             self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
+            return
+        if tag == "pre":
+            self._pre = max(0, self._pre - 1)
+        if tag in _BLOCK_TAGS:
             self.pieces.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.pieces.append(data)
+        if self._skip:
+            return
+        # As a browser does: runs of whitespace in HTML source are one space, except inside <pre>.
+        self.pieces.append(data if self._pre else _WS.sub(" ", data))
 
 
 def html_to_text(html: str) -> str:
