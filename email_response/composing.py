@@ -40,6 +40,10 @@ def make_message_id(domain: str) -> str:
     return f"<{secrets.token_urlsafe(18)}@{domain.strip().lower()}>"
 
 
+def _transfer_encoding(body: str) -> str | None:
+    return None if body.isascii() else "base64"
+
+
 def _address(value: str | tuple[str, str]) -> Address:
     if isinstance(value, tuple):
         name, addr_spec = value
@@ -92,9 +96,11 @@ def compose_message(
         del message[name]
         message[name] = " ".join(value.split())
 
-    message.set_content(text, charset="utf-8")
+    # Base64 for non-ASCII bodies: 8bit would need the 8BITMIME extension at every hop, and quoted-printable
+    # triples the size of Chinese text.
+    message.set_content(text, charset="utf-8", cte=_transfer_encoding(text))
     if html is not None:
-        message.add_alternative(html, subtype="html", charset="utf-8")
+        message.add_alternative(html, subtype="html", charset="utf-8", cte=_transfer_encoding(html))
     for attachment in attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(

@@ -59,7 +59,7 @@ async def test_new_messages_are_handled_once_and_marked_done(dovecot: Dovecot, m
     assert b"Message-ID: <m2@example.org>" in handler.seen[1][1]
     flags = await dovecot.flags(mailbox)
     assert all({"\\Seen", DONE_KEYWORD} <= flags[uid] for uid in (1, 2, 3))
-    uidvalidity, last_uid = store.state[reader.account.state_key]
+    _uidvalidity, last_uid = store.state[reader.account.state_key]
     assert last_uid == 3
 
     assert await reader.run_once() == 0
@@ -189,9 +189,7 @@ async def test_idle_is_reissued_before_it_expires(dovecot: Dovecot, mailbox: str
     assert reader.connections == 1
 
 
-async def test_without_idle_the_reader_polls(
-    dovecot: Dovecot, mailbox: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_without_idle_the_reader_polls(dovecot: Dovecot, mailbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
     original = imap._Connection.open
 
     async def open_without_idle(self: imap._Connection) -> None:
