@@ -62,7 +62,7 @@ class TwilioRest:
     ) -> None:
         self._session = session
         self._account_sid = account_sid
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        self._authorization = aiohttp.encode_basic_auth(account_sid, auth_token)
         self._base = f"{base_url.rstrip('/')}/{_API}/Accounts/{account_sid}"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
@@ -110,12 +110,12 @@ class TwilioRest:
         return await self._post(f"/Calls/{call_sid}.json", list(_instructions(url, twiml)), idempotency_key)
 
     async def _post(self, path: str, form: list[tuple[str, str]], idempotency_key: str | None) -> Resource:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "Authorization": self._authorization}
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         try:
             async with self._session.post(
-                self._base + path, data=form, auth=self._auth, headers=headers, timeout=self._timeout
+                self._base + path, data=form, headers=headers, timeout=self._timeout
             ) as response:
                 text = await response.text()
                 status = response.status
