@@ -41,7 +41,6 @@ def test_every_corpus_message_parses_or_is_kept_as_unprocessable() -> None:
         assert result.message_id.endswith(">")
         if isinstance(result, ParsedMessage):
             assert result.date is None or result.date.tzinfo is not None, path
-            assert max(result.subject + result.text, default="")[:1] < "\udc80" or True  # decoded text only
             for text in (result.subject, result.text, result.sender.name if result.sender else ""):
                 text.encode("utf-8")  # no lone surrogates left from undecodable bytes
             if result.html is not None:

@@ -35,8 +35,9 @@ def test_eml_files_maildirs_and_mbox_files(tmp_path: Path) -> None:
 
     items = list(iter_messages([tmp_path / "one.eml", tmp_path / "maildir", tmp_path / "export.mbox"]))
 
-    assert all(isinstance(item, RawMessage) for item in items)
-    bodies = sorted(item.raw.split(b"Subject: ")[1].split(b"\r\n")[0].split(b"\n")[0] for item in items)
+    messages = [item for item in items if isinstance(item, RawMessage)]
+    assert messages == items
+    bodies = sorted(item.raw.split(b"Subject: ")[1].split(b"\r\n")[0].split(b"\n")[0] for item in messages)
     assert bodies == [f"old ticket {n}".encode() for n in range(1, 6)]
     labels = [item.label for item in items]
     assert labels[0] == str(tmp_path / "one.eml")
@@ -82,7 +83,7 @@ def test_a_directory_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypat
     (tmp_path / "sub").mkdir()
     original = Path.iterdir
 
-    def refuse(self: Path):  # noqa: ANN202
+    def refuse(self: Path):
         if self.name == "sub":
             raise PermissionError(13, "Permission denied")
         return original(self)
