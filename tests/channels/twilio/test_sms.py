@@ -163,4 +163,3 @@ async def test_twilio_refusing_an_unsubscribed_number_stores_the_opt_out(twilio,
     assert (await load(database, OutboxMessage, first)).status is OutboxStatus.FAILED
     assert (await load(database, OutboxMessage, second)).status is OutboxStatus.FAILED
     assert len(fake_twilio.requests) == 1  # the second was stopped here, not by Twilio
-
