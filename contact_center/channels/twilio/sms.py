@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twilio.twiml.messaging_response import MessagingResponse
 
 from contact_center.actors import SYSTEM
@@ -174,6 +174,16 @@ async def record_sms_status(db: Database, clock: Clock, outbox_id: int, form: Ma
     if not status:
         return False
     error_code = form.get("ErrorCode") or None
+    try:
+        return await _record_status(db, clock, outbox_id, status, error_code, form)
+    except IntegrityError:
+        # Two callbacks (or a callback and the send itself) raced to make the row; the loser tries again.
+        return await _record_status(db, clock, outbox_id, status, error_code, form)
+
+
+async def _record_status(
+    db: Database, clock: Clock, outbox_id: int, status: str, error_code: str | None, form: Mapping[str, str]
+) -> bool:
     now = clock.now()
     async with db.transaction() as session:
         message = await session.get(OutboxMessage, outbox_id)
