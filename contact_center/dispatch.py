@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -54,6 +54,8 @@ from routing.workflows import RoutingRules, load_rules
 
 __all__ = [
     "DEFAULT_QUEUE",
+    "Accepted",
+    "AcceptedHook",
     "ContactRouter",
     "Dispatcher",
     "RouteRequest",
@@ -140,6 +142,20 @@ def _instant(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An agent took a contact: what a channel needs to connect them (a call is bridged, say)."""
+
+    contact_id: int
+    channel: Channel
+    external_id: str
+    agent_id: int
+    reservation_id: str
+
+
+AcceptedHook = Callable[[Accepted], Awaitable[None]]
+
+
 class Dispatcher:
     """The app's side of routing: builds tasks and agents from the case store and applies decisions to it."""
 
@@ -148,6 +164,8 @@ class Dispatcher:
         self.database = database
         self.clock = clock
         self.hub = hub
+        # Channels that must act when an agent accepts (Twilio bridges the waiting call to the agent).
+        self.accepted_hooks: list[AcceptedHook] = []
 
     # Channels -----------------------------------------------------------------------------------------------
 
@@ -337,18 +355,28 @@ class Dispatcher:
     async def _apply(self, events: Sequence[Event], *, reason: str | None = None) -> None:
         """Write what the engine decided to the case store, then publish it."""
         stored = [e for e in events if isinstance(e, TaskAccepted | TaskCompleted | TaskAbandoned | TaskFallback)]
+        accepted: list[Accepted] = []
         if stored:
             async with self.database.transaction() as session:
                 for event in stored:
-                    await self._store(session, event, reason)
+                    taken = await self._store(session, event, reason)
+                    if taken is not None:
+                        accepted.append(taken)
         for published in events:
             self.hub.publish({"topic": "routing", **published.as_dict()})
+        for taken in accepted:
+            for hook in self.accepted_hooks:
+                try:
+                    await hook(taken)
+                except Exception:
+                    # The assignment stands (it is committed); the agent sees the contact and can call back.
+                    log.exception("accept hook failed for contact %s", taken.contact_id)
 
-    async def _store(self, session: AsyncSession, event: Event, reason: str | None) -> None:
+    async def _store(self, session: AsyncSession, event: Event, reason: str | None) -> Accepted | None:
         contact_id = contact_id_of(getattr(event, "task_id", ""))
         contact = await session.get(Contact, contact_id) if contact_id is not None else None
         if contact is None:
-            return
+            return None
         at = _instant(event.at)
         case = await get_case(session, contact.case_id, for_update=True)
         if isinstance(event, TaskAccepted):
@@ -359,6 +387,7 @@ class Dispatcher:
             user = (await session.scalars(select(User).where(User.agent_id == agent_id))).first()
             actor = Actor(ActorKind.USER, user.id, user.display_name) if user else SYSTEM
             await do_assign_case(session, case, agent_id, actor, at)
+            return Accepted(contact.id or 0, contact.channel, contact.external_id, agent_id, event.reservation_id)
         elif isinstance(event, TaskCompleted):
             contact.ended_at = at
             contact.handle_seconds = event.handle_time
@@ -387,3 +416,4 @@ class Dispatcher:
                 contact_id=contact.id,
                 data={"routing": "fallback", "action": event.action, "reason": event.reason},
             )
+        return None

@@ -13,10 +13,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import SQLAlchemyError
 
+from contact_center.channels.base import Transport
+from contact_center.channels.twilio.options import TwilioOptions
+from contact_center.channels.twilio.web import add_twilio_routes, sms_transport
 from contact_center.clock import Clock, SystemClock
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
+from contact_center.models import OutboxChannel
 from contact_center.settings import Settings
 from contact_center.web import health, pages
 from contact_center.web.api import agents, cases, contacts, customers, routing, sla, users
@@ -25,6 +29,7 @@ from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, R
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
+from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
 __all__ = ["API_ROUTERS", "api_endpoints", "create_app"]
@@ -64,8 +69,14 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-def create_app(settings: Settings, *, database: Database | None = None, clock: Clock | None = None) -> web.Application:
-    """Build the application; the database and clock can be passed in (tests share them with their fixtures)."""
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    twilio_options: TwilioOptions | None = None,
+) -> web.Application:
+    """Build the application; the database, clock and channel options can be passed in (tests share them)."""
     app = web.Application(
         middlewares=[health.metrics_middleware, security_headers, error_middleware], client_max_size=MAX_BODY_BYTES
     )
@@ -89,6 +100,9 @@ def create_app(settings: Settings, *, database: Database | None = None, clock: C
     app.router.add_routes(pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
+    add_twilio_routes(app, twilio_options)
+    # After the channels' own contexts, so their transports exist when the sender starts.
+    app.cleanup_ctx.append(_outbox_sender)
     document = openapi_document(api_endpoints(), title="Contact Center API", version="1")
 
     async def openapi(_request: web.Request) -> web.Response:
@@ -119,6 +133,21 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
+    """Send stored outbound messages through the transports that are configured."""
+    transports: dict[OutboxChannel, Transport] = {}
+    sms = sms_transport(app)
+    if sms is not None:
+        transports[OutboxChannel.SMS] = sms
+    task = None
+    if app[SETTINGS].background_workers and transports:
+        task = asyncio.create_task(run_outbox_sender(app[DATABASE], transports, app[CLOCK]), name="outbox-sender")
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _load_routing(app: web.Application) -> None:

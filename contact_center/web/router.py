@@ -114,7 +114,9 @@ def _checked(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stream
             return result
         if adapter is None:
             return web.json_response(result, status=endpoint.status)
-        return web.json_response(adapter.dump_python(result, mode="json"), status=endpoint.status)
+        # Validate first: handlers may return table rows, which the response model reads by attribute.
+        validated = adapter.validate_python(result, from_attributes=True)
+        return web.json_response(adapter.dump_python(validated, mode="json"), status=endpoint.status)
 
     handle.__name__ = endpoint.handler.__name__
     return handle

@@ -32,9 +32,11 @@ from contact_center.channels.twilio.options import TwilioOptions, options_from_e
 from contact_center.channels.twilio.rest import TwilioRest
 from contact_center.channels.twilio.signature import SIGNATURE_HEADER, is_signed_by_twilio, webhook_url
 from contact_center.channels.twilio.sms import SmsTransport, receive_sms, record_sms_status
-from contact_center.channels.twilio.voice import VOICE_PREFIX, Answered, Calls
+from contact_center.channels.twilio.voice import VOICE_PREFIX, Answered, Calls, bridge_call
+from contact_center.dispatch import Accepted, AcceptedHook
+from contact_center.models import Channel
 from contact_center.web.errors import json_error
-from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, ROUTER, SETTINGS
 from ivr import Flow, load_flow
 
 __all__ = ["TWILIO", "TwilioChannel", "add_twilio_routes", "calls_for", "replayer", "sms_transport"]
@@ -79,8 +81,23 @@ def add_twilio_routes(app: web.Application, options: TwilioOptions | None = None
     app.router.add_post(f"{voice}/status", _signed(_call_status))
     app.router.add_post("/twilio/sms", _signed(_sms))
     app.router.add_post("/twilio/sms/status", _signed(_sms_status))
+    app[DISPATCHER].accepted_hooks.append(bridge_accepted_calls(app))
     app.on_startup.append(_warn_if_unconfigured)
     app.cleanup_ctx.append(_twilio_context)
+
+
+def bridge_accepted_calls(app: web.Application) -> AcceptedHook:
+    """Return the hook that connects a queued caller to the agent who accepted the call."""
+
+    async def bridge(accepted: Accepted) -> None:
+        rest = app[TWILIO].rest
+        if accepted.channel is not Channel.VOICE or rest is None:
+            return
+        await bridge_call(
+            rest, accepted.external_id, f"client:agent-{accepted.agent_id}", reservation=accepted.reservation_id
+        )
+
+    return bridge
 
 
 def calls_for(app: web.Application) -> Calls:

@@ -23,7 +23,7 @@ from contact_center.services.agents import (
 )
 from contact_center.web.api.params import Out, Page, now, path_id
 from contact_center.web.auth import AGENTS, SUPERVISORS
-from contact_center.web.keys import DATABASE
+from contact_center.web.keys import DATABASE, DISPATCHER
 from contact_center.web.router import ApiRouter
 
 __all__ = ["router"]
@@ -123,6 +123,12 @@ class QueueOut(Out):
     calendar_id: int | None
 
 
+async def _synced(request: web.Request, agent: Agent) -> AgentOut:
+    """Hand the agent's new profile to routing, then describe it."""
+    await request.app[DISPATCHER].sync_agents([agent.id or 0])
+    return (await _agent_out(request, [agent]))[0]
+
+
 async def _agent_out(request: web.Request, agents: list[Agent]) -> list[AgentOut]:
     async with request.app[DATABASE].transaction() as session:
         skills = await agent_skills(session, [a.id or 0 for a in agents])
@@ -151,7 +157,7 @@ async def create_agent(request: web.Request, body: AgentIn) -> AgentOut:
     async with request.app[DATABASE].transaction() as session:
         agent = await do_create_agent(session, AgentFields(**body.model_dump(exclude={"skills"})), now(request))
         await do_set_agent_skills(session, agent, body.skills)
-    return (await _agent_out(request, [agent]))[0]
+    return await _synced(request, agent)
 
 
 @router.route("GET", "/api/v1/agents/{agent_id}", summary="An agent", roles=AGENTS, response=AgentOut)
@@ -173,7 +179,7 @@ async def update_agent(request: web.Request, body: AgentPatch) -> AgentOut:
     async with request.app[DATABASE].transaction() as session:
         agent = await get_agent(session, path_id(request, "agent_id", "agent"))
         await do_update_agent(session, agent, AgentFields(**body.model_dump(exclude_unset=True)))
-    return (await _agent_out(request, [agent]))[0]
+    return await _synced(request, agent)
 
 
 class SkillLevelsIn(BaseModel):
@@ -194,7 +200,7 @@ async def set_skills(request: web.Request, body: SkillLevelsIn) -> AgentOut:
     async with request.app[DATABASE].transaction() as session:
         agent = await get_agent(session, path_id(request, "agent_id", "agent"))
         await do_set_agent_skills(session, agent, body.skills)
-    return (await _agent_out(request, [agent]))[0]
+    return await _synced(request, agent)
 
 
 @router.route("GET", "/api/v1/skills", summary="List skills", roles=AGENTS, response=list[SkillOut])

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
 from contact_center.channels.twilio.options import TwilioOptions
-from contact_center.channels.twilio.web import TWILIO, add_twilio_routes
+from contact_center.channels.twilio.web import TWILIO
 from contact_center.dispatch import RouteRequest
 from contact_center.models import IdentityKind
 from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
@@ -101,8 +101,7 @@ class Twilio:
 
 @pytest.fixture
 async def twilio(aiohttp_client, twilio_settings, database, clock, options, router):
-    app = create_app(twilio_settings, database=database, clock=clock)
-    add_twilio_routes(app, options)
+    app = create_app(twilio_settings, database=database, clock=clock, twilio_options=options)
     app[ROUTER] = router
     client = await aiohttp_client(app)
     return Twilio(client)

@@ -10,7 +10,6 @@ from sqlmodel import select
 
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.signature import is_signed_by_twilio, webhook_url
-from contact_center.channels.twilio.web import add_twilio_routes
 from contact_center.models import Contact, TwilioCall
 from contact_center.web.app import create_app
 from tests.channels.twilio.conftest import ALICE, BASE_URL, OUR_NUMBER
@@ -98,8 +97,9 @@ async def test_a_signed_request_with_the_default_port_is_accepted(twilio):
 async def test_without_an_auth_token_every_webhook_says_what_to_configure(
     aiohttp_client, twilio_settings, database, clock, caplog
 ):
-    app = create_app(replace(twilio_settings, twilio_auth_token=None), database=database, clock=clock)
-    add_twilio_routes(app, TwilioOptions())
+    app = create_app(
+        replace(twilio_settings, twilio_auth_token=None), database=database, clock=clock, twilio_options=TwilioOptions()
+    )
     client = await aiohttp_client(app)
     assert "TWILIO_AUTH_TOKEN" in caplog.text
     for path in ("/twilio/voice", "/twilio/sms"):
