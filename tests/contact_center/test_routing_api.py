@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
+from contact_center.settings import ConfigError
 from contact_center.web.app import create_app
 from contact_center.web.keys import DISPATCHER
 
@@ -99,3 +103,16 @@ async def test_waiting_contacts_are_queued_again_after_a_restart(login, aiohttp_
     client = await aiohttp_client(restarted)
     assert await restarted[DISPATCHER].position(received["contact"]["id"]) == 1
     await client.close()
+
+
+async def test_workflow_rules_naming_unknown_skills_stop_start_up_with_file_and_line(
+    aiohttp_client, settings, database, clock, tmp_path
+):
+    rules = tmp_path / "workflows.yaml"
+    rules.write_text(
+        "workflows:\n  w:\n    steps:\n      - name: experts\n        skills: {plumbing: 5}\nqueues:\n"
+        "  general: {workflow: w}\n"
+    )
+    app = create_app(replace(settings, routing_rules=rules), database=database, clock=clock)
+    with pytest.raises(ConfigError, match=r"workflows.yaml:5: .*plumbing"):
+        await aiohttp_client(app)
