@@ -264,11 +264,7 @@ class Dispatcher:
 
     async def accept(self, reservation_id: str, agent_id: int) -> int:
         """Accept an offer for the agent; return the contact id. Expired or someone else's: 409."""
-        try:
-            events = await self.backend.accept(reservation_id, str(agent_id), self.now())
-        except ReservationConflict as exc:
-            raise Conflict(str(exc), reservation_id=reservation_id) from None
-        await self._apply(events)
+        events = await self._answer_offer(self.backend.accept, reservation_id, agent_id)
         accepted = next(e for e in events if isinstance(e, TaskAccepted))
         contact_id = contact_id_of(accepted.task_id)
         assert contact_id is not None
@@ -276,11 +272,17 @@ class Dispatcher:
 
     async def reject(self, reservation_id: str, agent_id: int) -> None:
         """Decline an offer; the contact goes to someone else."""
+        await self._answer_offer(self.backend.reject, reservation_id, agent_id)
+
+    async def _answer_offer(
+        self, answer: Callable[[str, str, float], Awaitable[list[Event]]], reservation_id: str, agent_id: int
+    ) -> list[Event]:
         try:
-            events = await self.backend.reject(reservation_id, str(agent_id), self.now())
+            events = await answer(reservation_id, str(agent_id), self.now())
         except ReservationConflict as exc:
             raise Conflict(str(exc), reservation_id=reservation_id) from None
         await self._apply(events)
+        return events
 
     async def complete(self, contact_id: int, agent_id: int, wrap_up: float = 0.0) -> None:
         """Finish the agent's work on a contact; the agent wraps up, then takes new work."""
