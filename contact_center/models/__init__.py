@@ -17,6 +17,7 @@ from contact_center.models.cases import (
     parse_case_number,
 )
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
+from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
@@ -38,9 +39,13 @@ __all__ = [
     "Customer",
     "CustomerTier",
     "Direction",
+    "EmailAttachment",
+    "EmailAutoReply",
+    "EmailUnprocessable",
     "EventKind",
     "Identity",
     "IdentityKind",
+    "ImapState",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",
@@ -50,6 +55,7 @@ __all__ = [
     "SlaPolicy",
     "SmsDelivery",
     "SmsOptOut",
+    "StoredEmail",
     "Team",
     "TeamKind",
     "TwilioCall",

@@ -1,0 +1,11 @@
+"""The email channel: mail in over IMAP (or an import) as contacts on cases, mail out through the outbox over SMTP.
+
+- `intake`: one raw message stored, threaded into a case, acknowledged per RFC 3834 and routed (`take_in_message`).
+- `transport`: the outbox's email transport over `email_response.smtp.SmtpSender`.
+- `worker`: the IMAP reader whose handler is `take_in_message`, its state in the `imap_state` table.
+- `importer`: `contact-center email import PATH...` for mail from another help desk.
+- `web`: the IMAP intake as the app's background task, and the transport for the outbox sender.
+
+The decisions (parsing, threading, auto-reply rules, templates) live in the `email_response` package; this package
+only looks up what they need and stores what they decide. Tables are in `contact_center.models.email`.
+"""

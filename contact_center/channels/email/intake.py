@@ -1,0 +1,414 @@
+"""Taking in one inbound message: stored raw, threaded into a case, acknowledged (RFC 3834), routed.
+
+`take_in_message` is what the IMAP worker's handler and the importer call for every raw message. It is
+idempotent by Message-ID, so the IMAP reader's at-least-once delivery and a re-run import never make a second
+contact. The steps:
+
+1. Parse (`email_response.parsing`); an `Unprocessable` result is stored raw in `email_unprocessable`.
+2. A Message-ID already in `email_messages` is a duplicate and changes nothing.
+3. An oversize message is stored raw and flagged, and its sender told (when RFC 3834 allows an answer).
+4. Threading (`email_response.threading`) against stored Message-IDs and the participants of their cases.
+5. `receive_contact` records the contact on its case (idempotent per Message-ID itself).
+6. One transaction then stores the message row, its attachments and, on a new case, the acknowledgement in
+   the outbox with its auto-reply record. A crash between 5 and 6 leaves a contact without its message row;
+   the next delivery finds the contact (not a new one) and completes step 6, so nothing is lost or doubled.
+7. A route request for an unassigned case, after the commit.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parseaddr
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from contact_center.db import Database
+from contact_center.dispatch import ContactRouter, RouteRequest
+from contact_center.models import (
+    Case,
+    Channel,
+    EmailAttachment,
+    EmailAutoReply,
+    EmailUnprocessable,
+    OutboxChannel,
+    StoredEmail,
+)
+from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.outbox import Outbound, do_enqueue
+from email_response.autoreply import acknowledgement_headers, auto_reply_allowed
+from email_response.parsing import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ParsedMessage,
+    Unprocessable,
+    parse_message,
+)
+from email_response.templates import ReplyTemplate, render_reply
+from email_response.threading import KnownMessage, case_numbers_in, case_tag, referenced_message_ids
+from email_response.threading import thread_message as decide_thread
+
+__all__ = [
+    "ACKNOWLEDGEMENT",
+    "OVERSIZE_NOTICE",
+    "IntakeLimits",
+    "IntakeOutcome",
+    "IntakeResult",
+    "take_in_message",
+]
+
+log = logging.getLogger(__name__)
+
+# The column limit of Message-IDs and contacts' external ids; a longer id is replaced by its hash.
+_ID_LENGTH = 255
+_OUTBOX_SUBJECT_LENGTH = 300
+
+ACKNOWLEDGEMENT = ReplyTemplate(
+    name="acknowledgement.en",
+    subject="{{ subject }}",
+    text=(
+        "Hello {{ name }},\n\n"
+        "Thank you for writing to us. Your message is now case {{ case_number }}; an agent will answer soon.\n"
+        "Please keep {{ case_number }} in the subject if you write again about it.\n\n"
+        "This is an automatic message.\n"
+    ),
+)
+OVERSIZE_NOTICE = ReplyTemplate(
+    name="oversize.en",
+    subject="Re: {{ subject }}",
+    text=(
+        "Hello {{ name }},\n\n"
+        "Your message of {{ size_mb }} MB is larger than the {{ limit_mb }} MB we accept, so no one has read it.\n"
+        "Please send it again without large attachments, or share them by a link.\n\n"
+        "This is an automatic message.\n"
+    ),
+)
+
+
+class IntakeOutcome(enum.StrEnum):
+    NEW_CASE = "new-case"
+    THREADED = "threaded"
+    DUPLICATE = "duplicate"
+    UNPROCESSABLE = "unprocessable"
+    OVERSIZE = "oversize"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What became of one raw message."""
+
+    outcome: IntakeOutcome
+    message_id: str
+    case_id: int | None = None
+    contact_id: int | None = None
+    acknowledged: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+
+
+async def take_in_message(
+    db: Database,
+    raw: bytes,
+    now: datetime,
+    *,
+    router: ContactRouter | None,
+    auto_reply: bool,
+    smtp_from: str,
+    region: str = "US",
+    source: str = "imap",
+    limits: IntakeLimits | None = None,
+) -> IntakeResult:
+    """Store, thread and acknowledge one raw message; return what became of it (idempotent by Message-ID)."""
+    limits = limits or IntakeLimits()
+    parsed = parse_message(
+        raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
+    )
+    if isinstance(parsed, Unprocessable):
+        return await _keep_unprocessable(db, parsed, raw, now, source)
+    message_id = _storable_id(parsed.message_id)
+    own = {parseaddr(smtp_from)[1].lower() or smtp_from.lower()}
+    async with db.transaction() as session:
+        if await _stored(session, message_id):
+            return IntakeResult(IntakeOutcome.DUPLICATE, message_id)
+        if parsed.oversize:
+            return await _keep_oversize(session, parsed, message_id, raw, now, auto_reply, own, source, limits)
+        decision = decide_thread(parsed, *await _thread_candidates(session, parsed, own))
+    if decision.refused_case_ids:
+        log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
+
+    sender = parsed.sender.address if parsed.sender else (parsed.reply_address or "")
+    contact = await receive_contact(
+        db,
+        ContactIntake(
+            channel=Channel.EMAIL,
+            external_id=message_id,
+            address=sender,
+            name=(parsed.sender.name or None) if parsed.sender else None,
+            subject=parsed.subject or None,
+            body=parsed.text or "(empty message)",
+            case_id=decision.case_id,
+        ),
+        now,
+        region=region,
+    )
+    case, contact_id = contact.case, contact.contact.id
+    # A new case is one threading did not choose (receive_contact starts one for a customer not on that case).
+    new_case = case.id != decision.case_id
+    try:
+        async with db.transaction() as session:
+            if await _stored(session, message_id):
+                return IntakeResult(IntakeOutcome.DUPLICATE, message_id, case.id, contact_id)
+            email = StoredEmail(
+                message_id=message_id,
+                case_id=case.id,
+                contact_id=contact_id,
+                sender=sender or None,
+                participants=sorted(_participants(parsed) - own),
+                subject=parsed.subject,
+                thread_reason=decision.reason.value if not new_case else "new-case",
+                size=len(raw),
+                source=source,
+                raw=raw,
+                received_at=now,
+            )
+            session.add(email)
+            await session.flush()
+            _store_attachments(session, email.id or 0, parsed)
+            acknowledged = False
+            if new_case and auto_reply:
+                acknowledged = await _acknowledge(session, parsed, case, now, own)
+    except IntegrityError:
+        # Another delivery of the same message stored it first.
+        return IntakeResult(IntakeOutcome.DUPLICATE, message_id, case.id, contact_id)
+
+    if router is not None and case.assignee_id is None:
+        await router.submit(
+            RouteRequest(
+                contact_id=contact_id or 0,
+                case_id=case.id or 0,
+                customer_id=case.customer_id,
+                channel=Channel.EMAIL,
+                priority=case.priority,
+                language=case.language,
+                attributes={"from": sender, "subject": parsed.subject[:200]},
+            )
+        )
+    outcome = IntakeOutcome.NEW_CASE if new_case else IntakeOutcome.THREADED
+    return IntakeResult(outcome, message_id, case.id, contact_id, acknowledged, decision.reason.value)
+
+
+def _storable_id(message_id: str) -> str:
+    if len(message_id) <= _ID_LENGTH:
+        return message_id
+    return f"<{hashlib.sha256(message_id.encode('utf-8', 'replace')).hexdigest()}@long-id.invalid>"
+
+
+def _participants(msg: ParsedMessage) -> set[str]:
+    boxes = [*([msg.sender] if msg.sender else []), *msg.to, *msg.cc, *msg.reply_to]
+    return {box.address.lower() for box in boxes if box.address}
+
+
+async def _stored(session: AsyncSession, message_id: str) -> bool:
+    found = await session.scalars(select(StoredEmail.id).where(StoredEmail.message_id == message_id))
+    return found.first() is not None
+
+
+async def _case_participants(session: AsyncSession, case_ids: Collection[int]) -> dict[int, set[str]]:
+    """Return, per case, every address on the messages stored for it."""
+    if not case_ids:
+        return {}
+    rows = await session.execute(
+        select(StoredEmail.case_id, StoredEmail.participants).where(col(StoredEmail.case_id).in_(list(case_ids)))
+    )
+    members: dict[int, set[str]] = {}
+    for case_id, participants in rows.all():
+        if case_id is not None:
+            members.setdefault(case_id, set()).update(participants or [])
+    return members
+
+
+async def _thread_candidates(
+    session: AsyncSession, msg: ParsedMessage, own: Collection[str]
+) -> tuple[dict[str, KnownMessage], dict[int, set[str]]]:
+    """Look up the stored messages a message refers to, and the cases its subject names, with participants."""
+    ids = [_storable_id(mid) for mid in referenced_message_ids(msg)]
+    referenced: dict[str, int] = {}
+    if ids:
+        rows = await session.execute(
+            select(StoredEmail.message_id, StoredEmail.case_id).where(col(StoredEmail.message_id).in_(ids))
+        )
+        referenced = {mid: case_id for mid, case_id in rows.all() if case_id is not None}
+    numbers = case_numbers_in(msg.subject)
+    members = await _case_participants(session, {*referenced.values(), *numbers})
+    known = {mid: KnownMessage(case_id, members.get(case_id, set()) - set(own)) for mid, case_id in referenced.items()}
+    cases = {number: members[number] - set(own) for number in numbers if number in members}
+    return known, cases
+
+
+def _store_attachments(session: AsyncSession, email_id: int, msg: ParsedMessage) -> None:
+    for attachment in msg.attachments:
+        session.add(
+            EmailAttachment(
+                email_id=email_id,
+                filename=attachment.filename[:255] if attachment.filename else None,
+                content_type=attachment.content_type[:255],
+                size=attachment.size,
+                too_large=attachment.too_large,
+                inline=attachment.inline,
+                content=None if attachment.too_large else attachment.content,
+            )
+        )
+
+
+async def _history(
+    session: AsyncSession, *, address: str, case_id: int | None
+) -> tuple[list[datetime], list[datetime]]:
+    """Return the times of earlier automatic replies to an address and on a case."""
+    sender = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.address == address))
+    on_case: Iterable[datetime] = ()
+    if case_id is not None:
+        on_case = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.case_id == case_id))
+    return list(sender.all()), list(on_case)
+
+
+async def _acknowledge(
+    session: AsyncSession, msg: ParsedMessage, case: Case, now: datetime, own: Collection[str]
+) -> bool:
+    """Queue the acknowledgement of a new case when RFC 3834 and the rate limits allow one."""
+    to = msg.reply_address
+    if to is None or case.id is None:
+        return False
+    sender_history, case_history = await _history(session, address=to, case_id=case.id)
+    verdict = auto_reply_allowed(
+        msg, now=now, sender_history=sender_history, case_history=case_history, own_addresses=own
+    )
+    if not verdict.allowed:
+        log.info("email %s: no acknowledgement (%s)", msg.message_id, verdict.reason)
+        return False
+    headers = acknowledgement_headers(msg, case_id=case.id)
+    subject = headers.pop("Subject")
+    reply = render_reply(
+        ACKNOWLEDGEMENT,
+        {"subject": subject, "case_number": case_tag(case.id).strip("[]"), "name": _greeting(msg)},
+    )
+    await _queue_auto_reply(session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now)
+    return True
+
+
+async def _queue_auto_reply(
+    session: AsyncSession,
+    to: str,
+    case_id: int | None,
+    subject: str,
+    text: str,
+    headers: dict[str, str],
+    kind: str,
+    now: datetime,
+) -> None:
+    queued = await do_enqueue(
+        session,
+        Outbound(
+            channel=OutboxChannel.EMAIL,
+            to_address=to,
+            subject=subject[:_OUTBOX_SUBJECT_LENGTH],
+            body=text,
+            case_id=case_id,
+            headers=headers,
+        ),
+        now,
+    )
+    session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=queued.id or 0, kind=kind, created_at=now))
+    await session.flush()
+
+
+def _greeting(msg: ParsedMessage) -> str:
+    if msg.sender and msg.sender.name:
+        return msg.sender.name
+    return "there"
+
+
+async def _keep_unprocessable(
+    db: Database, parsed: Unprocessable, raw: bytes, now: datetime, source: str
+) -> IntakeResult:
+    message_id = _storable_id(parsed.message_id)
+    try:
+        async with db.transaction() as session:
+            found = await session.scalars(
+                select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id)
+            )
+            if found.first() is not None:
+                return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
+            session.add(
+                EmailUnprocessable(
+                    message_id=message_id,
+                    reason=parsed.reason,
+                    size=len(raw),
+                    source=source,
+                    raw=raw,
+                    received_at=now,
+                )
+            )
+    except IntegrityError:
+        return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
+    log.warning("email %s kept as unprocessable: %s", message_id, parsed.reason)
+    return IntakeResult(IntakeOutcome.UNPROCESSABLE, message_id, reason=parsed.reason)
+
+
+async def _keep_oversize(
+    session: AsyncSession,
+    msg: ParsedMessage,
+    message_id: str,
+    raw: bytes,
+    now: datetime,
+    auto_reply: bool,
+    own: Collection[str],
+    source: str,
+    limits: IntakeLimits,
+) -> IntakeResult:
+    """Store a message over the size limit raw and flagged; tell its sender when an automatic answer is allowed."""
+    session.add(
+        StoredEmail(
+            message_id=message_id,
+            sender=msg.sender.address if msg.sender else None,
+            participants=sorted(_participants(msg) - set(own)),
+            subject=msg.subject,
+            size=len(raw),
+            oversize=True,
+            source=source,
+            raw=raw,
+            received_at=now,
+        )
+    )
+    await session.flush()
+    told = False
+    to = msg.reply_address
+    if auto_reply and to is not None:
+        sender_history, _ = await _history(session, address=to, case_id=None)
+        verdict = auto_reply_allowed(msg, now=now, sender_history=sender_history, own_addresses=own)
+        if verdict.allowed:
+            headers = acknowledgement_headers(msg, case_id=0)
+            del headers["Subject"]
+            reply = render_reply(
+                OVERSIZE_NOTICE,
+                {
+                    "subject": msg.subject or "your message",
+                    "name": _greeting(msg),
+                    "size_mb": f"{len(raw) / 1_000_000:.1f}",
+                    "limit_mb": f"{limits.max_message_bytes / 1_000_000:.0f}",
+                },
+            )
+            await _queue_auto_reply(session, to, None, reply.subject, reply.text, headers, "oversize", now)
+            told = True
+    log.warning("email %s over the size limit (%d bytes): kept raw", message_id, len(raw))
+    return IntakeResult(IntakeOutcome.OVERSIZE, message_id, acknowledged=told, reason="oversize")

@@ -1,0 +1,60 @@
+"""The outbox's email channel: a stored message composed and sent over SMTP, with a Message-ID that never changes.
+
+The Message-ID is derived from the outbox row (its id and creation instant), so every retry of one message sends
+the same id: after an ambiguous failure (the connection lost after DATA) the recipient's client sees a duplicate
+it can recognise, not a second message. A header stored with the message (`Message-ID`, threading, RFC 3834's
+`Auto-Submitted`) is sent as stored.
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from contact_center.channels.base import TransportError
+from contact_center.clock import Clock
+from contact_center.models import OutboxChannel, OutboxMessage
+from email_response.composing import compose_message
+from email_response.smtp import SendError, SmtpSender
+
+__all__ = ["EmailTransport", "outbox_message_id"]
+
+
+def outbox_message_id(message: OutboxMessage, domain: str) -> str:
+    """Return the Message-ID of an outbox message: the same on every attempt, unique across databases."""
+    created = int(message.created_at.timestamp() * 1000)
+    return f"<outbox-{message.id}.{created}@{domain.strip().lower()}>"
+
+
+class EmailTransport:
+    """Sends outbox emails through one SMTP server; one attempt per call, the outbox worker retries."""
+
+    channel = OutboxChannel.EMAIL
+
+    def __init__(self, sender: SmtpSender, clock: Clock, *, smtp_from: str) -> None:
+        self._sender = sender
+        self._clock = clock
+        name, address = parseaddr(smtp_from)
+        self._from: str | tuple[str, str] = (name, address) if name else address
+        self._domain = address.rpartition("@")[2] or "localhost"
+
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Compose and send one stored email; return its Message-ID."""
+        headers = {str(key): str(value) for key, value in (message.headers or {}).items()}
+        message_id = headers.pop("Message-ID", None) or outbox_message_id(message, self._domain)
+        try:
+            composed = compose_message(
+                sender=self._from,
+                to=[message.to_address],
+                subject=message.subject or "",
+                text=message.body,
+                message_id=message_id,
+                date=self._clock.now(),
+                headers=headers,
+            )
+        except (ValueError, TypeError) as exc:
+            # A header or address the standard library refuses will be refused on every attempt.
+            raise TransportError(f"cannot compose outbox {message.id}: {exc}", permanent=True) from exc
+        try:
+            return await self._sender.send(composed)
+        except SendError as exc:
+            raise TransportError(str(exc), permanent=exc.permanent) from exc

@@ -1,0 +1,61 @@
+"""The email channel's place in the app: the IMAP intake as a background task and the outbox's email transport.
+
+Email has no webhooks, so there are no routes: `add_email_channel` only registers a cleanup context that runs the
+IMAP reader for the app's lifetime (when IMAP is configured and background workers are on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from contact_center.channels.email.transport import EmailTransport
+from contact_center.channels.email.worker import run_imap_intake
+from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from email_response.smtp import SmtpSender
+
+__all__ = ["add_email_channel", "email_transport"]
+
+log = logging.getLogger(__name__)
+
+_IMAP_TASK = web.AppKey("email_imap_task", asyncio.Task[None])
+
+
+def add_email_channel(app: web.Application) -> None:
+    """Run the IMAP intake with the app when IMAP_HOST and IMAP_USERNAME are set."""
+    app.cleanup_ctx.append(_email_context)
+
+
+def email_transport(app: web.Application) -> EmailTransport | None:
+    """Return the outbox's email transport, or None without SMTP_HOST."""
+    settings = app[SETTINGS]
+    if not settings.smtp_host:
+        return None
+    sender = SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        # Port 465 is SMTP over TLS (RFC 8314); 587 is submission with STARTTLS; others are plain relays.
+        use_tls=settings.smtp_port == 465,
+        starttls=settings.smtp_port == 587,
+    )
+    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from)
+
+
+async def _email_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.background_workers and settings.imap_host and settings.imap_username:
+        app[_IMAP_TASK] = asyncio.create_task(
+            run_imap_intake(app[DATABASE], settings, app[ROUTER], app[CLOCK]), name="email-imap-intake"
+        )
+    elif settings.imap_host:
+        log.info("IMAP_HOST is set but IMAP_USERNAME is not (or background workers are off): no mail is read")
+    yield
+    task = app.get(_IMAP_TASK)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,79 @@
+"""The IMAP intake: one reader on the configured mailbox, each message taken in before it is flagged done.
+
+The reader (`email_response.imap.ImapReader`) calls the handler for every new message and marks it done on the
+server only when the handler returns, which `take_in_message` does after its transaction committed. Its
+UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from contact_center.channels.email.intake import take_in_message
+from contact_center.clock import Clock
+from contact_center.db import Database
+from contact_center.dispatch import ContactRouter
+from contact_center.models import ImapState
+from contact_center.settings import Settings
+from email_response.imap import ImapAccount, ImapReader
+
+__all__ = ["ImapStateTable", "build_imap_reader", "run_imap_intake"]
+
+
+class ImapStateTable:
+    """The IMAP reader's state store (`email_response.imap.ImapStateStore`) over the `imap_state` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, mailbox: str) -> tuple[int, int] | None:
+        """Return (uidvalidity, last_uid) of a mailbox, or None for one never read."""
+        async with self._db.transaction() as session:
+            row = (await session.scalars(select(ImapState).where(ImapState.key == mailbox))).first()
+        return (row.uidvalidity, row.last_uid) if row is not None else None
+
+    async def set(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        """Remember that every message of a mailbox up to last_uid is committed."""
+        async with self._db.transaction() as session:
+            row = (await session.scalars(select(ImapState).where(ImapState.key == mailbox))).first()
+            if row is None:
+                session.add(ImapState(key=mailbox, uidvalidity=uidvalidity, last_uid=last_uid))
+            else:
+                row.uidvalidity, row.last_uid = uidvalidity, last_uid
+
+
+def build_imap_reader(
+    db: Database, settings: Settings, router: ContactRouter | None, clock: Clock, *, mailbox: str = "INBOX"
+) -> ImapReader:
+    """Return a reader of the configured mailbox whose handler takes each message in as a contact."""
+    if not settings.imap_host or not settings.imap_username:
+        raise ValueError("IMAP_HOST and IMAP_USERNAME are needed to read mail")
+    account = ImapAccount(
+        host=settings.imap_host,
+        port=settings.imap_port,
+        username=settings.imap_username,
+        password=settings.imap_password or "",
+        mailbox=mailbox,
+        # Port 993 is IMAP over TLS (RFC 8314); anything else is plain, as for a local Dovecot.
+        use_tls=settings.imap_port == 993,
+    )
+
+    async def handle(_uid: int, raw: bytes) -> None:
+        # Returns once the message is committed; only then does the reader flag it done on the server.
+        await take_in_message(
+            db,
+            raw,
+            clock.now(),
+            router=router,
+            auto_reply=True,
+            smtp_from=settings.smtp_from,
+            region=settings.default_phone_region,
+            source="imap",
+        )
+
+    return ImapReader(account, ImapStateTable(db), handle)
+
+
+async def run_imap_intake(db: Database, settings: Settings, router: ContactRouter | None, clock: Clock) -> None:
+    """Read the configured mailbox until cancelled, taking every new message in."""
+    await build_imap_reader(db, settings, router, clock).run()
