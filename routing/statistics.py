@@ -39,10 +39,13 @@ __all__ = [
     "QueueStatistics",
     "ServiceLevelPolicy",
     "StatisticsLedger",
+    "agent_figures",
+    "queue_figures",
     "summarize",
 ]
 
-_ANSWERED, _ABANDONED, _SHORT_ABANDONED, _FALLBACK, _COMPLETED = range(5)
+# Outcome kinds, as stored per queue: (at, kind, value) where value is the wait, or the handle time once completed.
+ANSWERED, ABANDONED, SHORT_ABANDONED, FALLBACK, COMPLETED = range(5)
 _HANDLING = (Activity.BUSY, Activity.WRAP_UP)
 _STAFFED = (Activity.AVAILABLE, Activity.BUSY, Activity.WRAP_UP)
 
@@ -112,19 +115,19 @@ class StatisticsLedger:
         self._outcomes.setdefault(event.queue, deque())
 
     def _accepted(self, event: TaskAccepted) -> None:
-        self._resolve(event.queue, event.task_id, event.at, _ANSWERED, event.waited)
+        self._resolve(event.queue, event.task_id, event.at, ANSWERED, event.waited)
 
     def _abandoned(self, event: TaskAbandoned) -> None:
         short = event.waited < self.policy.short_abandon
-        self._resolve(event.queue, event.task_id, event.at, _SHORT_ABANDONED if short else _ABANDONED, event.waited)
+        self._resolve(event.queue, event.task_id, event.at, SHORT_ABANDONED if short else ABANDONED, event.waited)
 
     def _fell_back(self, event: TaskFallback) -> None:
         # A task that stays queued after its last step is still waiting; only a leaving fallback ends the wait.
         if event.action != "queue":
-            self._resolve(event.queue, event.task_id, event.at, _FALLBACK, event.waited)
+            self._resolve(event.queue, event.task_id, event.at, FALLBACK, event.waited)
 
     def _completed(self, event: TaskCompleted) -> None:
-        self._record(event.queue, event.at, _COMPLETED, event.handle_time)
+        self._record(event.queue, event.at, COMPLETED, event.handle_time)
 
     _handlers: ClassVar[dict[type[Event], Callable[[StatisticsLedger, Any], None]]] = {
         TaskCreated: _created,
@@ -147,57 +150,13 @@ class StatisticsLedger:
     def queue(self, queue: str, now: float, window: float) -> QueueStatistics:
         """Return one queue's figures at ``now`` over the last ``window`` seconds."""
         waiting = self._waiting.get(queue, {})
-        longest = max((now - created for created in waiting.values()), default=0.0)
-        start = now - window
-        counts = [0] * 5
-        sums = [0.0] * 5
-        within = 0
-        threshold = self.policy.threshold
-        for at, kind, value in reversed(self._outcomes.get(queue, ())):
-            if at < start:
-                break
-            if at > now:
-                continue
-            counts[kind] += 1
-            sums[kind] += value
-            if kind == _ANSWERED and value <= threshold:
-                within += 1
-        answered, abandoned, fallen_back = counts[_ANSWERED], counts[_ABANDONED], counts[_FALLBACK]
-        offered = answered + abandoned + fallen_back
-        completed = counts[_COMPLETED]
-        return QueueStatistics(
-            queue=queue,
-            waiting=len(waiting),
-            longest_wait=max(longest, 0.0),
-            offered=offered,
-            answered=answered,
-            answered_within_threshold=within,
-            abandoned=abandoned,
-            short_abandoned=counts[_SHORT_ABANDONED],
-            fallen_back=fallen_back,
-            completed=completed,
-            service_level=within / offered if offered else None,
-            average_speed_of_answer=sums[_ANSWERED] / answered if answered else None,
-            average_handle_time=sums[_COMPLETED] / completed if completed else None,
-            abandonment_rate=abandoned / offered if offered else None,
-        )
+        outcomes = reversed(self._outcomes.get(queue, deque()))
+        return queue_figures(queue, waiting.values(), outcomes, self.policy.threshold, now, window)
 
     def agents(self, now: float, window: float) -> AgentStatistics:
         """Return agents by activity at ``now`` and occupancy over the last ``window`` seconds."""
-        by_activity = {str(activity): 0 for activity in Activity}
-        handling = staffed = 0.0
-        start = now - window
-        for track in self._agents.values():
-            by_activity[str(track.activity)] += 1
-            spans = [*track.history, (track.since, now, track.activity)]
-            for begin, end, activity in spans:
-                overlap = min(end, now) - max(begin, start)
-                if overlap <= 0 or activity not in _STAFFED:
-                    continue
-                staffed += overlap
-                if activity in _HANDLING:
-                    handling += overlap
-        return AgentStatistics(by_activity=by_activity, occupancy=handling / staffed if staffed > 0 else None)
+        tracks = ((track.activity, track.since, track.history) for track in self._agents.values())
+        return agent_figures(tracks, now, window)
 
     def _resolve(self, queue: str, task_id: str, at: float, kind: int, wait: float) -> None:
         waiting = self._waiting.get(queue)
@@ -224,6 +183,75 @@ class StatisticsLedger:
         horizon = event.at - self.retention
         while track.history and track.history[0][1] < horizon:
             track.history.popleft()
+
+
+def queue_figures(
+    queue: str,
+    waiting_since: Iterable[float],
+    outcomes_newest_first: Iterable[tuple[float, int, float]],
+    threshold: float,
+    now: float,
+    window: float,
+) -> QueueStatistics:
+    """Fold one queue's waiting tasks (their creation times) and outcome records, newest first, into figures.
+
+    This is the one place the definitions live: the ledger calls it on its own records and the Redis backend on
+    the records it keeps in Redis. Records are read until the first one older than the window.
+    """
+    created = list(waiting_since)
+    longest = max((now - at for at in created), default=0.0)
+    start = now - window
+    counts = [0] * 5
+    sums = [0.0] * 5
+    within = 0
+    for at, kind, value in outcomes_newest_first:
+        if at < start:
+            break
+        if at > now:
+            continue
+        counts[kind] += 1
+        sums[kind] += value
+        if kind == ANSWERED and value <= threshold:
+            within += 1
+    answered, abandoned, fallen_back = counts[ANSWERED], counts[ABANDONED], counts[FALLBACK]
+    offered = answered + abandoned + fallen_back
+    completed = counts[COMPLETED]
+    return QueueStatistics(
+        queue=queue,
+        waiting=len(created),
+        longest_wait=max(longest, 0.0),
+        offered=offered,
+        answered=answered,
+        answered_within_threshold=within,
+        abandoned=abandoned,
+        short_abandoned=counts[SHORT_ABANDONED],
+        fallen_back=fallen_back,
+        completed=completed,
+        service_level=within / offered if offered else None,
+        average_speed_of_answer=sums[ANSWERED] / answered if answered else None,
+        average_handle_time=sums[COMPLETED] / completed if completed else None,
+        abandonment_rate=abandoned / offered if offered else None,
+    )
+
+
+def agent_figures(
+    tracks: Iterable[tuple[Activity, float, Iterable[tuple[float, float, Activity]]]], now: float, window: float
+) -> AgentStatistics:
+    """Fold agents' tracks (activity now, since when, and earlier spans) into counts by activity and occupancy."""
+    by_activity = {str(activity): 0 for activity in Activity}
+    handling = staffed = 0.0
+    start = now - window
+    for activity_now, since, history in tracks:
+        by_activity[str(activity_now)] += 1
+        spans = [*history, (since, now, activity_now)]
+        for begin, end, activity in spans:
+            overlap = min(end, now) - max(begin, start)
+            if overlap <= 0 or activity not in _STAFFED:
+                continue
+            staffed += overlap
+            if activity in _HANDLING:
+                handling += overlap
+    return AgentStatistics(by_activity=by_activity, occupancy=handling / staffed if staffed > 0 else None)
 
 
 def summarize(

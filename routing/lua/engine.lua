@@ -1,0 +1,1294 @@
+-- The routing engine as one Redis script: every decision of routing/engine.py, run atomically inside Redis.
+--
+-- KEYS[1] is the key prefix; ARGV[1] the operation, ARGV[2] `now`, ARGV[3] the settings as
+-- "reservation_timeout|max_misses|count_rejections|strategy|lookahead|retention", ARGV[4..] the operation's own
+-- arguments. The reply is {"ok", <events as a JSON array>} or {"ok", <JSON document>} for reads, or
+-- {"err", code, detail} when a check failed; checks all run before the first write, so an error changed nothing.
+--
+-- This is a line-by-line port of RoutingEngine: the same indexes (agents by (channel, skill, level), pools of
+-- equal requirements, one timer set), the same sequence numbers (reservation ids R<n>), the same tie-breaks.
+-- Python computes what needs no state (the RoutePlan, the priority key, key names), so this script never sees
+-- YAML. Numbers are written with 17 significant digits wherever they leave Lua (scores, replies, records are
+-- MessagePack), because Redis and cjson would otherwise round them to 14.
+
+local P = KEYS[1]
+local OP = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
+do
+  local a, b, c, d, e, f = string.match(ARGV[3], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  RT, MAXMISS, COUNTREJ, STRATEGY = tonumber(a), tonumber(b), c == '1', d
+  LOOKAHEAD, RETENTION = tonumber(e), tonumber(f)
+end
+local CALL = 'voice'
+local MAXLEVEL = 10
+local ROUTABLE = { available = true, busy = true }
+local NULL = cjson.null
+local call = redis.call
+local fmt = string.format
+
+local function F(x)
+  return fmt('%.17g', x)
+end
+
+-- Key parts are escaped like routing/redis_backend.py does it, so a ':' in a name cannot make two keys collide.
+local function esc(part)
+  if not string.find(part, '[%%:]') then
+    return part
+  end
+  local escaped = string.gsub(string.gsub(part, '%%', '%%25'), ':', '%%3A')
+  return escaped
+end
+
+-- JSON output -------------------------------------------------------------------------------------------------
+
+local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local function q(s)
+  if not string.find(s, '[%c"\\]') then
+    return '"' .. s .. '"'
+  end
+  local escaped = string.gsub(s, '[%c"\\]', function(c)
+    return ESC[c] or fmt('\\u%04x', string.byte(c))
+  end)
+  return '"' .. escaped .. '"'
+end
+local function n(x)
+  local s = fmt('%.17g', x)
+  if not string.find(s, '[%.eEn]') then
+    s = s .. '.0'
+  end
+  return s
+end
+local function qn(s) -- optional string
+  if s == nil then
+    return 'null'
+  end
+  return q(s)
+end
+local function int_map(map)
+  local parts = {}
+  for k, v in pairs(map) do
+    if v ~= 0 then
+      parts[#parts + 1] = q(k) .. ':' .. fmt('%d', v)
+    end
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- Records: one MessagePack string per agent, task and reservation, cached and written back once at the end ------
+
+local AC, AD, TC, TD, RC, RD = {}, {}, {}, {}, {}, {}
+local function fetch(cache, prefix, id)
+  local record = cache[id]
+  if record == nil then
+    local raw = call('GET', P .. prefix .. id)
+    if raw then
+      record = cmsgpack.unpack(raw)
+    else
+      record = false
+    end
+    cache[id] = record
+  end
+  return record or nil
+end
+local function agent(id)
+  return fetch(AC, 'a:', id)
+end
+local function task(id)
+  return fetch(TC, 't:', id)
+end
+local function res(id)
+  return fetch(RC, 'r:', id)
+end
+-- A record dropped in this call stays dropped: marking it dirty afterwards must not bring it back.
+local function dirty_agent(a)
+  if AC[a.id] then
+    AD[a.id] = a
+  end
+end
+local function dirty_task(t)
+  if TC[t.id] then
+    TD[t.id] = t
+  end
+end
+
+local SEQ, SEQ_DIRTY = nil, false
+local function next_seq()
+  if SEQ == nil then
+    SEQ = tonumber(call('GET', P .. 'seq') or '0')
+  end
+  SEQ = SEQ + 1
+  SEQ_DIRTY = true
+  return SEQ
+end
+
+local function flush()
+  for id, a in pairs(AD) do
+    if a then
+      call('SET', P .. 'a:' .. id, cmsgpack.pack(a))
+    else
+      call('DEL', P .. 'a:' .. id)
+    end
+  end
+  for id, t in pairs(TD) do
+    if t then
+      call('SET', P .. 't:' .. id, cmsgpack.pack(t))
+    else
+      call('DEL', P .. 't:' .. id)
+    end
+  end
+  for id, r in pairs(RD) do
+    if r then
+      call('SET', P .. 'r:' .. id, cmsgpack.pack(r))
+    else
+      call('DEL', P .. 'r:' .. id)
+    end
+  end
+  if SEQ_DIRTY then
+    call('SET', P .. 'seq', fmt('%d', SEQ))
+  end
+end
+
+-- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
+
+local function stat_trim(key, horizon, pattern)
+  while true do
+    local head = call('LINDEX', key, 0)
+    if not head then
+      return
+    end
+    if tonumber(string.match(head, pattern)) < horizon then
+      call('LPOP', key)
+    else
+      return
+    end
+  end
+end
+local function stat_record(queue, at, kind, value)
+  local key = P .. 'so:' .. queue
+  call('RPUSH', key, F(at) .. ' ' .. kind .. ' ' .. F(value))
+  stat_trim(key, at - RETENTION, '^(%S+)')
+end
+local function stat_resolve(queue, task_id, at, kind, value)
+  call('HDEL', P .. 'sw:' .. queue, task_id)
+  stat_record(queue, at, kind, value)
+end
+local function stat_agent(agent_id, at, activity)
+  local current = call('HGET', P .. 'sa', agent_id)
+  call('HSET', P .. 'sa', agent_id, activity .. ' ' .. F(at))
+  if not current then
+    call('RPUSH', P .. 'sao', agent_id)
+    return
+  end
+  local previous, since = string.match(current, '^(%S+) (%S+)$')
+  since = tonumber(since)
+  local key = P .. 'sh:' .. agent_id
+  if at > since then
+    call('RPUSH', key, F(since) .. ' ' .. F(at) .. ' ' .. previous)
+  end
+  stat_trim(key, at - RETENTION, '^%S+ (%S+)')
+end
+
+-- Events -------------------------------------------------------------------------------------------------------
+
+local EV = {}
+local function emit(json)
+  EV[#EV + 1] = json
+end
+local function ev_head(kind)
+  return '{"kind":"' .. kind .. '","at":' .. n(NOW)
+end
+local function ev_created(t, step_name, unserviceable)
+  emit(ev_head('task_created') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
+    .. q(t.channel) .. ',"created_at":' .. n(t.created_at) .. ',"value":' .. fmt('%d', t.value) .. ',"step":'
+    .. q(step_name) .. ',"unserviceable":' .. (unserviceable and 'true' or 'false') .. '}')
+  call('HSET', P .. 'sw:' .. t.queue, t.id, F(t.created_at))
+end
+local function ev_reserved(t, a, r)
+  emit(ev_head('task_reserved') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
+    .. q(t.channel) .. ',"agent_id":' .. q(a.id) .. ',"reservation_id":' .. q(r.id) .. ',"expires_at":'
+    .. n(r.expires_at) .. '}')
+end
+local function ev_accepted(t, agent_id, rid)
+  local waited = NOW - t.created_at
+  emit(ev_head('task_accepted') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
+    .. q(t.channel) .. ',"agent_id":' .. q(agent_id) .. ',"reservation_id":' .. q(rid) .. ',"waited":'
+    .. n(waited) .. '}')
+  stat_resolve(t.queue, t.id, NOW, 0, waited)
+end
+local function ev_rejected(r, reason)
+  return ev_head('task_rejected') .. ',"task_id":' .. q(r.task_id) .. ',"queue":' .. q(r.queue) .. ',"agent_id":'
+    .. q(r.agent_id) .. ',"reservation_id":' .. q(r.id) .. ',"reason":' .. q(reason) .. '}'
+end
+local function ev_timed_out(r)
+  return ev_head('reservation_timed_out') .. ',"task_id":' .. q(r.task_id) .. ',"queue":' .. q(r.queue)
+    .. ',"agent_id":' .. q(r.agent_id) .. ',"reservation_id":' .. q(r.id) .. '}'
+end
+local function ev_completed(t, agent_id, handle_time, wrap_up)
+  emit(ev_head('task_completed') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
+    .. q(t.channel) .. ',"agent_id":' .. q(agent_id) .. ',"handle_time":' .. n(handle_time) .. ',"wrap_up":'
+    .. n(wrap_up) .. '}')
+  stat_record(t.queue, NOW, 4, handle_time)
+end
+local function ev_abandoned(t)
+  local waited = NOW - t.created_at
+  emit(ev_head('task_abandoned') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"waited":'
+    .. n(waited) .. '}')
+  -- Stored as abandoned; whether it was a short abandon is the reader's policy.
+  stat_resolve(t.queue, t.id, NOW, 1, waited)
+end
+local function ev_step(t, name)
+  emit(ev_head('workflow_step_changed') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue)
+    .. ',"step_index":' .. fmt('%d', t.step) .. ',"step":' .. q(name) .. '}')
+end
+local function ev_fallback(t, action, reason)
+  local waited = NOW - t.created_at
+  emit(ev_head('task_fallback') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"action":'
+    .. q(action) .. ',"reason":' .. q(reason) .. ',"waited":' .. n(waited) .. '}')
+  if action ~= 'queue' then
+    stat_resolve(t.queue, t.id, NOW, 3, waited)
+  end
+end
+
+-- Requirements -------------------------------------------------------------------------------------------------
+
+-- A requirement is read back from its signature: [channel, [[skill, level]...], team, [languages], agents|null].
+local REQ = {}
+local function req_of(sig)
+  local req = REQ[sig]
+  if req == nil then
+    local raw = cjson.decode(sig)
+    req = { channel = raw[1], skills = raw[2], languages = raw[4] }
+    if raw[3] ~= NULL then
+      req.team = raw[3]
+    end
+    if raw[5] ~= NULL then
+      req.agents = raw[5]
+      local set = {}
+      for _, id in ipairs(raw[5]) do
+        set[id] = true
+      end
+      req.agentset = set
+    end
+    REQ[sig] = req
+  end
+  return req
+end
+
+local function qualifies(req, a)
+  if req.agentset and not req.agentset[a.id] then
+    return false
+  end
+  if req.team and req.team ~= a.team then
+    return false
+  end
+  local skills = a.skills
+  for _, pair in ipairs(req.skills) do
+    if (skills[pair[1]] or 0) < pair[2] then
+      return false
+    end
+  end
+  local langs = a.langs
+  for _, lang in ipairs(req.languages) do
+    if not langs[lang] then
+      return false
+    end
+  end
+  return true
+end
+
+local function preference_score(skills, preferred)
+  local total = 0
+  for skill, wanted in pairs(preferred) do
+    total = total + math.min(skills[skill] or 0, wanted)
+  end
+  return total
+end
+
+local function is_empty(map)
+  return next(map) == nil
+end
+
+-- Agents: activity, load and the indexes of free agents ----------------------------------------------------------
+
+local function open_channels(a)
+  local out = {}
+  if not ROUTABLE[a.activity] then
+    return out
+  end
+  local loads = a.load
+  local blocked = a.call_blocks and (loads[CALL] or 0) > 0
+  for channel, slots in pairs(a.cap) do
+    if (loads[channel] or 0) < slots and (not blocked or channel == CALL) then
+      out[#out + 1] = channel
+    end
+  end
+  return out
+end
+
+local function member_of(a)
+  return fmt('%012d', a.order) .. a.id
+end
+
+local function index_agent(a)
+  local channels = open_channels(a)
+  if #channels == 0 then
+    return
+  end
+  local member, score = member_of(a), F(a.idle_since)
+  local buckets = {}
+  for _, channel in ipairs(channels) do
+    for _, suffix in ipairs(a.bk[channel]) do
+      call('ZADD', P .. 'av:' .. suffix, score, member)
+      buckets[#buckets + 1] = suffix
+    end
+  end
+  a.entry = true
+  a.buckets = buckets
+  dirty_agent(a)
+end
+
+local function unindex_agent(a)
+  if not a.entry then
+    return
+  end
+  local member = member_of(a)
+  for _, suffix in ipairs(a.buckets) do
+    call('ZREM', P .. 'av:' .. suffix, member)
+  end
+  a.buckets = {}
+  a.entry = false
+  dirty_agent(a)
+end
+
+local function roster_add(a)
+  for _, suffix in ipairs(a.rk) do
+    call('SADD', P .. 'ro:' .. suffix, a.id)
+  end
+  call('DEL', P .. 'svc')
+end
+
+local function roster_remove(a)
+  for _, suffix in ipairs(a.rk) do
+    call('SREM', P .. 'ro:' .. suffix, a.id)
+  end
+  call('DEL', P .. 'svc')
+end
+
+local function change(a, activity, reason)
+  local previous = a.activity
+  a.activity = activity
+  dirty_agent(a)
+  emit(ev_head('agent_activity_changed') .. ',"agent_id":' .. q(a.id) .. ',"previous":' .. q(previous)
+    .. ',"activity":' .. q(activity) .. ',"reason":' .. q(reason) .. '}')
+  stat_agent(a.id, NOW, activity)
+end
+
+local function refresh_activity(a, reason)
+  if not ROUTABLE[a.activity] then
+    return
+  end
+  local wanted = a.total_load > 0 and 'busy' or 'available'
+  if wanted ~= a.activity then
+    change(a, wanted, reason)
+  end
+end
+
+local function release(a, channel)
+  a.load[channel] = a.load[channel] - 1
+  a.total_load = a.total_load - 1
+  dirty_agent(a)
+end
+
+local function release_wrap_up(a)
+  for _, channel in ipairs(a.wrap_slots) do
+    release(a, channel)
+  end
+  a.wrap_slots = {}
+  a.wrap_token = next_seq()
+  dirty_agent(a)
+end
+
+local function remove_value(list, value)
+  for i, item in ipairs(list) do
+    if item == value then
+      table.remove(list, i)
+      return
+    end
+  end
+end
+
+-- Could anyone ever serve this requirement? Cached per requirement until the roster changes, like the engine.
+local function could_serve(sig)
+  local known = call('HGET', P .. 'svc', sig)
+  if known then
+    return known == '1'
+  end
+  local req = req_of(sig)
+  local candidates
+  if req.agents then
+    candidates = req.agents
+  elseif #req.skills > 0 then
+    candidates = call('SMEMBERS', P .. 'ro:s:' .. esc(req.skills[1][1]))
+  elseif req.team then
+    candidates = call('SMEMBERS', P .. 'ro:t:' .. esc(req.team))
+  elseif #req.languages > 0 then
+    candidates = call('SMEMBERS', P .. 'ro:l:' .. esc(req.languages[1]))
+  else
+    candidates = call('SRANDMEMBER', P .. 'ro:c:' .. esc(req.channel), 1)
+  end
+  local found = false
+  for _, id in ipairs(candidates) do
+    local a = agent(id)
+    if a and (a.cap[req.channel] or 0) > 0 and qualifies(req, a) then
+      found = true
+      break
+    end
+  end
+  if call('HLEN', P .. 'svc') >= 10000 then
+    call('DEL', P .. 'svc')
+  end
+  call('HSET', P .. 'svc', sig, found and '1' or '0')
+  return found
+end
+
+-- Timers -------------------------------------------------------------------------------------------------------
+
+local function push_timer(due, kind, ref, token)
+  local seq = next_seq()
+  call('ZADD', P .. 'timers', F(due), fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref)
+end
+
+local function parse_timer(member)
+  local kind, token, ref = string.match(member, '^%d+|(%a+)|(%-?%d+)|(.*)$')
+  return kind, tonumber(token), ref
+end
+
+-- Pools of waiting tasks -----------------------------------------------------------------------------------------
+
+local function pool_member(t)
+  return fmt('%016d', t.seq) .. t.id
+end
+
+local function enqueue(t)
+  local st = t.plan.steps[t.step + 1]
+  local key = P .. 'p:' .. st.g
+  if call('EXISTS', key) == 0 then
+    for _, suffix in ipairs(st.k) do
+      call('SADD', P .. 'pi:' .. suffix, st.g)
+    end
+  end
+  t.seq = next_seq()
+  t.pool = st.g
+  t.pstep = t.step
+  t.status = 'waiting'
+  call('ZADD', key, F(t.key), pool_member(t))
+  dirty_task(t)
+end
+
+local function dequeue(t)
+  if not t.pool then
+    return
+  end
+  local key = P .. 'p:' .. t.pool
+  call('ZREM', key, pool_member(t))
+  if call('EXISTS', key) == 0 then
+    for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
+      call('SREM', P .. 'pi:' .. suffix, t.pool)
+    end
+  end
+  t.pool = nil
+  dirty_task(t)
+end
+
+local function leave_queue(t)
+  call('SREM', P .. 'q:' .. t.queue, t.id)
+end
+
+local function drop(t)
+  dequeue(t)
+  leave_queue(t)
+  TC[t.id] = false
+  TD[t.id] = false
+end
+
+local function requirement(t)
+  return req_of(t.plan.steps[t.step + 1].g)
+end
+
+local function step_at(plan)
+  for i, st in ipairs(plan.steps) do
+    if st.u == nil or NOW < st.u then
+      return i - 1
+    end
+  end
+  return #plan.steps
+end
+
+local function schedule_step(t)
+  local steps = t.plan.steps
+  if #steps > 0 and not t.exhausted and steps[t.step + 1].u ~= nil then
+    push_timer(steps[t.step + 1].u, 'step', t.id, t.step)
+  end
+end
+
+-- Matching -----------------------------------------------------------------------------------------------------
+
+local reserve, end_offer, apply_activity, feed, place, fallback
+
+local function scan(key, req, excluded, limit)
+  local found = {}
+  local start, chunk = 0, 16
+  while true do
+    local members = call('ZRANGE', key, start, start + chunk - 1)
+    for _, member in ipairs(members) do
+      local id = string.sub(member, 13)
+      if not excluded[id] then
+        local a = agent(id)
+        if qualifies(req, a) then
+          found[#found + 1] = a
+          if #found >= limit then
+            return found
+          end
+        end
+      end
+    end
+    if #members < chunk then
+      return found
+    end
+    start = start + chunk
+    chunk = chunk * 2
+  end
+end
+
+local function most_preferred(found, preferred)
+  if #found == 1 or is_empty(preferred) then
+    return found[1]
+  end
+  local best, best_score = nil, nil
+  for _, a in ipairs(found) do
+    local s = preference_score(a.skills, preferred)
+    if best == nil or s > best_score then
+      best, best_score = a, s
+    end
+  end
+  return best
+end
+
+local function before(x, y) -- lexicographic comparison of equal-length arrays of numbers
+  for i = 1, #x do
+    if x[i] ~= y[i] then
+      return x[i] < y[i]
+    end
+  end
+  return false
+end
+
+local function contains(list, value)
+  for _, item in ipairs(list) do
+    if item == value then
+      return true
+    end
+  end
+  return false
+end
+
+local function best_listed(req, excluded, preferred)
+  local channel = req.channel
+  local candidates = {}
+  for _, id in ipairs(req.agents) do
+    local a = agent(id)
+    if a and a.entry and not excluded[id] and contains(open_channels(a), channel) and qualifies(req, a) then
+      candidates[#candidates + 1] = a
+    end
+  end
+  if #candidates == 0 then
+    return nil
+  end
+  local primary = req.skills[1] and req.skills[1][1] or ''
+  local best, best_key = nil, nil
+  for _, a in ipairs(candidates) do
+    local key
+    if STRATEGY == 'longest_idle' then
+      key = { a.idle_since, a.order }
+    else
+      key = { -(a.skills[primary] or 0), -preference_score(a.skills, preferred), a.idle_since, a.order }
+    end
+    if best == nil or before(key, best_key) then
+      best, best_key = a, key
+    end
+  end
+  return best
+end
+
+local function find_agent(t)
+  local req = requirement(t)
+  local excluded = t.excluded
+  local preferred = t.preferred
+  if req.agents then
+    return best_listed(req, excluded, preferred)
+  end
+  local st = t.plan.steps[t.step + 1]
+  if #req.skills > 0 then
+    local minimum = req.skills[1][2]
+    if STRATEGY == 'longest_idle' then
+      local best = nil
+      for level = minimum, MAXLEVEL do
+        local found = scan(P .. 'av:' .. st.b .. level, req, excluded, 1)
+        local a = found[1]
+        if a and (best == nil or before({ a.idle_since, a.order }, { best.idle_since, best.order })) then
+          best = a
+        end
+      end
+      return best
+    end
+    local limit = is_empty(preferred) and 1 or LOOKAHEAD
+    for level = MAXLEVEL, minimum, -1 do
+      local found = scan(P .. 'av:' .. st.b .. level, req, excluded, limit)
+      if #found > 0 then
+        return most_preferred(found, preferred)
+      end
+    end
+    return nil
+  end
+  local limit = 1
+  if not is_empty(preferred) and STRATEGY == 'best_skill' then
+    limit = LOOKAHEAD
+  end
+  local found = scan(P .. 'av:' .. st.k[1], req, excluded, limit)
+  if #found > 0 then
+    return most_preferred(found, preferred)
+  end
+  return nil
+end
+
+-- The best task a pool offers this agent: {priority key, member, task id}, or nil.
+local function head(sig, agent_id)
+  local key = P .. 'p:' .. sig
+  local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #top == 0 then
+    return nil
+  end
+  local task_id = string.sub(top[1], 17)
+  if not task(task_id).excluded[agent_id] then
+    return { tonumber(top[2]), top[1], task_id }
+  end
+  -- Rare path: the agent already missed the best tasks here; look past them.
+  local start, chunk = 1, 16
+  while true do
+    local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
+    for i = 1, #members, 2 do
+      local id = string.sub(members[i], 17)
+      if not task(id).excluded[agent_id] then
+        return { tonumber(members[i + 1]), members[i], id }
+      end
+    end
+    if #members < 2 * chunk then
+      return nil
+    end
+    start = start + chunk
+  end
+end
+
+local function best_entry_for(a)
+  local best = nil
+  for _, channel in ipairs(open_channels(a)) do
+    for _, suffix in ipairs(a.pk[channel]) do
+      local sigs = call('SMEMBERS', P .. 'pi:' .. suffix)
+      for _, sig in ipairs(sigs) do
+        if qualifies(req_of(sig), a) then
+          local h = head(sig, a.id)
+          if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
+            best = h
+          end
+        end
+      end
+    end
+  end
+  return best
+end
+
+reserve = function(t, a)
+  dequeue(t)
+  local seq = next_seq()
+  local timeout = t.plan.rt or RT
+  local r = {
+    id = fmt('R%d', seq),
+    task_id = t.id,
+    agent_id = a.id,
+    queue = t.queue,
+    channel = t.channel,
+    offered_at = NOW,
+    expires_at = NOW + timeout,
+  }
+  RC[r.id] = r
+  RD[r.id] = r
+  t.status = 'reserved'
+  t.reservation = r.id
+  t.agent_id = a.id
+  dirty_task(t)
+  unindex_agent(a)
+  a.load[t.channel] = (a.load[t.channel] or 0) + 1
+  a.total_load = a.total_load + 1
+  a.idle_since = NOW
+  a.reservations[#a.reservations + 1] = r.id
+  dirty_agent(a)
+  ev_reserved(t, a, r)
+  refresh_activity(a, 'offer')
+  index_agent(a)
+  push_timer(r.expires_at, 'offer', r.id, 0)
+end
+
+place = function(t)
+  local a = find_agent(t)
+  if a then
+    reserve(t, a)
+  end
+end
+
+feed = function(a)
+  while a.entry do
+    local best = best_entry_for(a)
+    if best == nil then
+      return
+    end
+    reserve(task(best[3]), a)
+  end
+end
+
+fallback = function(t, reason)
+  local action = #t.plan.steps > 0 and t.plan.f or 'voicemail'
+  if action ~= 'queue' and t.status == 'reserved' then
+    t.fallback_due = true
+    dirty_task(t)
+    return
+  end
+  ev_fallback(t, action, reason)
+  if action ~= 'queue' then
+    drop(t)
+  elseif reason == 'timeout' then
+    t.exhausted = true
+    dirty_task(t)
+  end
+end
+
+end_offer = function(r, event, exclude, miss)
+  RC[r.id] = false
+  RD[r.id] = false
+  emit(event)
+  local t = task(r.task_id)
+  t.status = 'waiting'
+  t.reservation = nil
+  t.agent_id = nil
+  if exclude then
+    t.excluded[r.agent_id] = true
+  end
+  dirty_task(t)
+  local a = agent(r.agent_id)
+  if a then
+    remove_value(a.reservations, r.id)
+    unindex_agent(a)
+    release(a, r.channel)
+    if miss then
+      a.misses = a.misses + 1
+    end
+    refresh_activity(a, 'offer_ended')
+    index_agent(a)
+  end
+  if t.fallback_due then
+    fallback(t, 'timeout')
+  else
+    enqueue(t)
+    place(t)
+  end
+  if a == nil or not ROUTABLE[a.activity] then
+    return
+  end
+  if miss and MAXMISS > 0 and a.misses >= MAXMISS then
+    apply_activity(a, 'away', 'missed_offers')
+  else
+    feed(a)
+  end
+end
+
+apply_activity = function(a, activity, reason)
+  unindex_agent(a)
+  release_wrap_up(a)
+  if activity == 'available' then
+    a.misses = 0
+    a.idle_since = NOW
+    change(a, a.total_load > 0 and 'busy' or 'available', reason)
+    index_agent(a)
+    feed(a)
+    return
+  end
+  change(a, activity, reason)
+  -- Offers still ringing for an agent who left go straight to someone else, without blame.
+  local ringing = {}
+  for i, rid in ipairs(a.reservations) do
+    ringing[i] = rid
+  end
+  for _, rid in ipairs(ringing) do
+    local r = res(rid)
+    end_offer(r, ev_rejected(r, 'agent_unavailable'), false, false)
+  end
+end
+
+local function next_step(t)
+  local steps = t.plan.steps
+  if t.step + 1 >= #steps then
+    fallback(t, 'timeout')
+    return
+  end
+  t.step = t.step + 1
+  dirty_task(t)
+  ev_step(t, steps[t.step + 1].n)
+  schedule_step(t)
+  if t.status == 'waiting' then
+    dequeue(t)
+    enqueue(t)
+    place(t)
+  end
+end
+
+local function open_reservation(rid, agent_id)
+  local r = res(rid)
+  if r == nil then
+    return nil, { 'err', 'gone', '' }
+  end
+  if r.agent_id ~= agent_id then
+    return nil, { 'err', 'not_yours', '' }
+  end
+  if NOW >= r.expires_at then
+    return nil, { 'err', 'expired', F(r.expires_at) }
+  end
+  return r, nil
+end
+
+local function timer_live(member)
+  local kind, token, ref = parse_timer(member)
+  if kind == 'offer' then
+    return res(ref) ~= nil
+  elseif kind == 'step' then
+    local t = task(ref)
+    return t ~= nil and t.step == token
+  end
+  local a = agent(ref)
+  return a ~= nil and a.wrap_token == token and a.activity == 'wrap_up'
+end
+
+local function done()
+  return { 'ok', '[' .. table.concat(EV, ',') .. ']' }
+end
+
+-- Operations ---------------------------------------------------------------------------------------------------
+
+local OPS = {}
+
+-- ARGV[4] JSON: id, activity, skills, langs, team, cap, call_blocks and the key suffixes bk, pk, rk;
+-- ARGV[5] the profile as agent_to_dict gave it, returned as is by get_agent.
+OPS.upsert_agent = function()
+  local s = cjson.decode(ARGV[4])
+  local wanted = s.activity
+  if wanted == 'busy' or wanted == 'wrap_up' then
+    wanted = 'available'
+  end
+  local langs = {}
+  for _, lang in ipairs(s.langs) do
+    langs[lang] = true
+  end
+  local team = s.team
+  if team == NULL then
+    team = nil
+  end
+  local a = agent(s.id)
+  if a == nil then
+    local order = tonumber(call('INCR', P .. 'order'))
+    a = {
+      id = s.id,
+      order = order,
+      activity = 'offline',
+      load = {},
+      total_load = 0,
+      idle_since = NOW,
+      misses = 0,
+      entry = false,
+      buckets = {},
+      reservations = {},
+      wrap_slots = {},
+      wrap_token = 0,
+      wrap_until = 0,
+    }
+    AC[s.id] = a
+  else
+    unindex_agent(a)
+    roster_remove(a)
+  end
+  a.skills, a.langs, a.team, a.cap, a.call_blocks = s.skills, langs, team, s.cap, s.call_blocks
+  a.bk, a.pk, a.rk, a.pj = s.bk, s.pk, s.rk, ARGV[5]
+  dirty_agent(a)
+  roster_add(a)
+  index_agent(a)
+  local already_working = wanted == 'available' and a.activity ~= 'away' and a.activity ~= 'offline'
+  if wanted ~= a.activity and not already_working then
+    apply_activity(a, wanted, 'requested')
+  else
+    feed(a)
+  end
+  return done()
+end
+
+OPS.remove_agent = function()
+  local a = agent(ARGV[4])
+  if a == nil then
+    return { 'err', 'unknown_agent', '' }
+  end
+  if a.activity ~= 'offline' then
+    apply_activity(a, 'offline', 'removed')
+  end
+  unindex_agent(a)
+  roster_remove(a)
+  AC[a.id] = false
+  AD[a.id] = false
+  return done()
+end
+
+OPS.set_activity = function()
+  local a = agent(ARGV[4])
+  local activity = ARGV[5]
+  if a == nil then
+    return { 'err', 'unknown_agent', '' }
+  end
+  if activity == 'available' and ROUTABLE[a.activity] then
+    return done()
+  end
+  if activity == a.activity then
+    return done()
+  end
+  apply_activity(a, activity, 'requested')
+  return done()
+end
+
+-- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key, [10] task JSON,
+-- [11] plan JSON {f, rt?, s: [{n, g, u?, k, b?}]}, [12] preferred skills JSON.
+OPS.submit = function()
+  local id = ARGV[4]
+  if call('EXISTS', P .. 't:' .. id) == 1 then
+    return { 'err', 'duplicate', '' }
+  end
+  local raw = cjson.decode(ARGV[11])
+  local steps = {}
+  for i, st in ipairs(raw.s) do
+    steps[i] = { n = st.n, g = st.g, k = st.k, u = st.u and tonumber(st.u) or nil, b = st.b }
+  end
+  local plan = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
+  local t = {
+    id = id,
+    queue = ARGV[5],
+    channel = ARGV[6],
+    created_at = tonumber(ARGV[7]),
+    value = tonumber(ARGV[8]),
+    key = tonumber(ARGV[9]),
+    tj = ARGV[10],
+    plan = plan,
+    preferred = cjson.decode(ARGV[12]),
+    step = 0,
+    status = 'waiting',
+    seq = 0,
+    excluded = {},
+    accepted_at = 0,
+    unserviceable = false,
+    fallback_due = false,
+    exhausted = false,
+  }
+  local serviceable = false
+  for _, st in ipairs(steps) do
+    if could_serve(st.g) then
+      serviceable = true
+      break
+    end
+  end
+  local at = step_at(plan)
+  local step = math.min(at, math.max(#steps - 1, 0))
+  local step_name = steps[step + 1] and steps[step + 1].n or ''
+  ev_created(t, step_name, not serviceable)
+  t.step = step
+  t.unserviceable = not serviceable
+  TC[id] = t
+  dirty_task(t)
+  call('SADD', P .. 'q:' .. t.queue, id)
+  if not serviceable then
+    fallback(t, 'unserviceable')
+    if not TC[id] then
+      return done()
+    end
+  elseif at >= #steps then
+    -- Created so long ago that every step has already timed out.
+    fallback(t, 'timeout')
+    if not TC[id] then
+      return done()
+    end
+  end
+  enqueue(t)
+  schedule_step(t)
+  place(t)
+  return done()
+end
+
+OPS.accept = function()
+  local rid, agent_id = ARGV[4], ARGV[5]
+  local r, err = open_reservation(rid, agent_id)
+  if err then
+    return err
+  end
+  RC[rid] = false
+  RD[rid] = false
+  local t = task(r.task_id)
+  t.status = 'assigned'
+  t.reservation = nil
+  t.accepted_at = NOW
+  dirty_task(t)
+  leave_queue(t)
+  local a = agent(agent_id)
+  if a then
+    remove_value(a.reservations, rid)
+    a.misses = 0
+    dirty_agent(a)
+  end
+  ev_accepted(t, agent_id, rid)
+  return done()
+end
+
+OPS.reject = function()
+  local rid, agent_id = ARGV[4], ARGV[5]
+  local r, err = open_reservation(rid, agent_id)
+  if err then
+    return err
+  end
+  end_offer(r, ev_rejected(r, 'rejected'), true, COUNTREJ)
+  return done()
+end
+
+OPS.complete = function()
+  local id, wrap_up = ARGV[4], tonumber(ARGV[5])
+  local t = task(id)
+  if t == nil then
+    return { 'err', 'unknown_task', '' }
+  end
+  if t.status ~= 'assigned' then
+    return { 'err', 'not_assigned', t.status }
+  end
+  TC[id] = false
+  TD[id] = false
+  local agent_id = t.agent_id or ''
+  ev_completed(t, agent_id, NOW - t.accepted_at + wrap_up, wrap_up)
+  local a = agent(agent_id)
+  if a == nil then
+    return done()
+  end
+  if wrap_up > 0 and (ROUTABLE[a.activity] or a.activity == 'wrap_up') then
+    unindex_agent(a)
+    a.wrap_slots[#a.wrap_slots + 1] = t.channel
+    a.wrap_until = math.max(a.wrap_until, NOW + wrap_up)
+    a.wrap_token = next_seq()
+    dirty_agent(a)
+    push_timer(a.wrap_until, 'wrap', a.id, a.wrap_token)
+    if a.activity ~= 'wrap_up' then
+      change(a, 'wrap_up', 'wrap_up')
+    end
+    return done()
+  end
+  unindex_agent(a)
+  release(a, t.channel)
+  a.idle_since = NOW
+  refresh_activity(a, 'task_completed')
+  index_agent(a)
+  feed(a)
+  return done()
+end
+
+OPS.abandon = function()
+  local id = ARGV[4]
+  local t = task(id)
+  if t == nil then
+    return { 'err', 'unknown_task', '' }
+  end
+  if t.status == 'assigned' then
+    return { 'err', 'assigned', '' }
+  end
+  ev_abandoned(t)
+  drop(t)
+  local rid = t.reservation
+  if rid then
+    local r = res(rid)
+    RC[rid] = false
+    RD[rid] = false
+    local a = agent(r.agent_id)
+    if a then
+      remove_value(a.reservations, rid)
+      unindex_agent(a)
+      release(a, r.channel)
+      refresh_activity(a, 'offer_withdrawn')
+      index_agent(a)
+      feed(a)
+    end
+  end
+  return done()
+end
+
+OPS.tick = function()
+  local key = P .. 'timers'
+  while true do
+    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #top == 0 or tonumber(top[2]) > NOW then
+      break
+    end
+    call('ZREM', key, top[1])
+    local kind, token, ref = parse_timer(top[1])
+    if kind == 'offer' then
+      local r = res(ref)
+      if r then
+        end_offer(r, ev_timed_out(r), true, true)
+      end
+    elseif kind == 'step' then
+      local t = task(ref)
+      if t and t.step == token then
+        next_step(t)
+      end
+    else
+      local a = agent(ref)
+      if a and a.wrap_token == token and a.activity == 'wrap_up' then
+        apply_activity(a, 'available', 'wrap_up_ended')
+      end
+    end
+  end
+  return done()
+end
+
+-- Reads --------------------------------------------------------------------------------------------------------
+
+OPS.next_due = function()
+  local key = P .. 'timers'
+  while true do
+    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #top == 0 then
+      return { 'ok', 'null' }
+    end
+    if timer_live(top[1]) then
+      return { 'ok', top[2] }
+    end
+    call('ZREM', key, top[1])
+  end
+end
+
+local function reservation_json(r)
+  return '{"id":' .. q(r.id) .. ',"task_id":' .. q(r.task_id) .. ',"agent_id":' .. q(r.agent_id) .. ',"queue":'
+    .. q(r.queue) .. ',"channel":' .. q(r.channel) .. ',"offered_at":' .. n(r.offered_at) .. ',"expires_at":'
+    .. n(r.expires_at) .. '}'
+end
+
+local function step_name(t)
+  local st = t.plan.steps[t.step + 1]
+  return st and st.n or ''
+end
+
+OPS.get_task = function()
+  local t = task(ARGV[4])
+  if t == nil then
+    return { 'ok', 'null' }
+  end
+  local reservation = 'null'
+  if t.reservation then
+    reservation = reservation_json(res(t.reservation))
+  end
+  return { 'ok', '{"task":' .. t.tj .. ',"status":' .. q(t.status) .. ',"step_index":' .. fmt('%d', t.step)
+    .. ',"step":' .. q(step_name(t)) .. ',"priority_key":' .. n(t.key) .. ',"unserviceable":'
+    .. (t.unserviceable and 'true' or 'false') .. ',"reservation":' .. reservation .. ',"agent_id":'
+    .. qn(t.agent_id) .. '}' }
+end
+
+OPS.get_agent = function()
+  local a = agent(ARGV[4])
+  if a == nil then
+    return { 'ok', 'null' }
+  end
+  return { 'ok', '{"profile":' .. a.pj .. ',"activity":' .. q(a.activity) .. ',"load":' .. int_map(a.load)
+    .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses) .. '}' }
+end
+
+OPS.agent_reservations = function()
+  local a = agent(ARGV[4])
+  local parts = {}
+  if a then
+    for _, rid in ipairs(a.reservations) do
+      parts[#parts + 1] = reservation_json(res(rid))
+    end
+  end
+  return { 'ok', '[' .. table.concat(parts, ',') .. ']' }
+end
+
+local function queue_listing(queue)
+  local parts = {}
+  for _, id in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+    local t = task(id)
+    parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
+      .. q(step_name(t)) .. ']'
+  end
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+
+OPS.waiting = function()
+  return { 'ok', queue_listing(ARGV[4]) }
+end
+
+OPS.position = function()
+  local t = task(ARGV[4])
+  if t == nil or t.status == 'assigned' then
+    return { 'ok', 'null' }
+  end
+  return { 'ok', '{"queue":' .. q(t.queue) .. ',"tasks":' .. queue_listing(t.queue) .. '}' }
+end
+
+-- Outcomes newest first, down to the first one older than the window (what the ledger reads).
+OPS.queue_stats = function()
+  local queue, start = ARGV[4], tonumber(ARGV[5])
+  local waiting = call('HVALS', P .. 'sw:' .. queue)
+  local key = P .. 'so:' .. queue
+  local outcomes = {}
+  local stop, chunk = -1, 64
+  while true do
+    local batch = call('LRANGE', key, stop - chunk + 1, stop)
+    for i = #batch, 1, -1 do
+      outcomes[#outcomes + 1] = batch[i]
+      if tonumber(string.match(batch[i], '^(%S+)')) < start then
+        return { 'ok', waiting, outcomes }
+      end
+    end
+    if #batch < chunk then
+      return { 'ok', waiting, outcomes }
+    end
+    stop = stop - chunk
+    chunk = chunk * 2
+  end
+end
+
+OPS.agent_stats = function()
+  local out = {}
+  for _, id in ipairs(call('LRANGE', P .. 'sao', 0, -1)) do
+    out[#out + 1] = call('HGET', P .. 'sa', id)
+    out[#out + 1] = call('LRANGE', P .. 'sh:' .. id, 0, -1)
+  end
+  return { 'ok', out }
+end
+
+OPS.ping = function()
+  return { 'ok', '[]' }
+end
+
+local op = OPS[OP]
+if op == nil then
+  return { 'err', 'unknown_operation', OP }
+end
+local reply = op()
+flush()
+return reply

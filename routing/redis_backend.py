@@ -1,0 +1,433 @@
+"""The Redis backend: routing state shared by every app process, each decision one atomic Lua script.
+
+Every decision (upsert or remove an agent, set an activity, submit, accept, reject, complete, abandon, tick) is a
+single ``EVALSHA`` of ``routing/lua/engine.lua``, a port of :class:`routing.engine.RoutingEngine`. Redis runs one
+script at a time, so N processes sharing one Redis never offer a task twice, assign it twice or fill an agent past
+its capacity, and two accepts of one offer see exactly one winner. Python does the pure work first (the
+:class:`~routing.workflows.RoutePlan`, the priority key, key names) and passes it in with ``now``; the script
+replies with the events as JSON.
+
+Key layout, under ``prefix`` (give it a hash tag such as ``routing:{cc}:`` on a Redis Cluster, so every key
+shares one slot):
+
+==============================  =====================================================================================
+``a:<agent>`` ``t:<task>``      one MessagePack record per agent, task and open reservation
+``r:<reservation>``
+``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
+``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by
+``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
+``av:l:<ch>:<lang>`` ``av:a:<ch>``
+``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
+                                fixed priority key (ties by arrival)
+``pi:<facet>``                  the pools an agent can look up by a facet (listed agent, skill, team, language, any)
+``q:<queue>``                   the queue's unanswered tasks (listings and positions)
+``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
+``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
+``sw:<queue>`` ``so:<queue>``   statistics: waiting tasks' creation times; outcomes ``at kind value``, trimmed to the
+``sa`` ``sao`` ``sh:<agent>``   retention; agents' activity now, first-seen order and earlier spans
+==============================  =====================================================================================
+
+Timeouts fail over by construction: they are members of ``timers``, not tasks in a process, and ``tick(now)`` in
+any process pops and fires every due one inside the script. A process that dies leaves its timers to whichever
+process ticks next, and two processes ticking at once never fire one timer twice.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from routing.engine import RoutingSettings, TaskView, WaitingTask
+from routing.errors import (
+    InvalidTransition,
+    ReservationExpired,
+    ReservationGone,
+    ReservationNotYours,
+    RoutingError,
+    UnknownAgent,
+    UnknownTask,
+)
+from routing.events import Event, event_from_dict
+from routing.matching import Requirement
+from routing.models import (
+    Activity,
+    AgentState,
+    Reservation,
+    Task,
+    TaskStatus,
+    agent_to_dict,
+    task_from_dict,
+    task_to_dict,
+)
+from routing.priority import priority_key
+from routing.statistics import (
+    ABANDONED,
+    SHORT_ABANDONED,
+    AgentStatistics,
+    QueueStatistics,
+    ServiceLevelPolicy,
+    agent_figures,
+    queue_figures,
+)
+from routing.workflows import RoutePlan, RoutingRules
+
+__all__ = ["ENGINE_SCRIPT", "RedisBackend", "key_part"]
+
+ENGINE_SCRIPT = resources.files("routing").joinpath("lua/engine.lua").read_text(encoding="utf-8")
+
+_SETTABLE = (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE)
+
+
+def key_part(name: str) -> str:
+    """Escape a name for use inside a key, so that a ``:`` in a skill or team cannot make two keys collide."""
+    if "%" in name or ":" in name:
+        return name.replace("%", "%25").replace(":", "%3A")
+    return name
+
+
+def _number(value: float) -> str:
+    # repr() of a float round-trips exactly through Lua's tonumber (strtod).
+    return repr(float(value))
+
+
+def _pool_suffixes(requirement: Requirement) -> list[str]:
+    """Return the facets agents look a pool up by, as RoutingEngine's ``_pool_keys`` does."""
+    channel = key_part(requirement.channel)
+    if requirement.agents is not None:
+        return [f"g:{channel}:{key_part(agent)}" for agent in sorted(requirement.agents)]
+    if requirement.skills:
+        return [f"s:{channel}:{key_part(requirement.skills[0][0])}"]
+    if requirement.team is not None:
+        return [f"t:{channel}:{key_part(requirement.team)}"]
+    if requirement.languages:
+        return [f"l:{channel}:{key_part(min(requirement.languages))}"]
+    return [f"a:{channel}"]
+
+
+def _plan_json(plan: RoutePlan) -> str:
+    steps: list[dict[str, Any]] = []
+    for step in plan.steps:
+        requirement = step.requirement
+        item: dict[str, Any] = {"n": step.name, "g": requirement.signature(), "k": _pool_suffixes(requirement)}
+        if step.until is not None:
+            item["u"] = _number(step.until)
+        if requirement.skills:
+            item["b"] = f"s:{key_part(requirement.channel)}:{key_part(requirement.skills[0][0])}:"
+        steps.append(item)
+    data: dict[str, Any] = {"f": str(plan.fallback), "s": steps}
+    if plan.reservation_timeout:
+        data["rt"] = _number(plan.reservation_timeout)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _agent_json(agent: AgentState, activity: Activity) -> str:
+    """Return the agent's profile with the keys of every index it joins, computed once here rather than in Lua."""
+    skills = dict(agent.skills)
+    languages = sorted(agent.languages)
+    buckets: dict[str, list[str]] = {}
+    pool_facets: dict[str, list[str]] = {}
+    for channel in agent.capacity:
+        ch = key_part(channel)
+        facets = [f"s:{ch}:{key_part(skill)}:{level}" for skill, level in skills.items()]
+        lookups = [f"g:{ch}:{key_part(agent.id)}", *(f"s:{ch}:{key_part(skill)}" for skill in skills)]
+        if agent.team is not None:
+            facets.append(f"t:{ch}:{key_part(agent.team)}")
+            lookups.append(f"t:{ch}:{key_part(agent.team)}")
+        facets.extend(f"l:{ch}:{key_part(language)}" for language in languages)
+        lookups.extend(f"l:{ch}:{key_part(language)}" for language in languages)
+        facets.append(f"a:{ch}")
+        lookups.append(f"a:{ch}")
+        buckets[channel] = facets
+        pool_facets[channel] = lookups
+    roster = [f"s:{key_part(skill)}" for skill in skills]
+    if agent.team is not None:
+        roster.append(f"t:{key_part(agent.team)}")
+    roster.extend(f"l:{key_part(language)}" for language in languages)
+    roster.extend(f"c:{key_part(channel)}" for channel, slots in agent.capacity.items() if slots > 0)
+    data = {
+        "id": agent.id,
+        "activity": str(activity),
+        "skills": skills,
+        "langs": languages,
+        "team": agent.team,
+        "cap": dict(agent.capacity),
+        "call_blocks": agent.call_blocks_other_channels,
+        "bk": buckets,
+        "pk": pool_facets,
+        "rk": roster,
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _reservation(data: dict[str, Any]) -> Reservation:
+    return Reservation(**data)
+
+
+def _serving_order(item: list[Any]) -> tuple[bool, float, float, str]:
+    task_id, status, key, created_at, _ = item
+    return (status != TaskStatus.RESERVED, key, created_at, task_id)
+
+
+class RedisBackend:
+    """Routing state in Redis, shared by every process using the same client target and prefix."""
+
+    def __init__(
+        self,
+        client: Redis,
+        rules: RoutingRules | None = None,
+        settings: RoutingSettings | None = None,
+        *,
+        prefix: str = "routing:",
+        policy: ServiceLevelPolicy | None = None,
+        retention: float = 86_400.0,
+        owns_client: bool = False,
+    ) -> None:
+        if not prefix:
+            raise ValueError("a Redis key prefix is required")
+        if not retention > 0:
+            raise ValueError("retention must be positive")
+        self.client = client
+        self.rules = rules or RoutingRules()
+        self.settings = settings or RoutingSettings()
+        self.prefix = prefix
+        self.policy = policy or ServiceLevelPolicy()
+        self.retention = retention
+        self._owns_client = owns_client
+        self._script = client.register_script(ENGINE_SCRIPT)
+        s = self.settings
+        self._config = "|".join(
+            (
+                _number(s.reservation_timeout),
+                str(s.max_consecutive_misses),
+                "1" if s.count_rejections_as_misses else "0",
+                str(s.strategy),
+                str(s.lookahead),
+                _number(retention),
+            )
+        )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        rules: RoutingRules | None = None,
+        settings: RoutingSettings | None = None,
+        *,
+        prefix: str = "routing:",
+        policy: ServiceLevelPolicy | None = None,
+        retention: float = 86_400.0,
+    ) -> RedisBackend:
+        """Connect to ``url`` (``redis://host:port/db``); :meth:`aclose` closes the connection pool it opens."""
+        client: Redis = Redis.from_url(url)
+        return cls(client, rules, settings, prefix=prefix, policy=policy, retention=retention, owns_client=True)
+
+    async def aclose(self) -> None:
+        """Close the client if this backend opened it (``from_url``); a client passed in stays the caller's."""
+        if self._owns_client:
+            await self.client.aclose()
+
+    # The one way into Redis.
+
+    async def _call(self, op: str, now: float, *args: str) -> Any:
+        reply = await self._script(keys=[self.prefix], args=[op, _number(now), self._config, *args])
+        status = _text(reply[0])
+        if status == "ok":
+            return reply[1] if len(reply) == 2 else reply[1:]
+        raise _error(_text(reply[1]), _text(reply[2]), args)
+
+    async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
+        payload = await self._call(op, now, *args)
+        return [event_from_dict(item) for item in json.loads(payload)]
+
+    async def _read(self, op: str, *args: str) -> Any:
+        return json.loads(await self._call(op, 0.0, *args))
+
+    # Decisions.
+
+    async def upsert_agent(self, agent: AgentState, now: float) -> list[Event]:
+        """Add an agent or update its profile and chosen activity; it may receive offers at once."""
+        profile = json.dumps(agent_to_dict(agent), ensure_ascii=False, separators=(",", ":"))
+        return await self._decide("upsert_agent", now, _agent_json(agent, agent.activity), profile)
+
+    async def remove_agent(self, agent_id: str, now: float) -> list[Event]:
+        """Forget an agent; offers still ringing for it go back to their queues."""
+        return await self._decide("remove_agent", now, agent_id)
+
+    async def set_activity(self, agent_id: str, activity: Activity, now: float) -> list[Event]:
+        """Apply an activity the agent chose: available, away or offline."""
+        activity = Activity(activity)
+        if activity not in _SETTABLE:
+            raise InvalidTransition(f"activity {activity!s} is set by the engine, not by agents")
+        return await self._decide("set_activity", now, agent_id, str(activity))
+
+    async def submit(self, task: Task, now: float) -> list[Event]:
+        """Queue a new task, offering it at once when a qualified agent has capacity."""
+        plan = self.rules.plan(task)
+        return await self._decide(
+            "submit",
+            now,
+            task.id,
+            task.queue,
+            task.channel,
+            _number(task.created_at),
+            str(task.value),
+            _number(priority_key(task, self.settings.weights)),
+            json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
+            _plan_json(plan),
+            json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),
+        )
+
+    async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
+        """Accept an offer; raises ReservationConflict if it is expired, gone or another agent's."""
+        return await self._decide("accept", now, reservation_id, agent_id)
+
+    async def reject(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
+        """Decline an offer; the task is re-offered to someone else."""
+        return await self._decide("reject", now, reservation_id, agent_id)
+
+    async def complete(self, task_id: str, now: float, wrap_up: float = 0.0) -> list[Event]:
+        """Finish an assigned task; the agent wraps up for ``wrap_up`` seconds, then takes new work."""
+        if wrap_up < 0:
+            raise ValueError("wrap_up cannot be negative")
+        return await self._decide("complete", now, task_id, _number(wrap_up))
+
+    async def abandon(self, task_id: str, now: float) -> list[Event]:
+        """Record that the customer left before an agent accepted."""
+        return await self._decide("abandon", now, task_id)
+
+    async def tick(self, now: float) -> list[Event]:
+        """Fire every offer, workflow-step and wrap-up timeout due by ``now``, whichever process set it."""
+        return await self._decide("tick", now)
+
+    # Reads.
+
+    async def next_due(self) -> float | None:
+        """Return when the next timeout falls due in any process (``None``: nothing pending)."""
+        due = await self._call("next_due", 0.0)
+        text = _text(due)
+        return None if text == "null" else float(text)
+
+    async def get_task(self, task_id: str) -> TaskView | None:
+        """Return a task still in routing, or ``None``."""
+        data = await self._read("get_task", task_id)
+        if data is None:
+            return None
+        reservation = data["reservation"]
+        return TaskView(
+            task=task_from_dict(data["task"]),
+            status=TaskStatus(data["status"]),
+            step_index=data["step_index"],
+            step=data["step"],
+            priority_key=data["priority_key"],
+            unserviceable=data["unserviceable"],
+            reservation=None if reservation is None else _reservation(reservation),
+            agent_id=data["agent_id"],
+        )
+
+    async def get_agent(self, agent_id: str) -> AgentState | None:
+        """Return an agent's state, or ``None``."""
+        data = await self._read("get_agent", agent_id)
+        if data is None:
+            return None
+        profile = data["profile"]
+        return AgentState(
+            id=profile["id"],
+            activity=Activity(data["activity"]),
+            skills=profile["skills"],
+            languages=frozenset(profile["languages"]),
+            team=profile["team"],
+            capacity=profile["capacity"],
+            call_blocks_other_channels=profile["call_blocks_other_channels"],
+            load=data["load"],
+            idle_since=data["idle_since"],
+            consecutive_misses=data["consecutive_misses"],
+        )
+
+    async def agent_reservations(self, agent_id: str) -> list[Reservation]:
+        """Return the offers ringing for an agent now, oldest first (what the agent desktop shows)."""
+        return [_reservation(item) for item in await self._read("agent_reservations", agent_id)]
+
+    async def waiting_tasks(self, queue: str, now: float, limit: int | None = None) -> list[WaitingTask]:
+        """List a queue's unanswered tasks in the order they will be served."""
+        items = sorted(await self._read("waiting", queue), key=_serving_order)
+        if limit is not None:
+            items = items[:limit]
+        return [
+            WaitingTask(
+                task_id=task_id,
+                queue=queue,
+                status=TaskStatus(status),
+                position=position,
+                waited=now - created_at,
+                score=now - key,
+                step=step,
+            )
+            for position, (task_id, status, key, created_at, step) in enumerate(items, start=1)
+        ]
+
+    async def position(self, task_id: str) -> int | None:
+        """Return a task's 1-based place in its queue, or ``None`` once answered or gone."""
+        data = await self._read("position", task_id)
+        if data is None:
+            return None
+        items = data["tasks"]
+        mine = next((_serving_order(item) for item in items if item[0] == task_id), None)
+        if mine is None:
+            return None
+        return 1 + sum(1 for item in items if item[0] != task_id and _serving_order(item) < mine)
+
+    async def queue_statistics(self, queue: str, now: float, window: float) -> QueueStatistics:
+        """Return one queue's live figures and its totals over the last ``window`` seconds, as every process sees them."""
+        waiting, outcomes = await self._call("queue_stats", now, queue, _number(now - window))
+        short_abandon = self.policy.short_abandon
+        records: list[tuple[float, int, float]] = []
+        for raw in outcomes:
+            at_text, kind_text, value_text = _text(raw).split(" ")
+            kind, value = int(kind_text), float(value_text)
+            if kind == ABANDONED and value < short_abandon:
+                kind = SHORT_ABANDONED
+            records.append((float(at_text), kind, value))
+        created = [float(_text(item)) for item in waiting]
+        return queue_figures(queue, created, records, self.policy.threshold, now, window)
+
+    async def agent_statistics(self, now: float, window: float) -> AgentStatistics:
+        """Return agents by activity and occupancy over the last ``window`` seconds, as every process sees them."""
+        flat = await self._call("agent_stats", now)
+        tracks: list[tuple[Activity, float, list[tuple[float, float, Activity]]]] = []
+        for index in range(0, len(flat), 2):
+            activity_text, since_text = _text(flat[index]).split(" ")
+            history = []
+            for raw in flat[index + 1]:
+                begin, end, activity = _text(raw).split(" ")
+                history.append((float(begin), float(end), Activity(activity)))
+            tracks.append((Activity(activity_text), float(since_text), history))
+        return agent_figures(tracks, now, window)
+
+
+def _error(code: str, detail: str, args: tuple[str, ...]) -> RoutingError:
+    """Turn the script's error reply into the exception RoutingEngine raises in the same case."""
+    if code == "gone":
+        return ReservationGone(args[0], "is no longer open (accepted, rejected, timed out or withdrawn)")
+    if code == "not_yours":
+        return ReservationNotYours(args[0], f"was offered to another agent, not {args[1]!r}")
+    if code == "expired":
+        return ReservationExpired(args[0], f"expired at {float(detail):.3f}")
+    if code == "unknown_agent":
+        return UnknownAgent(f"no agent {args[0]!r}")
+    if code == "unknown_task":
+        return UnknownTask(f"no task {args[0]!r}")
+    if code == "duplicate":
+        return InvalidTransition(f"task {args[0]!r} is already in the engine")
+    if code == "not_assigned":
+        return InvalidTransition(f"task {args[0]!r} is {detail}, not assigned")
+    if code == "assigned":
+        return InvalidTransition(f"task {args[0]!r} is already assigned; complete it instead")
+    return RoutingError(f"routing script failed: {code} {detail}".strip())
+
