@@ -68,7 +68,8 @@ def _register_engine_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
-    """Add the commands the routing engine and the IVR define for themselves."""
+    """Add the commands the routing engine, the IVR and the email channel define for themselves."""
+    from contact_center.channels.email.importer import register_commands as register_email
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
@@ -76,6 +77,7 @@ def _register_engine_commands(
     register_routing(commands)
     register_bench(bench_commands)
     register_ivr(commands)
+    register_email(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

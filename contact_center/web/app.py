@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
+from contact_center.channels.email.web import add_email_channel, email_transport
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.web import add_twilio_routes, sms_transport
 from contact_center.clock import Clock, SystemClock
@@ -101,6 +102,7 @@ def create_app(
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
+    add_email_channel(app)
     # After the channels' own contexts, so their transports exist when the sender starts.
     app.cleanup_ctx.append(_outbox_sender)
     document = openapi_document(api_endpoints(), title="Contact Center API", version="1")
@@ -141,6 +143,9 @@ async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
     sms = sms_transport(app)
     if sms is not None:
         transports[OutboxChannel.SMS] = sms
+    email = email_transport(app)
+    if email is not None:
+        transports[OutboxChannel.EMAIL] = email
     task = None
     if app[SETTINGS].background_workers and transports:
         task = asyncio.create_task(run_outbox_sender(app[DATABASE], transports, app[CLOCK]), name="outbox-sender")

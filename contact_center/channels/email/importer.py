@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tqdm import tqdm  # type: ignore[import-untyped]
+from tqdm import tqdm
 
 from contact_center.channels.email.intake import IntakeOutcome, take_in_message
 from contact_center.clock import SystemClock
