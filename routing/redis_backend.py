@@ -384,7 +384,7 @@ class RedisBackend:
         return 1 + sum(1 for item in items if item[0] != task_id and _serving_order(item) < mine)
 
     async def queue_statistics(self, queue: str, now: float, window: float) -> QueueStatistics:
-        """Return one queue's live figures and its totals over the last ``window`` seconds, as every process sees them."""
+        """Return one queue's live figures and its totals over the last ``window`` seconds, alike in every process."""
         waiting, outcomes = await self._call("queue_stats", now, queue, _number(now - window))
         short_abandon = self.policy.short_abandon
         records: list[tuple[float, int, float]] = []
@@ -430,4 +430,3 @@ def _error(code: str, detail: str, args: tuple[str, ...]) -> RoutingError:
     if code == "assigned":
         return InvalidTransition(f"task {args[0]!r} is already assigned; complete it instead")
     return RoutingError(f"routing script failed: {code} {detail}".strip())
-

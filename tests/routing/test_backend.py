@@ -1,29 +1,20 @@
-"""The in-memory backend through the async protocol the app uses."""
+"""Every backend through the async protocol the app uses (parametrized in ``conftest.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from routing.backend import RoutingBackend
 from routing.errors import ReservationConflict
 from routing.events import TaskAccepted
-from routing.memory import MemoryBackend
-from routing.workflows import RoutingRules
 from tests.routing.factories import agent, reservations, task
 
 
-@pytest.fixture
-def backend(rules: RoutingRules) -> MemoryBackend:
-    return MemoryBackend(rules)
-
-
-def test_memory_backend_implements_the_protocol(backend: MemoryBackend) -> None:
+def test_backend_implements_the_protocol(backend: RoutingBackend) -> None:
     assert isinstance(backend, RoutingBackend)
 
 
-async def test_two_accepts_at_once_exactly_one_wins(backend: MemoryBackend) -> None:
+async def test_two_accepts_at_once_exactly_one_wins(backend: RoutingBackend) -> None:
     await backend.upsert_agent(agent("alice"), 0)
     (offer,) = reservations(await backend.submit(task("t1"), 1))
     results = await asyncio.gather(
@@ -38,7 +29,7 @@ async def test_two_accepts_at_once_exactly_one_wins(backend: MemoryBackend) -> N
     assert isinstance(winners[0][0], TaskAccepted)
 
 
-async def test_full_call_feeds_statistics(backend: MemoryBackend) -> None:
+async def test_full_call_feeds_statistics(backend: RoutingBackend) -> None:
     await backend.upsert_agent(agent("alice"), 0)
     (offer,) = reservations(await backend.submit(task("t1"), 0))
     await backend.submit(task("t2", created_at=1), 1)
@@ -64,7 +55,7 @@ async def test_full_call_feeds_statistics(backend: MemoryBackend) -> None:
     assert agents.occupancy is not None
 
 
-async def test_reject_set_activity_and_remove(backend: MemoryBackend) -> None:
+async def test_reject_set_activity_and_remove(backend: RoutingBackend) -> None:
     await backend.upsert_agent(agent("alice"), 0)
     await backend.upsert_agent(agent("alice2", skills={"billing": 8}), 0)
     (offer,) = reservations(await backend.submit(task("t1"), 0))
