@@ -107,6 +107,11 @@ class ContactRouter(Protocol):
 def build_backend(settings: Settings) -> RoutingBackend:
     """Return the routing backend the settings ask for, with the workflow rules loaded."""
     rules = load_rules(settings.routing_rules) if settings.routing_rules else RoutingRules()
+    if settings.redis_url:
+        # Imported here so the embedded default never needs a Redis client.
+        from routing.redis_backend import RedisBackend
+
+        return RedisBackend.from_url(settings.redis_url, rules, prefix=settings.redis_prefix)
     return MemoryBackend(rules)
 
 
@@ -302,6 +307,12 @@ class Dispatcher:
         events = await self.backend.tick(self.now())
         await self._apply(events)
         return events
+
+    async def close(self) -> None:
+        """Release the backend's connections (a Redis client)."""
+        close = getattr(self.backend, "aclose", None)
+        if close is not None:
+            await close()
 
     async def run_timers(self, idle: float = 1.0) -> None:
         """Fire timeouts as they fall due, forever (a background task of the app)."""

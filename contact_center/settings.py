@@ -26,6 +26,7 @@ class Settings:
     data_dir: Path = Path("data")
     database_url: str = ""
     redis_url: str | None = None
+    redis_prefix: str = "cc:routing:"
     secret_key: str = field(default="", repr=False)
     public_base_url: str | None = None
     cookie_secure: bool = False
@@ -56,6 +57,7 @@ class Settings:
                 env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'contact-center.db'}"
             ),
             redis_url=_url(env, "REDIS_URL", schemes=("redis", "rediss", "unix")),
+            redis_prefix=env.get("REDIS_PREFIX") or "cc:routing:",
             secret_key=env.get("SECRET_KEY") or "",
             public_base_url=_url(env, "PUBLIC_BASE_URL", schemes=("http", "https")),
             cookie_secure=_bool(env, "COOKIE_SECURE", default=False),

@@ -135,6 +135,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await dispatcher.close()
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
