@@ -1,0 +1,398 @@
+"""The Redis backend against the real server: the same decisions as the memory backend, across processes.
+
+* A randomized state machine drives a :class:`MemoryBackend` and a :class:`RedisBackend` side by side with the same
+  operations and compares every reply (events, errors) and the state read back after each step.
+* Several clients on separate connections race submits and accepts: no task is assigned twice, no agent goes past
+  its capacity, and of two accepts of one offer exactly one wins.
+* Timeouts set by one process fire from another's ``tick``; statistics read the same in every process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from redis.asyncio import Redis
+
+from routing.engine import RoutingSettings
+from routing.errors import ReservationConflict, ReservationGone, RoutingError
+from routing.events import Event, TaskAccepted, TaskReserved
+from routing.matching import Strategy
+from routing.memory import MemoryBackend
+from routing.models import Activity, AgentState, Task, TaskStatus
+from routing.redis_backend import RedisBackend, key_part
+from routing.workflows import parse_rules
+from tests.routing.conftest import REDIS_URL, delete_prefix, new_prefix
+from tests.routing.factories import RULES_YAML, agent, reservations, task
+
+T = TypeVar("T")
+
+SKILLS = ("billing", "support")
+CHANNELS = ("voice", "chat", "email")
+AGENT_IDS = ("a0", "a1", "a2", "a3", "a:4", "a%5")  # names that need escaping in keys, too
+QUEUES = ("billing", "support", "other")
+
+skill_levels = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10), max_size=2)
+capacities = st.dictionaries(st.sampled_from(CHANNELS), st.integers(0, 3), min_size=1, max_size=3)
+
+
+class SideBySide(RuleBasedStateMachine):
+    """Every operation on both backends; replies and state must match."""
+
+    routing_settings = RoutingSettings(reservation_timeout=5, max_consecutive_misses=2, lookahead=2)
+
+    def __init__(self) -> None:
+        super().__init__()
+        rules = parse_rules(RULES_YAML)
+        self.loop = asyncio.new_event_loop()
+        self.client = Redis.from_url(REDIS_URL)
+        self.prefix = new_prefix()
+        self.memory = MemoryBackend(rules, self.routing_settings, retention=60.0)
+        self.redis = RedisBackend(self.client, rules, self.routing_settings, prefix=self.prefix, retention=60.0)
+        self.now = 1_700_000_000.0
+        self.counter = 0
+        self.task_ids: list[str] = []
+
+    def teardown(self) -> None:
+        self.run(delete_prefix(self.client, self.prefix))
+        self.run(self.client.aclose())
+        self.loop.close()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(awaitable)
+
+    def both(self, method: str, *args: Any) -> list[Event]:
+        """Call ``method`` on both backends; they must return equal events or raise the same error."""
+        outcomes: list[Any] = []
+        for backend in (self.memory, self.redis):
+            try:
+                outcomes.append(self.run(getattr(backend, method)(*args)))
+            except RoutingError as exc:
+                outcomes.append((type(exc), str(exc)))
+        expected, actual = outcomes
+        assert actual == expected, (method, args)
+        self.compare_state()
+        return expected if isinstance(expected, list) else []
+
+    def compare_state(self) -> None:
+        memory, redis = self.memory, self.redis
+        for task_id in self.task_ids:
+            assert self.run(redis.get_task(task_id)) == self.run(memory.get_task(task_id)), task_id
+        for agent_id in AGENT_IDS:
+            assert self.run(redis.get_agent(agent_id)) == self.run(memory.get_agent(agent_id)), agent_id
+            expected = self.run(memory.agent_reservations(agent_id))
+            assert self.run(redis.agent_reservations(agent_id)) == expected
+        assert self.run(redis.next_due()) == self.run(memory.next_due())
+        for queue in QUEUES:
+            assert self.run(redis.waiting_tasks(queue, self.now)) == self.run(memory.waiting_tasks(queue, self.now))
+            expected_stats = self.run(memory.queue_statistics(queue, self.now, 30.0))
+            assert self.run(redis.queue_statistics(queue, self.now, 30.0)) == expected_stats
+        assert self.run(redis.agent_statistics(self.now, 30.0)) == self.run(memory.agent_statistics(self.now, 30.0))
+
+    @initialize(count=st.integers(2, 5), levels=st.lists(st.integers(4, 10), min_size=5, max_size=5))
+    def staff(self, count: int, levels: list[int]) -> None:
+        # Start with agents who can take most work, so that offers, answers and time-outs happen often.
+        for index in range(count):
+            state = AgentState(
+                id=AGENT_IDS[index],
+                activity=Activity.AVAILABLE,
+                skills={"billing": levels[index], "support": 11 - levels[index]},
+                capacity={"voice": 1, "chat": 2, "email": 1},
+                team="billing",
+                languages=frozenset({"en", "es"} if index % 2 else {"en"}),
+            )
+            self.both("upsert_agent", state, self.now)
+
+    @rule(
+        agent_id=st.sampled_from(AGENT_IDS),
+        skills=skill_levels,
+        capacity=capacities,
+        team=st.sampled_from([None, "billing"]),
+        spanish=st.booleans(),
+        activity=st.sampled_from([Activity.AVAILABLE, Activity.AVAILABLE, *Activity]),
+        blocks=st.booleans(),
+    )
+    def upsert_agent(
+        self,
+        agent_id: str,
+        skills: dict[str, int],
+        capacity: dict[str, int],
+        team: str | None,
+        spanish: bool,
+        activity: Activity,
+        blocks: bool,
+    ) -> None:
+        state = AgentState(
+            id=agent_id,
+            activity=activity,
+            skills=skills,
+            capacity=capacity,
+            team=team,
+            languages=frozenset({"en", "es"} if spanish else {"en"}),
+            call_blocks_other_channels=blocks,
+        )
+        self.both("upsert_agent", state, self.now)
+
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        channel=st.sampled_from(CHANNELS),
+        required=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 6), max_size=1),
+        preferred=skill_levels,
+        value=st.integers(0, 100),
+        base=st.integers(0, 2),
+        sla=st.sampled_from([10.0, 20.0, 300.0]),
+        age=st.sampled_from([0.0, 0.25, 3.0, 35.0, 500.0]),
+        language=st.sampled_from([None, "en", "es"]),
+        last_agent=st.sampled_from([None, *AGENT_IDS]),
+    )
+    def submit(
+        self,
+        queue: str,
+        channel: str,
+        required: dict[str, int],
+        preferred: dict[str, int],
+        value: int,
+        base: int,
+        sla: float,
+        age: float,
+        language: str | None,
+        last_agent: str | None,
+    ) -> None:
+        self.counter += 1
+        new = Task(
+            id=f"t{self.counter}",
+            queue=queue,
+            channel=channel,
+            created_at=self.now - age,
+            required_skills=required,
+            preferred_skills=preferred,
+            value=value,
+            base_priority=base,
+            sla_target=sla,
+            language=language,
+            attributes={"last_agent": last_agent} if last_agent else {},
+        )
+        self.task_ids.append(new.id)
+        self.both("submit", new, self.now)
+
+    def open_reservations(self) -> list[tuple[str, str]]:
+        engine = self.memory.engine
+        return sorted((r.id, r.agent_id) for r in engine._reservations.values())
+
+    def tasks_in(self, *statuses: TaskStatus) -> list[str]:
+        engine = self.memory.engine
+        return sorted(task_id for task_id, record in engine._tasks.items() if record.status in statuses)
+
+    @precondition(lambda self: self.open_reservations())
+    @rule(data=st.data(), twice=st.booleans(), wrong_agent=st.booleans())
+    def accept(self, data: st.DataObject, twice: bool, wrong_agent: bool) -> None:
+        reservation_id, agent_id = data.draw(st.sampled_from(self.open_reservations()))
+        if wrong_agent:
+            self.both("accept", reservation_id, "someone-else", self.now)
+        self.both("accept", reservation_id, agent_id, self.now)
+        if twice:
+            self.both("accept", reservation_id, agent_id, self.now)
+
+    @precondition(lambda self: self.open_reservations())
+    @rule(data=st.data(), late=st.booleans())
+    def reject(self, data: st.DataObject, late: bool) -> None:
+        reservation_id, agent_id = data.draw(st.sampled_from(self.open_reservations()))
+        # A late answer (past the offer's expiry, before tick) is refused alike.
+        self.both("reject", reservation_id, agent_id, self.now + (10.0 if late else 0.0))
+
+    @precondition(lambda self: self.tasks_in(TaskStatus.ASSIGNED))
+    @rule(data=st.data(), wrap_up=st.sampled_from([0.0, 0.0, 3.0, 0.7]))
+    def complete(self, data: st.DataObject, wrap_up: float) -> None:
+        self.both("complete", data.draw(st.sampled_from(self.tasks_in(TaskStatus.ASSIGNED))), self.now, wrap_up)
+
+    @precondition(lambda self: self.task_ids)
+    @rule(data=st.data())
+    def abandon(self, data: st.DataObject) -> None:
+        # Any task ever submitted: gone and assigned ones must fail alike.
+        self.both("abandon", data.draw(st.sampled_from(self.task_ids)), self.now)
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS), activity=st.sampled_from([Activity.AVAILABLE, *Activity]))
+    def set_activity(self, agent_id: str, activity: Activity) -> None:
+        self.both("set_activity", agent_id, activity, self.now)
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS), really=st.integers(0, 3))
+    def remove_agent(self, agent_id: str, really: int) -> None:
+        if really == 0:  # rarely: removing agents leaves little to route
+            self.both("remove_agent", agent_id, self.now)
+
+    @rule(seconds=st.sampled_from([0.1, 0.5, 2.0, 6.0, 15.0, 40.0, 100.0]))
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.both("tick", self.now)
+
+
+SideBySide.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestSideBySide = SideBySide.TestCase
+
+
+class LongestIdleSideBySide(SideBySide):
+    routing_settings = RoutingSettings(
+        reservation_timeout=5, strategy=Strategy.LONGEST_IDLE, count_rejections_as_misses=True, lookahead=3
+    )
+
+
+LongestIdleSideBySide.TestCase.settings = settings(
+    max_examples=15, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestLongestIdleSideBySide = LongestIdleSideBySide.TestCase
+
+
+# Several processes: one Redis, one prefix, a client (connection pool) each.
+
+
+@pytest.fixture
+async def processes(rules: Any) -> AsyncIterator[list[RedisBackend]]:
+    prefix = new_prefix()
+    clients = [Redis.from_url(REDIS_URL) for _ in range(4)]
+    backends = [
+        RedisBackend(client, rules, RoutingSettings(reservation_timeout=15), prefix=prefix) for client in clients
+    ]
+    yield backends
+    await delete_prefix(clients[0], prefix)
+    for client in clients:
+        await client.aclose()
+
+
+async def test_two_accepts_of_one_offer_from_two_processes_exactly_one_wins(processes: list[RedisBackend]) -> None:
+    first, second = processes[:2]
+    await first.upsert_agent(agent("alice"), 0)
+    (offer,) = reservations(await first.submit(task("t1"), 1))
+    for _ in range(3):  # also when both arrive in the same instant, many times over
+        results = await asyncio.gather(
+            first.accept(offer.reservation_id, "alice", 2),
+            second.accept(offer.reservation_id, "alice", 2),
+            return_exceptions=True,
+        )
+        winners = [result for result in results if isinstance(result, list)]
+        losers = [result for result in results if isinstance(result, ReservationConflict)]
+        assert len(winners) + len(losers) == 2
+        assert len(losers) >= 1
+        assert all(isinstance(loser, ReservationGone) for loser in losers)
+    view = await second.get_task("t1")
+    assert view is not None
+    assert view.status is TaskStatus.ASSIGNED
+
+
+async def test_racing_submits_and_accepts_never_double_assign_or_overfill(processes: list[RedisBackend]) -> None:
+    agents = [
+        agent(
+            f"agent{i}",
+            skills={"support": 1 + i % 10},
+            capacity={"voice": 1, "chat": 2},
+            call_blocks_other_channels=False,
+        )
+        for i in range(12)
+    ]
+    await asyncio.gather(*(processes[i % 4].upsert_agent(state, 0) for i, state in enumerate(agents)))
+    accepted: list[TaskAccepted] = []
+    offers: list[TaskReserved] = []
+
+    async def worker(index: int) -> None:
+        backend = processes[index % len(processes)]
+        for n in range(15):
+            events = await backend.submit(
+                task(
+                    f"w{index}-{n}", queue="support", channel=("voice", "chat")[n % 2], required_skills={"support": 1}
+                ),
+                1,
+            )
+            offers.extend(reservations(events))
+            # Every worker tries to accept every offer it has seen, its own and others': only the owner's can win,
+            # and each only once.
+            for offer in list(offers):
+                try:
+                    result = await backend.accept(offer.reservation_id, offer.agent_id, 2)
+                except ReservationConflict:
+                    continue
+                accepted.extend(event for event in result if isinstance(event, TaskAccepted))
+
+    await asyncio.gather(*(worker(index) for index in range(8)))
+    assert len({event.task_id for event in accepted}) == len(accepted)
+    assert len({event.reservation_id for event in accepted}) == len(accepted)
+    assert len({offer.reservation_id for offer in offers}) == len(offers)
+    held: Counter[tuple[str, str]] = Counter()
+    for event in accepted:
+        held[(event.agent_id, event.channel)] += 1
+    for state in agents:
+        current = await processes[0].get_agent(state.id)
+        assert current is not None
+        for channel, load in current.load.items():
+            assert load <= state.capacity[channel]
+            assert load == held[(state.id, channel)]
+    # 12 agents x 3 slots were filled, and each accepted task is assigned to exactly the agent that accepted it.
+    assert len(accepted) == 36
+    for event in accepted:
+        view = await processes[3].get_task(event.task_id)
+        assert view is not None
+        assert (view.status, view.agent_id) == (TaskStatus.ASSIGNED, event.agent_id)
+
+
+async def test_timeouts_set_by_a_dead_process_fire_from_another(rules: Any) -> None:
+    prefix = new_prefix()
+    dying = RedisBackend.from_url(REDIS_URL, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    survivor = RedisBackend.from_url(REDIS_URL, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    try:
+        await dying.upsert_agent(agent("alice"), 0)
+        await dying.upsert_agent(agent("bob"), 0)
+        (offer,) = reservations(await dying.submit(task("t1"), 0))
+        await dying.aclose()  # the process that made the offer is gone
+        assert await survivor.next_due() == 20  # the billing queue rings for 20 s
+        assert await survivor.tick(19.9) == []
+        events = await survivor.tick(20)
+        assert events[0].kind == "reservation_timed_out"
+        assert await survivor.tick(20) == []  # fired once, whoever ticks next
+        view = await survivor.get_task("t1")
+        assert view is not None
+        assert view.reservation is None  # alice is excluded; bob only qualifies after the experts step
+        (again,) = reservations(await survivor.tick(30))
+        assert (again.task_id, again.agent_id) == ("t1", "bob")
+        assert offer.agent_id == "alice"
+    finally:
+        await delete_prefix(survivor.client, prefix)
+        await survivor.aclose()
+
+
+async def test_statistics_read_the_same_in_every_process(processes: list[RedisBackend]) -> None:
+    first, second = processes[:2]
+    memory = MemoryBackend(first.rules, first.settings)
+    for backend in (first, memory):
+        await backend.upsert_agent(agent("alice"), 0)
+        (offer,) = reservations(await backend.submit(task("t1"), 0))
+        await backend.submit(task("t2", created_at=1), 1)
+        await backend.accept(offer.reservation_id, "alice", 5)
+        await backend.complete("t1", 65, wrap_up=10)
+        await backend.abandon("t2", 70)
+    expected = await memory.queue_statistics("billing", 100, 3600)
+    assert expected.answered == 1
+    assert await first.queue_statistics("billing", 100, 3600) == expected
+    assert await second.queue_statistics("billing", 100, 3600) == expected
+    assert await second.agent_statistics(100, 100) == await memory.agent_statistics(100, 100)
+
+
+async def test_keys_live_under_the_prefix_and_escape_separators(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("x:y", skills={"billing:eu": 9}, team="billing"), 0)
+        events = await backend.submit(task("t:1", queue="q", required_skills={"billing:eu": 5}), 0)
+        assert reservations(events)[0].agent_id == "x:y"
+        keys = {key.decode() async for key in redis_client.scan_iter(match=prefix + "*")}
+        assert f"{prefix}av:s:chat:billing%3Aeu:9" not in keys  # a voice-only agent is not in chat buckets
+        assert f"{prefix}ro:s:{key_part('billing:eu')}" in keys
+        assert f"{prefix}timers" in keys
+    finally:
+        await delete_prefix(redis_client, prefix)
+    assert [key async for key in redis_client.scan_iter(match=prefix + "*")] == []
