@@ -6,6 +6,11 @@ best waiting task it qualifies for), accepts that offer, and a new task arrives;
 and ``tick`` fires the workflow steps that fall due. Skills are drawn so that every queue's workflow widens from
 experts (level >= 7) to anyone with the skill, and a third of the agents also take chats next to calls.
 
+With ``backend="redis"`` the same scenario runs against a Redis server (``redis_url``) under a key prefix of its
+own, deleted afterwards, and the run also times a bare Lua round trip (``EVALSHA`` of a script that only returns)
+on the same connection, so the report shows how far a decision is from the wire: ``lua_round_trip_*`` and the
+ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run.
+
 Memory is the process's peak resident set (``max_rss_mb``; a doubled run follows its base run in the same process,
 so its figure is the larger of the two, which is its own). With ``trace_memory`` the build also runs under
 tracemalloc and reports its peak (``build_peak_mb``, the Python heap the routing state needs); that slows the build
@@ -15,12 +20,14 @@ and inflates the resident set, and it is always off during the timed phase, wher
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import random
 import resource
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,7 +38,17 @@ from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState, Task
 from routing.workflows import QueueRules, RoutingRules, Step, Workflow
 
-__all__ = ["BenchResult", "as_json", "bench_rules", "format_table", "run_bench", "run_bench_pair"]
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "BenchResult",
+    "as_json",
+    "bench_rules",
+    "format_table",
+    "run_bench",
+    "run_bench_pair",
+]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 BackendFactory = Callable[[RoutingRules], RoutingBackend]
 
@@ -58,6 +75,17 @@ class BenchResult:
     max_ms: float
     build_peak_mb: float
     max_rss_mb: float
+    lua_round_trip_p50_ms: float | None = None
+    lua_round_trip_p99_ms: float | None = None
+    lua_round_trips_per_second: float | None = None
+    server_memory_mb: float | None = None
+
+    @property
+    def round_trip_ratio(self) -> float | None:
+        """Return how many bare Lua round trips one median decision costs (``None`` without Redis)."""
+        if not self.lua_round_trip_p50_ms:
+            return None
+        return self.p50_ms / self.lua_round_trip_p50_ms
 
 
 def bench_rules(skills: int) -> RoutingRules:
@@ -84,6 +112,56 @@ def _skill(index: int) -> str:
 
 def _memory_backend(rules: RoutingRules) -> RoutingBackend:
     return MemoryBackend(rules, retention=600.0)
+
+
+class _RedisSession:
+    """A Redis connection and a key prefix of the benchmark's own, deleted on exit."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.prefix = f"bench:routing:{{{uuid.uuid4().hex}}}:"
+        self.client: Any = None
+
+    async def __aenter__(self) -> _RedisSession:
+        # Imported here: routing's other modules must not need redis.
+        from redis.asyncio import Redis
+
+        self.client = Redis.from_url(self.url)
+        await self.client.ping()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        batch: list[Any] = []
+        async for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await self.client.delete(*batch)
+                batch = []
+        if batch:
+            await self.client.delete(*batch)
+        await self.client.aclose()
+
+    def factory(self, rules: RoutingRules) -> RoutingBackend:
+        from routing.redis_backend import RedisBackend
+
+        return RedisBackend(self.client, rules, prefix=self.prefix, retention=600.0)
+
+    async def bare_round_trips(self, count: int) -> tuple[list[int], float]:
+        """Time ``count`` EVALSHA calls of a script that only returns; return latencies (ns) and total seconds."""
+        script = self.client.register_script("return 1")
+        await script()
+        clock = time.perf_counter_ns
+        latencies: list[int] = []
+        started = time.perf_counter()
+        for _ in range(count):
+            start = clock()
+            await script()
+            latencies.append(clock() - start)
+        return latencies, time.perf_counter() - started
+
+    async def used_memory_mb(self) -> float:
+        info = await self.client.info("memory")
+        return float(info["used_memory"]) / (1024 * 1024)
 
 
 class _Scenario:
@@ -189,6 +267,32 @@ def _max_rss_mb() -> float:
 
 
 async def _run(
+    factory: BackendFactory | None,
+    name: str,
+    agents: int,
+    skills: int,
+    tasks: int,
+    decisions: int,
+    seed: int,
+    trace_memory: bool,
+    redis_url: str,
+) -> BenchResult:
+    if name != "redis":
+        return await _measure(factory or _memory_backend, name, agents, skills, tasks, decisions, seed, trace_memory)
+    async with _RedisSession(redis_url) as session:
+        result = await _measure(factory or session.factory, name, agents, skills, tasks, decisions, seed, trace_memory)
+        bare, seconds = await session.bare_round_trips(max(decisions // 4, 2000))
+        bare.sort()
+        return dataclasses.replace(
+            result,
+            lua_round_trip_p50_ms=_percentile(bare, 0.50),
+            lua_round_trip_p99_ms=_percentile(bare, 0.99),
+            lua_round_trips_per_second=len(bare) / seconds if seconds > 0 else 0.0,
+            server_memory_mb=await session.used_memory_mb(),
+        )
+
+
+async def _measure(
     factory: BackendFactory,
     name: str,
     agents: int,
@@ -246,12 +350,12 @@ def run_bench(
     backend: str = "memory",
     factory: BackendFactory | None = None,
     trace_memory: bool = False,
+    redis_url: str = DEFAULT_REDIS_URL,
 ) -> BenchResult:
     """Benchmark one scale point on a fresh backend; ``trace_memory`` also reports the traced heap peak."""
     if agents < 1 or skills < 1 or tasks < 0 or decisions < 1:
         raise ValueError("need at least one agent, one skill and one decision, and no negative task count")
-    chosen = factory or _memory_backend
-    return asyncio.run(_run(chosen, backend, agents, skills, tasks, decisions, seed, trace_memory))
+    return asyncio.run(_run(factory, backend, agents, skills, tasks, decisions, seed, trace_memory, redis_url))
 
 
 def run_bench_pair(
@@ -263,16 +367,19 @@ def run_bench_pair(
     backend: str = "memory",
     factory: BackendFactory | None = None,
     trace_memory: bool = False,
+    redis_url: str = DEFAULT_REDIS_URL,
 ) -> tuple[BenchResult, BenchResult]:
     """Benchmark a scale point and the same with agents and tasks doubled."""
-    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory, trace_memory)
-    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory, trace_memory)
+    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory, trace_memory, redis_url)
+    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory, trace_memory, redis_url)
     return base, doubled
 
 
 def as_json(results: tuple[BenchResult, ...]) -> dict[str, Any]:
     """Return the results as a JSON-able report with the p99 growth on doubling."""
-    report: dict[str, Any] = {"runs": [asdict(result) for result in results]}
+    report: dict[str, Any] = {
+        "runs": [{**asdict(result), "round_trip_ratio": result.round_trip_ratio} for result in results]
+    }
     if len(results) == 2 and results[0].p99_ms > 0:
         report["p99_ratio_when_doubled"] = results[1].p99_ms / results[0].p99_ms
     return report
@@ -293,4 +400,13 @@ def format_table(results: tuple[BenchResult, ...]) -> str:
     if len(results) == 2 and results[0].p99_ms > 0:
         lines.append("")
         lines.append(f"p99 after doubling agents and tasks: x{results[1].p99_ms / results[0].p99_ms:.2f}")
+    for result in results:
+        if result.lua_round_trip_p50_ms is not None:
+            lines.append("")
+            lines.append(
+                f"{result.agents} agents: bare Lua round trip (EVALSHA of `return 1`) p50 "
+                f"{result.lua_round_trip_p50_ms:.3f} ms, p99 {result.lua_round_trip_p99_ms:.3f} ms, "
+                f"{result.lua_round_trips_per_second or 0:,.0f}/s; a median decision costs "
+                f"x{result.round_trip_ratio:.2f} of it; Redis used_memory {result.server_memory_mb or 0:.0f} MB"
+            )
     return "\n".join(lines)

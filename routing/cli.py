@@ -19,7 +19,7 @@ from routing.simulator import SimulationConfig, simulate
 
 __all__ = ["BENCH_BACKENDS", "parse_target", "register_bench", "register_commands"]
 
-BENCH_BACKENDS = ("memory",)
+BENCH_BACKENDS = ("memory", "redis")
 _BAD_INPUT = 2
 
 
@@ -66,6 +66,11 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
     parser.add_argument("--skills", type=int, default=50)
     parser.add_argument("--tasks", type=int, default=20000)
     parser.add_argument("--backend", choices=BENCH_BACKENDS, default="memory")
+    parser.add_argument(
+        "--redis-url",
+        default=bench.DEFAULT_REDIS_URL,
+        help="Redis for --backend redis (a key prefix of the run's own is deleted afterwards)",
+    )
     parser.add_argument("--decisions", type=int, default=40000, help="timed decisions per scale point")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-double", action="store_true", help="skip the doubled scale point")
@@ -167,6 +172,7 @@ def _bench(args: argparse.Namespace) -> int:
                 args.seed,
                 args.backend,
                 trace_memory=args.trace_memory,
+                redis_url=args.redis_url,
             ),
         )
     else:
@@ -178,6 +184,7 @@ def _bench(args: argparse.Namespace) -> int:
             args.seed,
             args.backend,
             trace_memory=args.trace_memory,
+            redis_url=args.redis_url,
         )
     if args.json:
         print(json.dumps(bench.as_json(results), indent=2))

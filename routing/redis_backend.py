@@ -1,8 +1,9 @@
 """The Redis backend: routing state shared by every app process, each decision one atomic Lua script.
 
 Every decision (upsert or remove an agent, set an activity, submit, accept, reject, complete, abandon, tick) is a
-single ``EVALSHA`` of ``routing/lua/engine.lua``, a port of :class:`routing.engine.RoutingEngine`. Redis runs one
-script at a time, so N processes sharing one Redis never offer a task twice, assign it twice or fill an agent past
+single ``FCALL`` of ``routing/lua/engine.lua``, a port of :class:`routing.engine.RoutingEngine` loaded once as a
+Redis 7 function library (an ``EVALSHA`` would recompile the whole port's closures on every call). Redis runs one
+function at a time, so N processes sharing one Redis never offer a task twice, assign it twice or fill an agent past
 its capacity, and two accepts of one offer see exactly one winner. Python does the pure work first (the
 :class:`~routing.workflows.RoutePlan`, the priority key, key names) and passes it in with ``now``; the script
 replies with the events as JSON.
@@ -34,11 +35,13 @@ process ticks next, and two processes ticking at once never fire one timer twice
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from routing.engine import RoutingSettings, TaskView, WaitingTask
 from routing.errors import (
@@ -74,9 +77,13 @@ from routing.statistics import (
 )
 from routing.workflows import RoutePlan, RoutingRules
 
-__all__ = ["ENGINE_SCRIPT", "RedisBackend", "key_part"]
+__all__ = ["ENGINE_SCRIPT", "FUNCTION_NAME", "RedisBackend", "key_part"]
 
 ENGINE_SCRIPT = resources.files("routing").joinpath("lua/engine.lua").read_text(encoding="utf-8")
+# The library and its one function are named after the script's hash: processes running different versions of
+# this package each call their own, and loading is idempotent.
+FUNCTION_NAME = "routing_" + hashlib.sha1(ENGINE_SCRIPT.encode(), usedforsecurity=False).hexdigest()[:16]
+LIBRARY = f"#!lua name={FUNCTION_NAME}\nlocal FUNCTION_NAME = '{FUNCTION_NAME}'\n{ENGINE_SCRIPT}"
 
 _SETTABLE = (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE)
 
@@ -200,7 +207,7 @@ class RedisBackend:
         self.policy = policy or ServiceLevelPolicy()
         self.retention = retention
         self._owns_client = owns_client
-        self._script = client.register_script(ENGINE_SCRIPT)
+        self._loaded = False
         s = self.settings
         self._config = "|".join(
             (
@@ -235,8 +242,22 @@ class RedisBackend:
 
     # The one way into Redis.
 
+    async def _load(self) -> None:
+        await self.client.function_load(LIBRARY, replace=True)
+        self._loaded = True
+
     async def _call(self, op: str, now: float, *args: str) -> Any:
-        reply = await self._script(keys=[self.prefix], args=[op, _number(now), self._config, *args])
+        if not self._loaded:
+            await self._load()
+        call_args = [self.prefix, op, _number(now), self._config, *args]
+        try:
+            reply: Any = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+        except ResponseError as exc:
+            # A restarted Redis without persistence has forgotten the library: load it again, once.
+            if "function not found" not in str(exc).lower():
+                raise
+            await self._load()
+            reply = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
         status = _text(reply[0])
         if status == "ok":
             return reply[1] if len(reply) == 2 else reply[1:]

@@ -1,7 +1,10 @@
 -- The routing engine as one Redis script: every decision of routing/engine.py, run atomically inside Redis.
 --
--- KEYS[1] is the key prefix; ARGV[1] the operation, ARGV[2] `now`, ARGV[3] the settings as
--- "reservation_timeout|max_misses|count_rejections|strategy|lookahead|retention", ARGV[4..] the operation's own
+-- Loaded as a Redis function library (FUNCTION LOAD): routing/redis_backend.py prepends the "#!lua name=..." line
+-- and the FUNCTION_NAME it registers under, both named after this file's hash so versions never clash. The library
+-- is compiled once; each call runs one function, which is what keeps a decision near a bare round trip.
+-- keys[1] is the key prefix; args[1] the operation, args[2] `now`, args[3] the settings as
+-- "reservation_timeout|max_misses|count_rejections|strategy|lookahead|retention", args[4..] the operation's own
 -- arguments. The reply is {"ok", <events as a JSON array>} or {"ok", <JSON document>} for reads, or
 -- {"err", code, detail} when a check failed; checks all run before the first write, so an error changed nothing.
 --
@@ -11,21 +14,31 @@
 -- YAML. Numbers are written with 17 significant digits wherever they leave Lua (scores, replies, records are
 -- MessagePack), because Redis and cjson would otherwise round them to 14.
 
-local P = KEYS[1]
-local OP = ARGV[1]
-local NOW = tonumber(ARGV[2])
-local RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
-do
-  local a, b, c, d, e, f = string.match(ARGV[3], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-  RT, MAXMISS, COUNTREJ, STRATEGY = tonumber(a), tonumber(b), c == '1', d
-  LOOKAHEAD, RETENTION = tonumber(e), tonumber(f)
+-- Per-call state: set by begin() at the start of every call (the library's functions outlive a call).
+local ARGV, P, OP, NOW, RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
+-- Redis's libraries (cjson, string, redis.call...) only exist while a function runs, not while the library loads.
+local NULL, call, fmt
+local AC, AD, TC, TD, RC, RD, EV
+local SEQ, SEQ_DIRTY
+local CONFIGS = {}
+
+local function begin(keys, args)
+  NULL, call, fmt = cjson.null, redis.call, string.format
+  ARGV, P, OP, NOW = args, keys[1], args[1], tonumber(args[2])
+  local config = CONFIGS[args[3]]
+  if config == nil then
+    local a, b, c, d, e, f = string.match(args[3], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    config = { tonumber(a), tonumber(b), c == '1', d, tonumber(e), tonumber(f) }
+    CONFIGS[args[3]] = config
+  end
+  RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
+  AC, AD, TC, TD, RC, RD, EV = {}, {}, {}, {}, {}, {}, {}
+  SEQ, SEQ_DIRTY = nil, false
 end
+
 local CALL = 'voice'
 local MAXLEVEL = 10
 local ROUTABLE = { available = true, busy = true }
-local NULL = cjson.null
-local call = redis.call
-local fmt = string.format
 
 local function F(x)
   return fmt('%.17g', x)
@@ -77,7 +90,6 @@ end
 
 -- Records: one MessagePack string per agent, task and reservation, cached and written back once at the end ------
 
-local AC, AD, TC, TD, RC, RD = {}, {}, {}, {}, {}, {}
 local function fetch(cache, prefix, id)
   local record = cache[id]
   if record == nil then
@@ -112,7 +124,6 @@ local function dirty_task(t)
   end
 end
 
-local SEQ, SEQ_DIRTY = nil, false
 local function next_seq()
   if SEQ == nil then
     SEQ = tonumber(call('GET', P .. 'seq') or '0')
@@ -191,7 +202,6 @@ end
 
 -- Events -------------------------------------------------------------------------------------------------------
 
-local EV = {}
 local function emit(json)
   EV[#EV + 1] = json
 end
@@ -253,10 +263,15 @@ end
 -- Requirements -------------------------------------------------------------------------------------------------
 
 -- A requirement is read back from its signature: [channel, [[skill, level]...], team, [languages], agents|null].
-local REQ = {}
+-- Signatures are pure data, so the decoded form is kept across calls (bounded, like the engine's caches).
+local REQ, REQ_SIZE = {}, 0
 local function req_of(sig)
   local req = REQ[sig]
   if req == nil then
+    if REQ_SIZE >= 10000 then
+      REQ, REQ_SIZE = {}, 0
+    end
+    REQ_SIZE = REQ_SIZE + 1
     local raw = cjson.decode(sig)
     req = { channel = raw[1], skills = raw[2], languages = raw[4] }
     if raw[3] ~= NULL then
@@ -1285,10 +1300,16 @@ OPS.ping = function()
   return { 'ok', '[]' }
 end
 
-local op = OPS[OP]
-if op == nil then
-  return { 'err', 'unknown_operation', OP }
+-- The one entry point: FCALL <name> 1 <prefix> <op> <now> <settings> <args...>.
+local function main(keys, args)
+  begin(keys, args)
+  local op = OPS[OP]
+  if op == nil then
+    return { 'err', 'unknown_operation', OP }
+  end
+  local reply = op()
+  flush()
+  return reply
 end
-local reply = op()
-flush()
-return reply
+
+redis.register_function(FUNCTION_NAME, main)

@@ -121,3 +121,14 @@ def test_parse_target() -> None:
     assert parse_target("90/15") == (0.9, 15.0)
     with pytest.raises(ValueError, match="80/20"):
         parse_target("x/y")
+
+
+def test_bench_routing_on_redis_times_a_bare_round_trip_and_cleans_up(
+    parser: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bench", "routing", "--backend", "redis", "--agents", "20", "--skills", "2", "--tasks", "40"]
+    assert run(parser, *argv, "--decisions", "200", "--no-double", "--json") == 0
+    (result,) = json.loads(capsys.readouterr().out)["runs"]
+    assert result["backend"] == "redis"
+    assert 0 < result["lua_round_trip_p50_ms"] <= result["lua_round_trip_p99_ms"]
+    assert result["round_trip_ratio"] > 0

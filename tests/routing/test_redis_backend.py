@@ -26,7 +26,7 @@ from routing.events import Event, TaskAccepted, TaskReserved
 from routing.matching import Strategy
 from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState, Task, TaskStatus
-from routing.redis_backend import RedisBackend, key_part
+from routing.redis_backend import FUNCTION_NAME, RedisBackend, key_part
 from routing.workflows import parse_rules
 from tests.routing.conftest import REDIS_URL, delete_prefix, new_prefix
 from tests.routing.factories import RULES_YAML, agent, reservations, task
@@ -396,3 +396,14 @@ async def test_keys_live_under_the_prefix_and_escape_separators(redis_client: Re
     finally:
         await delete_prefix(redis_client, prefix)
     assert [key async for key in redis_client.scan_iter(match=prefix + "*")] == []
+
+
+async def test_the_function_library_is_loaded_again_when_redis_forgot_it(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        await redis_client.function_delete(FUNCTION_NAME)  # as after a restart without persistence
+        assert reservations(await backend.submit(task("t1"), 1))[0].agent_id == "alice"
+    finally:
+        await delete_prefix(redis_client, prefix)
