@@ -82,11 +82,6 @@ class Settings:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))
         return settings
 
-    @property
-    def is_sqlite(self) -> bool:
-        """Tell whether the case store is the embedded SQLite file."""
-        return self.database_url.startswith("sqlite")
-
 
 def normalise_database_url(url: str) -> str:
     """Map plain database URLs onto the async drivers the case store uses."""

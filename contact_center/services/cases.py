@@ -34,7 +34,7 @@ from contact_center.models import (
 )
 from contact_center.services.sla import load_policies
 from contact_center.services.timeline import record_event
-from contact_center.sla import choose_policy, due_times, paused_business_seconds
+from contact_center.sla import PolicyTerms, choose_policy, due_times, paused_business_seconds
 
 __all__ = [
     "OPEN_STATUSES",
@@ -261,8 +261,12 @@ async def timeline(session: AsyncSession, case: Case, *, public_only: bool = Fal
     return list((await session.scalars(query)).all())
 
 
-async def _apply_sla_policy(session: AsyncSession, case: Case, customer: Customer) -> None:
-    policy = choose_policy(await load_policies(session), case.priority, customer.tier)
+async def _apply_sla_policy(
+    session: AsyncSession, case: Case, customer: Customer, policies: list[PolicyTerms] | None = None
+) -> None:
+    if policies is None:
+        policies = await load_policies(session)
+    policy = choose_policy(policies, case.priority, customer.tier)
     case.sla_policy_id = policy.policy_id if policy else None
     if policy is None or case.sla_paused_since is not None:
         case.first_response_due_at = case.resolution_due_at = None
@@ -280,14 +284,14 @@ async def _move_sla_clock(session: AsyncSession, case: Case, now: datetime) -> N
         case.first_response_due_at = case.resolution_due_at = None
         return
     if not paused and case.sla_paused_since is not None:
-        policies = {p.policy_id: p for p in await load_policies(session)}
-        policy = policies.get(case.sla_policy_id or -1)
+        policies = await load_policies(session)
+        policy = next((p for p in policies if p.policy_id == case.sla_policy_id), None)
         if policy is not None:
             case.sla_paused_seconds += paused_business_seconds(policy.calendar, case.sla_paused_since, now)
         case.sla_paused_since = None
         customer = await session.get(Customer, case.customer_id)
         assert customer is not None
-        await _apply_sla_policy(session, case, customer)
+        await _apply_sla_policy(session, case, customer, policies)
 
 
 async def _flag_duplicate(session: AsyncSession, case: Case, actor: Actor, now: datetime) -> None:
