@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import contact_center.models as models
+from knowledge_base.schema import is_search_object
 
 config = context.config
 target_metadata = models.metadata
@@ -16,8 +17,14 @@ target_metadata = models.metadata
 _ADVISORY_LOCK = 727_001
 
 
+def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    # The knowledge base's search index (FTS5 tables, tsvector table, trigram index) is made by hand, not by models.
+    return not (type_ in ("table", "index") and is_search_object(name))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
+        include_name=_include_name,
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",

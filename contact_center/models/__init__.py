@@ -19,9 +19,13 @@ from contact_center.models.cases import (
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models.portal import PortalCode, PortalDraft, PortalLink, PortalSession, SurveyResponse
 from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
+
+# The knowledge base owns its tables; importing them here puts them in the one metadata migrations compare.
+from knowledge_base.models import Article, ArticleFeedback, ArticleVersion, KbTerm
 
 metadata = SQLModel.metadata
 
@@ -29,6 +33,9 @@ __all__ = [
     "ActorKind",
     "Agent",
     "AgentSkill",
+    "Article",
+    "ArticleFeedback",
+    "ArticleVersion",
     "CalendarRecord",
     "Case",
     "CaseEvent",
@@ -46,9 +53,14 @@ __all__ = [
     "Identity",
     "IdentityKind",
     "ImapState",
+    "KbTerm",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",
+    "PortalCode",
+    "PortalDraft",
+    "PortalLink",
+    "PortalSession",
     "Queue",
     "Role",
     "Skill",
@@ -56,6 +68,7 @@ __all__ = [
     "SmsDelivery",
     "SmsOptOut",
     "StoredEmail",
+    "SurveyResponse",
     "Team",
     "TeamKind",
     "TwilioCall",
