@@ -41,6 +41,7 @@ __all__ = [
     "do_record_view",
     "do_update_article",
     "get_article",
+    "get_public_article",
     "slugify",
     "versions",
 ]
@@ -109,6 +110,14 @@ async def get_article(session: AsyncSession, ref: int | str, *, for_update: bool
         query = query.where(Article.slug == ref)
     article = (await session.scalars(query.with_for_update() if for_update else query)).first()
     if article is None:
+        raise ArticleNotFound(f"article {ref} does not exist")
+    return article
+
+
+async def get_public_article(session: AsyncSession, ref: int | str) -> Article:
+    """Return a published public article, or raise ArticleNotFound: for customers, nothing else exists."""
+    article = await get_article(session, ref)
+    if article.status is not ArticleStatus.PUBLISHED or article.visibility is not Visibility.PUBLIC:
         raise ArticleNotFound(f"article {ref} does not exist")
     return article
 

@@ -318,3 +318,25 @@ QUERIES = [
     Labelled("银行卡过期", "zh", ("zh-change-card",)),
     Labelled("退货", "zh", ("zh-refund",)),
 ]
+
+
+async def publish_fixtures(session, now) -> dict[str, int]:
+    """Publish every fixture article through the service; return their ids by slug."""
+    from knowledge_base.models import ArticleStatus, Visibility
+    from knowledge_base.service import ArticleDraft, Author, do_create_article
+
+    ids = {}
+    for fixture in ARTICLES:
+        draft = ArticleDraft(
+            title=fixture.title,
+            body=fixture.body,
+            language=fixture.language,
+            category=fixture.category,
+            tags=list(fixture.tags),
+            visibility=Visibility.INTERNAL if fixture.internal else Visibility.PUBLIC,
+            status=ArticleStatus.PUBLISHED,
+            slug=fixture.slug,
+        )
+        article = await do_create_article(session, draft, Author("Sam", 1), now)
+        ids[fixture.slug] = article.id or 0
+    return ids
