@@ -19,7 +19,14 @@ from contact_center.models.cases import (
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
-from contact_center.models.portal import PortalCode, PortalDraft, PortalLink, PortalSession, SurveyResponse
+from contact_center.models.portal import (
+    PortalAttachment,
+    PortalCode,
+    PortalDraft,
+    PortalLink,
+    PortalSession,
+    SurveyResponse,
+)
 from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
@@ -57,6 +64,7 @@ __all__ = [
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",
+    "PortalAttachment",
     "PortalCode",
     "PortalDraft",
     "PortalLink",

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from contact_center.models.base import UTCDateTime
 
-__all__ = ["PortalCode", "PortalDraft", "PortalLink", "PortalSession", "SurveyResponse"]
+__all__ = ["PortalAttachment", "PortalCode", "PortalDraft", "PortalLink", "PortalSession", "SurveyResponse"]
 
 
 class PortalLink(SQLModel, table=True):
@@ -82,3 +82,18 @@ class SurveyResponse(SQLModel, table=True):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class PortalAttachment(SQLModel, table=True):
+    """A file a customer attached to a reply in the portal; the reply's timeline event names it."""
+
+    __tablename__ = "portal_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    event_id: int = Field(foreign_key="case_events.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)

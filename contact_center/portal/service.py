@@ -20,6 +20,7 @@ from contact_center.models import (
     Case,
     CaseStatus,
     Customer,
+    PortalAttachment,
     PortalDraft,
     SurveyResponse,
     parse_case_number,
@@ -27,7 +28,10 @@ from contact_center.models import (
 from contact_center.services.cases import do_change_status, do_record_message
 
 __all__ = [
+    "MAX_ATTACHMENT_BYTES",
     "SurveyReport",
+    "Upload",
+    "attachments_of",
     "customer_actor",
     "customer_cases",
     "do_close_case",
@@ -70,11 +74,58 @@ async def owned_case(session: AsyncSession, customer: Customer, ref: str, *, for
     return case
 
 
-async def do_reply(session: AsyncSession, customer: Customer, case: Case, body: str, now: datetime) -> None:
-    """Add the customer's message to the case (a resolved or closed case opens again)."""
-    if not body.strip():
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+# Types a browser may show inline; anything else is stored as opaque bytes and always downloaded.
+SAFE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "application/pdf", "text/plain"})
+MAX_ATTACHMENT_BYTES = 1_500_000
+
+
+async def do_reply(
+    session: AsyncSession, customer: Customer, case: Case, body: str, now: datetime, upload: Upload | None = None
+) -> None:
+    """Add the customer's message (and a file) to the case; a resolved or closed case opens again."""
+    text = body.strip()
+    if not text and upload is None:
         raise InvalidInput("write a message first", field="body")
-    await do_record_message(session, case, inbound=True, body=body.strip(), actor=customer_actor(customer), now=now)
+    if upload is not None and not upload.content:
+        raise InvalidInput("the attached file is empty", field="file")
+    if upload is not None and len(upload.content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidInput("attach files of at most 1.5 MB", field="file")
+    filename = (upload.filename.replace("/", "_").replace("\\", "_").strip() or "file")[:255] if upload else None
+    event = await do_record_message(
+        session,
+        case,
+        inbound=True,
+        body=text or f"[{filename}]",
+        actor=customer_actor(customer),
+        now=now,
+        data={"attachment": filename} if filename else None,
+    )
+    if upload is not None and filename is not None:
+        attachment = PortalAttachment(
+            case_id=case.id or 0,
+            event_id=event.id or 0,
+            filename=filename,
+            content_type=upload.content_type if upload.content_type in SAFE_TYPES else "application/octet-stream",
+            size=len(upload.content),
+            content=upload.content,
+            created_at=now,
+        )
+        session.add(attachment)
+        await session.flush()
+        event.data = {"attachment": filename, "attachment_id": attachment.id}
+
+
+async def attachments_of(session: AsyncSession, case: Case) -> dict[int, PortalAttachment]:
+    """Return the case's portal attachments by the id of the event they came with (without their content)."""
+    rows = await session.scalars(select(PortalAttachment).where(PortalAttachment.case_id == case.id))
+    return {row.event_id: row for row in rows.all()}
 
 
 async def do_close_case(session: AsyncSession, customer: Customer, case: Case, now: datetime) -> None:

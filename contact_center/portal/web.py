@@ -6,16 +6,27 @@ import hmac
 import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import col, select
 
 from contact_center.dispatch import RouteRequest
-from contact_center.errors import InvalidInput
-from contact_center.models import CaseStatus, Channel, EventKind, Identity, IdentityKind, SurveyResponse
+from contact_center.errors import InvalidInput, NotFound
+from contact_center.models import (
+    CaseStatus,
+    Channel,
+    EventKind,
+    Identity,
+    IdentityKind,
+    PortalAttachment,
+    SurveyResponse,
+)
 from contact_center.portal.i18n import LANGUAGES, MESSAGES, choose_language
 from contact_center.portal.service import (
+    Upload,
+    attachments_of,
     customer_cases,
     do_close_case,
     do_open_draft,
@@ -47,7 +58,7 @@ from knowledge_base.rendering import render_markdown
 from knowledge_base.search import search_articles
 from knowledge_base.service import do_record_feedback, do_record_view, get_public_article
 
-__all__ = ["routes"]
+__all__ = ["attachment_response", "routes"]
 
 routes = web.RouteTableDef()
 PORTAL_COOKIE = "cc_portal"
@@ -84,11 +95,21 @@ async def _customer(request: web.Request) -> PortalSignedIn:
 
 async def _form(request: web.Request, signed_in: PortalSignedIn) -> dict[str, str]:
     """Read a posted form after checking the portal session's CSRF token."""
+    fields, _ = await _form_with_file(request, signed_in)
+    return fields
+
+
+async def _form_with_file(request: web.Request, signed_in: PortalSignedIn) -> tuple[dict[str, str], Upload | None]:
+    """Read a posted (possibly multipart) form and its one optional file, after checking the CSRF token."""
     form = await request.post()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     if not hmac.compare_digest(fields.get("csrf_token", ""), signed_in.session.csrf_token):
         raise web.HTTPForbidden(reason="the form expired; reload the page and try again")
-    return fields
+    upload = None
+    sent = form.get("file")
+    if isinstance(sent, web.FileField) and sent.filename:
+        upload = Upload(filename=sent.filename, content_type=sent.content_type, content=sent.file.read())
+    return fields, upload
 
 
 def _render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
@@ -406,9 +427,11 @@ async def case_page(request: web.Request) -> web.Response:
         case = await owned_case(session, signed_in.customer, request.match_info["case_ref"])
         events = [e for e in await timeline(session, case, public_only=True) if e.kind in _PUBLIC_EVENTS]
         survey = (await session.scalars(select(SurveyResponse).where(SurveyResponse.case_id == case.id))).first()
+        files = await attachments_of(session, case)
     context = {
         "case": case,
         "events": events,
+        "files": files,
         "survey": survey,
         "can_close": case.status is not CaseStatus.CLOSED,
         "can_reopen": case.status in (CaseStatus.RESOLVED, CaseStatus.CLOSED),
@@ -422,12 +445,12 @@ async def case_page(request: web.Request) -> web.Response:
 async def case_action(request: web.Request) -> web.Response:
     """Reply to, close, reopen or rate one of the customer's cases."""
     signed_in = await _customer(request)
-    fields = await _form(request, signed_in)
+    fields, upload = await _form_with_file(request, signed_in)
     action, now = request.match_info["action"], request.app[CLOCK].now()
     async with request.app[DATABASE].transaction() as session:
         case = await owned_case(session, signed_in.customer, request.match_info["case_ref"], for_update=True)
         if action == "reply":
-            await do_reply(session, signed_in.customer, case, fields.get("body", "")[:20_000], now)
+            await do_reply(session, signed_in.customer, case, fields.get("body", "")[:20_000], now, upload)
         elif action == "close":
             await do_close_case(session, signed_in.customer, case, now)
         elif action == "reopen":
@@ -438,3 +461,25 @@ async def case_action(request: web.Request) -> web.Response:
                 raise InvalidInput("choose a score from 1 to 5", field="score")
             await do_submit_survey(session, signed_in.customer, case, int(score), fields.get("comment"), now)
     raise web.HTTPSeeOther(f"/portal/cases/{case.number}")
+
+
+@routes.get(r"/portal/cases/{case_ref}/files/{file_id:\d{1,12}}")
+async def case_file(request: web.Request) -> web.Response:
+    """Download a file attached to one of the customer's cases."""
+    signed_in = await _customer(request)
+    async with request.app[DATABASE].transaction() as session:
+        case = await owned_case(session, signed_in.customer, request.match_info["case_ref"])
+        attachment = await session.get(PortalAttachment, int(request.match_info["file_id"]))
+        if attachment is None or attachment.case_id != case.id:
+            raise NotFound("no such file", resource="file")
+    return attachment_response(attachment)
+
+
+def attachment_response(attachment: PortalAttachment) -> web.Response:
+    """Send a stored attachment as a download (never rendered inline, whatever it claims to be)."""
+    quoted = quote(attachment.filename)
+    return web.Response(
+        body=attachment.content,
+        content_type=attachment.content_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
+    )

@@ -24,8 +24,8 @@ from contact_center.hub import EventHub
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
 from contact_center.settings import Settings
-from contact_center.web import health, pages
-from contact_center.web.api import agents, cases, contacts, customers, knowledge_base, routing, sla, users
+from contact_center.web import health, kb_pages, pages
+from contact_center.web.api import agents, cases, contacts, customers, knowledge_base, portal, routing, sla, users
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
@@ -47,6 +47,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     routing.router,
     sla.router,
     knowledge_base.router,
+    portal.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -102,6 +103,7 @@ def create_app(
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
     app.router.add_routes(portal_web.routes)
+    app.router.add_routes(kb_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
