@@ -208,17 +208,17 @@ class SurveyReport:
 
 
 async def survey_report(session: AsyncSession, since: datetime, until: datetime) -> SurveyReport:
-    """Summarise satisfaction answers and new-case deflection between two instants."""
+    """Summarise satisfaction answers and new-case deflection from `since` up to and including `until`."""
     rows = (
         await session.execute(
             select(SurveyResponse.score, func.count())
-            .where(col(SurveyResponse.created_at) >= since, col(SurveyResponse.created_at) < until)
+            .where(col(SurveyResponse.created_at) >= since, col(SurveyResponse.created_at) <= until)
             .group_by(col(SurveyResponse.score))
         )
     ).all()
     scores = {int(score): int(count) for score, count in rows}
     total = sum(scores.values())
-    in_window = (col(PortalDraft.created_at) >= since, col(PortalDraft.created_at) < until)
+    in_window = (col(PortalDraft.created_at) >= since, col(PortalDraft.created_at) <= until)
     drafts = await session.scalar(select(func.count()).select_from(PortalDraft).where(*in_window))
     deflected = await session.scalar(
         select(func.count())

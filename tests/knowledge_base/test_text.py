@@ -15,7 +15,7 @@ from knowledge_base.snippets import highlight, make_snippet
 from knowledge_base.spelling import best_correction, edit_distance
 from knowledge_base.text import index_text, tokens
 
-TEXT = st.text(alphabet=st.sampled_from(list('abcxyz 密码重置打印机 "-()*:^ORNOT\'’é\n')), max_size=60)
+TEXT = st.text(alphabet=st.sampled_from(list("abcxyz 密码重置打印机 \"-()*:^ORNOT'\u2019é\n")), max_size=60)
 
 
 def test_chinese_is_indexed_as_bigrams_then_single_characters():
@@ -33,10 +33,14 @@ def test_plain_words_are_ored_phrases_required_and_exclusions_kept_out():
 
 
 def test_a_message_query_skips_quoted_text_and_the_signature():
-    text = "My printer is offline again.\nThe printer worked yesterday.\n> old reply about invoices\n-- \nAnn, Invoice Dept"
+    text = (
+        "My printer is offline again.\nThe printer worked yesterday.\n> old reply about invoices\n-- \nAnn, Invoice Dept"
+    )
     query = message_query(text)
     assert query.terms[0] == "printer"
-    assert "invoices" not in query.terms and "invoice" not in query.terms and "ann" not in query.terms
+    assert "invoices" not in query.terms
+    assert "invoice" not in query.terms
+    assert "ann" not in query.terms
 
 
 @settings(max_examples=200, deadline=None)
@@ -93,9 +97,9 @@ def test_helpfulness_only_nudges_the_text_order():
 
 
 def test_rendering_sanitises_and_plain_text_drops_markup():
-    rendered = render_markdown('# Title\n\n<script>alert(1)</script> [x](javascript:alert(1)) [ok](https://e.example)')
+    rendered = render_markdown("# Title\n\n<script>alert(1)</script> [x](javascript:alert(1)) [ok](https://e.example)")
     assert "<script>" not in rendered
-    assert "href=\"javascript" not in rendered
+    assert 'href="javascript' not in rendered
     assert '<a href="https://e.example" rel="noopener noreferrer">ok</a>' in rendered
     assert plain_text("**Bold** and `code` & more\n\n- item") == "Bold and code & more\nitem"
     # Raw HTML in an article is text, not markup: kept literally here, escaped wherever it is shown.
