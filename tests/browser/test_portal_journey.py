@@ -94,6 +94,7 @@ async def portal(settings, database, clock, mailbox):
         await runner.cleanup()
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_a_customer_signs_in_by_link_opens_a_case_and_reads_the_answer(
     portal, browser, database, clock, screenshot
 ):

@@ -34,7 +34,8 @@ def test_plain_words_are_ored_phrases_required_and_exclusions_kept_out():
 
 def test_a_message_query_skips_quoted_text_and_the_signature():
     text = (
-        "My printer is offline again.\nThe printer worked yesterday.\n> old reply about invoices\n-- \nAnn, Invoice Dept"
+        "My printer is offline again.\nThe printer worked yesterday.\n"
+        "> old reply about invoices\n-- \nAnn, Invoice Dept"
     )
     query = message_query(text)
     assert query.terms[0] == "printer"
