@@ -82,6 +82,13 @@ async def search_articles(session: AsyncSession, text: str, *, scope: Scope, lim
         corrected_latin = correct_terms(latin, candidates)
     if corrected_latin is None:
         return SearchResults(results=await _results(session, query, scope, limit))
+    if Visibility.INTERNAL in scope.visibilities:
+        # The vocabulary holds public words only: a staff word ("vip") may be right. Offer, do not impose.
+        results = await _results(session, query, scope, limit)
+        if results:
+            fixed = dict(zip(latin, corrected_latin, strict=True))
+            offered = query.with_terms(tuple(dict.fromkeys(fixed.get(term, term) for term in query.terms)))
+            return SearchResults(results=results, did_you_mean=_describe(offered))
     replacements = dict(zip(latin, corrected_latin, strict=True))
     corrected = query.with_terms(tuple(dict.fromkeys(replacements.get(term, term) for term in query.terms)))
     results = await _results(session, corrected, scope, limit)

@@ -106,6 +106,24 @@ async def test_a_misspelt_query_is_corrected_and_says_so(database, kb):
     assert exact.did_you_mean is None
 
 
+async def test_staff_words_missing_from_the_public_vocabulary_are_searched_as_typed(database, kb, clock):
+    async with database.transaction() as session:
+        codename = ArticleDraft(
+            title="Project Printre rollout",
+            body="Printre is the new driver bundle; roll it out by team.",
+            visibility=Visibility.INTERNAL,
+            status=ArticleStatus.PUBLISHED,
+        )
+        await do_create_article(session, codename, SAM, clock.now())
+        staff = await search_articles(session, "printre", scope=STAFF)
+        public = await search_articles(session, "printre", scope=PUBLIC)
+    assert not staff.corrected
+    assert staff.did_you_mean == "printer"
+    assert staff.results[0].article.title == "Project Printre rollout"
+    assert public.corrected
+    assert public.results[0].article.slug == "printer-offline"
+
+
 async def test_web_search_syntax_phrases_and_exclusions(database, kb):
     async with database.transaction() as session:
         assert await titles(session, "printer -offline") == ["Clear a paper jam"]
