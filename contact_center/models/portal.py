@@ -52,7 +52,6 @@ class PortalSession(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     customer_id: int = Field(foreign_key="customers.id", index=True)
     csrf_token: str = Field(max_length=64)
-    language: str = Field(default="en", max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
 

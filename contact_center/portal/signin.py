@@ -206,7 +206,7 @@ async def do_redeem_code(
 
 
 async def do_start_portal_session(
-    session: AsyncSession, customer_id: int, now: datetime, lifetime: timedelta, language: str
+    session: AsyncSession, customer_id: int, now: datetime, lifetime: timedelta
 ) -> tuple[str, str]:
     """Open a portal session; return the cookie token and the CSRF token."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -215,7 +215,6 @@ async def do_start_portal_session(
             id=_hash(token),
             customer_id=customer_id,
             csrf_token=csrf,
-            language=language,
             created_at=now,
             expires_at=now + lifetime,
         )

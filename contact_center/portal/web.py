@@ -285,9 +285,7 @@ async def _start(request: web.Request, customer_id: int) -> web.Response:
         old = request.cookies.get(PORTAL_COOKIE)
         if old:
             await do_end_portal_session(session, old)
-        token, _ = await do_start_portal_session(
-            session, customer_id, request.app[CLOCK].now(), lifetime, _language(request)
-        )
+        token, _ = await do_start_portal_session(session, customer_id, request.app[CLOCK].now(), lifetime)
     redirect.set_cookie(
         PORTAL_COOKIE,
         token,

@@ -163,7 +163,6 @@ def upgrade() -> None:
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("csrf_token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("created_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
