@@ -65,6 +65,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "score_3": "Neutral",
         "score_4": "Satisfied",
         "score_5": "Very satisfied",
+        "cat_account": "Account and sign-in",
+        "cat_billing": "Billing and payments",
+        "cat_orders": "Orders and delivery",
+        "cat_devices": "Devices and apps",
+        "cat_network": "Internet and WiFi",
+        "cat_email": "Email",
+        "cat_other": "Something else",
     },
     "zh": {
         "portal": "客户服务门户",
@@ -124,6 +131,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "score_3": "一般",
         "score_4": "满意",
         "score_5": "非常满意",
+        "cat_account": "账户和登录",
+        "cat_billing": "账单和付款",
+        "cat_orders": "订单和配送",
+        "cat_devices": "设备和应用",
+        "cat_network": "网络和无线",
+        "cat_email": "电子邮件",
+        "cat_other": "其他",
     },
 }
 
