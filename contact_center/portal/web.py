@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -417,10 +417,22 @@ async def new_case(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/portal/cases/{result.case.number}")
 
 
+def _case_not_found(request: web.Request, signed_in: PortalSignedIn) -> web.Response:
+    context = {"message_key": "case_not_found", "status": 404, **_page_context(signed_in)}
+    return _render(request, "portal_message.html", context, status=404)
+
+
 @routes.get("/portal/cases/{case_ref}")
 async def case_page(request: web.Request) -> web.Response:
     """Show one of the customer's cases with its public timeline."""
     signed_in = await _customer(request)
+    try:
+        return await _case_page(request, signed_in)
+    except NotFound:
+        return _case_not_found(request, signed_in)
+
+
+async def _case_page(request: web.Request, signed_in: PortalSignedIn) -> web.Response:
     async with request.app[DATABASE].transaction() as session:
         case = await owned_case(session, signed_in.customer, request.match_info["case_ref"])
         events = [e for e in await timeline(session, case, public_only=True) if e.kind in _PUBLIC_EVENTS]
@@ -445,6 +457,21 @@ async def case_action(request: web.Request) -> web.Response:
     signed_in = await _customer(request)
     fields, upload = await _form_with_file(request, signed_in)
     action, now = request.match_info["action"], request.app[CLOCK].now()
+    try:
+        number = await _act(request, signed_in, action, fields, upload, now)
+    except NotFound:
+        return _case_not_found(request, signed_in)
+    raise web.HTTPSeeOther(f"/portal/cases/{number}")
+
+
+async def _act(
+    request: web.Request,
+    signed_in: PortalSignedIn,
+    action: str,
+    fields: dict[str, str],
+    upload: Upload | None,
+    now: datetime,
+) -> str:
     async with request.app[DATABASE].transaction() as session:
         case = await owned_case(session, signed_in.customer, request.match_info["case_ref"], for_update=True)
         if action == "reply":
@@ -458,7 +485,7 @@ async def case_action(request: web.Request) -> web.Response:
             if not score.isdigit():
                 raise InvalidInput("choose a score from 1 to 5", field="score")
             await do_submit_survey(session, signed_in.customer, case, int(score), fields.get("comment"), now)
-    raise web.HTTPSeeOther(f"/portal/cases/{case.number}")
+        return case.number
 
 
 @routes.get(r"/portal/cases/{case_ref}/files/{file_id:\d{1,12}}")
@@ -466,10 +493,13 @@ async def case_file(request: web.Request) -> web.Response:
     """Download a file attached to one of the customer's cases."""
     signed_in = await _customer(request)
     async with request.app[DATABASE].transaction() as session:
-        case = await owned_case(session, signed_in.customer, request.match_info["case_ref"])
+        try:
+            case = await owned_case(session, signed_in.customer, request.match_info["case_ref"])
+        except NotFound:
+            return _case_not_found(request, signed_in)
         attachment = await session.get(PortalAttachment, int(request.match_info["file_id"]))
-        if attachment is None or attachment.case_id != case.id:
-            raise NotFound("no such file", resource="file")
+    if attachment is None or attachment.case_id != case.id:
+        return _case_not_found(request, signed_in)
     return attachment_response(attachment)
 
 
