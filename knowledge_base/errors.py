@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ArticleNotFound", "InvalidArticle", "KnowledgeBaseError"]
+__all__ = ["ArticleInUse", "ArticleNotFound", "InvalidArticle", "KnowledgeBaseError"]
 
 
 class KnowledgeBaseError(Exception):
@@ -20,3 +20,7 @@ class ArticleNotFound(KnowledgeBaseError):
 
 class InvalidArticle(KnowledgeBaseError):
     """An article's fields are not acceptable."""
+
+
+class ArticleInUse(KnowledgeBaseError):
+    """The article was published: it may be archived, not deleted."""

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from knowledge_base.errors import ArticleNotFound, InvalidArticle
+from knowledge_base.errors import ArticleInUse, ArticleNotFound, InvalidArticle
 from knowledge_base.index import IndexedDocument
 from knowledge_base.models import (
     LANGUAGES,
@@ -37,6 +37,7 @@ __all__ = [
     "Author",
     "do_change_article_status",
     "do_create_article",
+    "do_delete_draft",
     "do_record_feedback",
     "do_record_view",
     "do_update_article",
@@ -258,6 +259,18 @@ async def do_change_article_status(
     await _save_version(session, article, author, now, status.value)
     await _reindex(session, article, {article.language})
     return article
+
+
+async def do_delete_draft(session: AsyncSession, article: Article) -> None:
+    """Delete an article that was never published, with its versions; a published one can only be archived."""
+    if article.published_at is not None or article.status is not ArticleStatus.DRAFT:
+        raise ArticleInUse("only a draft that was never published can be deleted; archive this article instead")
+    assert article.id is not None
+    await index_for(session).remove(session, article.id)
+    await session.execute(delete(ArticleVersion).where(col(ArticleVersion.article_id) == article.id))
+    await session.execute(delete(ArticleFeedback).where(col(ArticleFeedback.article_id) == article.id))
+    await session.delete(article)
+    await session.flush()
 
 
 async def do_record_feedback(

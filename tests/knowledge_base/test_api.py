@@ -95,3 +95,15 @@ async def test_public_pages_browse_search_and_count(login, kb):
     bob = await login("bob")
     article = await bob.get("/api/v1/kb/articles/printer-offline")
     assert (article["views"], article["helpful_yes"]) == (1, 1)
+
+
+async def test_only_never_published_drafts_can_be_deleted(login, kb):
+    sam, bob = await login("sam"), await login("bob")
+    draft = await sam.post("/api/v1/kb/articles", {"title": "Scratch", "body": "Notes on scratches."}, expect=201)
+    await bob.call("DELETE", f"/api/v1/kb/articles/{draft['id']}", expect=403)
+    await sam.call("DELETE", f"/api/v1/kb/articles/{draft['id']}", expect=204)
+    await sam.get(f"/api/v1/kb/articles/{draft['id']}", expect=404)
+    refused = await sam.call("DELETE", "/api/v1/kb/articles/refund-policy", expect=409)
+    assert "archive" in refused["error"]["message"]
+    await sam.post("/api/v1/kb/articles/refund-policy/status", {"status": "draft"}, expect=200)
+    await sam.call("DELETE", "/api/v1/kb/articles/refund-policy", expect=409)  # it was published once

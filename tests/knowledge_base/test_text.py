@@ -105,3 +105,25 @@ def test_rendering_sanitises_and_plain_text_drops_markup():
     assert plain_text("**Bold** and `code` & more\n\n- item") == "Bold and code & more\nitem"
     # Raw HTML in an article is text, not markup: kept literally here, escaped wherever it is shown.
     assert plain_text("<b>x</b> *y*") == "<b>x</b> y"
+
+
+CANDIDATES = st.lists(
+    st.builds(
+        Candidate,
+        article_id=st.integers(1, 10_000),
+        relevance=st.floats(0, 100, allow_nan=False),
+        title=st.sampled_from(["Reset your password", "Printer offline", "重置密码", ""]),
+        helpful_yes=st.integers(0, 1000),
+        helpful_no=st.integers(0, 1000),
+    ),
+    max_size=20,
+    unique_by=lambda candidate: candidate.article_id,
+)
+
+
+@given(CANDIDATES, st.lists(st.sampled_from(["password", "printer", "重置"]), max_size=3))
+def test_ranking_reorders_without_losing_or_inventing_articles(candidates, terms):
+    ranked = rank(candidates, terms)
+    assert sorted(c.article_id for c, _ in ranked) == sorted(c.article_id for c in candidates)
+    scores = [score for _, score in ranked]
+    assert scores == sorted(scores, reverse=True)

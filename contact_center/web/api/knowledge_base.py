@@ -11,13 +11,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from contact_center.errors import InvalidInput, NotFound
+from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.services.users import SignedIn
 from contact_center.web.api.params import Out, Page, acting_user, now
 from contact_center.web.auth import AGENTS, SUPERVISORS, current_user
 from contact_center.web.keys import DATABASE
 from contact_center.web.router import ApiRouter
-from knowledge_base.errors import ArticleNotFound, KnowledgeBaseError
+from knowledge_base.errors import ArticleInUse, ArticleNotFound, KnowledgeBaseError
 from knowledge_base.index import Scope
 from knowledge_base.models import LANGUAGES, Article, ArticleStatus, Visibility
 from knowledge_base.rendering import render_markdown
@@ -28,6 +28,7 @@ from knowledge_base.service import (
     Author,
     do_change_article_status,
     do_create_article,
+    do_delete_draft,
     do_record_feedback,
     do_update_article,
     get_article,
@@ -171,6 +172,8 @@ def kb_errors() -> Iterator[None]:
         yield
     except ArticleNotFound as exc:
         raise NotFound(exc.message, resource="article") from None
+    except ArticleInUse as exc:
+        raise Conflict(exc.message) from None
     except KnowledgeBaseError as exc:
         raise InvalidInput(exc.message, field=exc.field or "body") from None
 
@@ -278,6 +281,21 @@ async def edit_article(request: web.Request, body: ArticlePatch) -> ArticleOut:
                 session, article, ArticleChanges(**fields), _author(signed_in), now(request), body.note
             )
         return ArticleOut.from_article(article)
+
+
+@router.route(
+    "DELETE",
+    "/api/v1/kb/articles/{article_ref}",
+    summary="Delete a draft that was never published (published articles are archived instead)",
+    roles=SUPERVISORS,
+    status=204,
+)
+async def delete_article(request: web.Request) -> web.Response:
+    async with request.app[DATABASE].transaction() as session:
+        with kb_errors():
+            article = await get_article(session, _ref(request), for_update=True)
+            await do_delete_draft(session, article)
+    return web.Response(status=204)
 
 
 @router.route(
