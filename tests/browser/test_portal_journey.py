@@ -5,10 +5,12 @@ a reused or expired link gets a page that says so."""
 from __future__ import annotations
 
 import asyncio
+import email
 import re
 import socket
 from dataclasses import replace
 from datetime import timedelta
+from email import policy
 
 import pytest
 from aiohttp import web
@@ -37,9 +39,6 @@ class Mailbox:
     async def next_link(self, seen: int) -> str:
         for _ in range(200):
             if len(self.messages) > seen:
-                import email
-                from email import policy
-
                 message = email.message_from_string(self.messages[seen], policy=policy.default)
                 text = message.get_body(("plain",)).get_content()
                 found = LINK.search(text)
