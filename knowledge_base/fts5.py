@@ -48,6 +48,9 @@ class Fts5Index:
         # bm25 is negative, lower is better; turn it into "higher is better" like ts_rank.
         return [Match(article_id=row[0], relevance=-float(row[1])) for row in rows]
 
+    async def lock_vocabulary(self, session: AsyncSession, language: str) -> None:
+        """Do nothing: SQLite transactions here begin IMMEDIATE, so writers already take turns."""
+
     async def similar_terms(
         self, session: AsyncSession, words: Sequence[str], language: str | None
     ) -> dict[str, dict[str, int]]:

@@ -52,6 +52,9 @@ class SearchIndex(Protocol):
     async def match(self, session: AsyncSession, query: Query, scope: Scope, limit: int) -> list[Match]:
         """Return the best matches in scope, most relevant first (higher relevance is better)."""
 
+    async def lock_vocabulary(self, session: AsyncSession, language: str) -> None:
+        """Wait until no other transaction is rebuilding this language's vocabulary (held until commit)."""
+
     async def similar_terms(
         self, session: AsyncSession, words: Sequence[str], language: str | None
     ) -> dict[str, dict[str, int]]:

@@ -175,6 +175,8 @@ async def _reindex(session: AsyncSession, article: Article, languages: set[str])
 
 async def _refresh_terms(session: AsyncSession, language: str) -> None:
     """Rebuild one language's vocabulary from its public, published articles (a few hundred: cheap)."""
+    # Two rebuilds of one language take turns, so the second never inserts terms the first just wrote.
+    await index_for(session).lock_vocabulary(session, language)
     rows = await session.execute(
         select(Article.title, Article.tags, Article.body).where(
             Article.language == language,

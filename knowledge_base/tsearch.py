@@ -16,6 +16,8 @@ __all__ = ["TsearchIndex"]
 _CONFIG = "english"
 # ts_rank normalisation 1: divide by 1 + log(document length), so a long article does not win by size alone.
 _NORMALISATION = 1
+# The advisory-lock namespace of vocabulary rebuilds (the migrations use their own number).
+_VOCABULARY_LOCK = 727_006
 
 
 class TsearchIndex:
@@ -54,6 +56,13 @@ class TsearchIndex:
             params,
         )
         return [Match(article_id=row[0], relevance=float(row[1])) for row in rows]
+
+    async def lock_vocabulary(self, session: AsyncSession, language: str) -> None:
+        """Take a transaction-scoped advisory lock for the language (row locks would deadlock two editors)."""
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:language))"),
+            {"space": _VOCABULARY_LOCK, "language": language},
+        )
 
     async def similar_terms(
         self, session: AsyncSession, words: Sequence[str], language: str | None

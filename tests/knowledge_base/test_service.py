@@ -161,3 +161,18 @@ async def test_the_migrated_store_searches_too(tmp_path, clock):
             assert await titles(session, "passwords") == ["Reset your password"]
     finally:
         await database.dispose()
+
+
+async def test_concurrent_edits_in_one_language_keep_the_vocabulary_whole(database, kb, clock):
+    async def edit(slug: str, word: str) -> None:
+        async with database.transaction() as session:
+            article = await get_article(session, slug, for_update=True)
+            changes = ArticleChanges(body=f"{article.body}\n\nSee also {word}.")
+            await do_update_article(session, article, changes, SAM, clock.now(), None)
+
+    await asyncio.gather(*(edit(slug, word) for slug, word in [("track-order", "zebra"), ("refund-policy", "yak")]))
+    async with database.transaction() as session:
+        found = await search_articles(session, "zebras yak", scope=Scope(language="en"))
+        corrected = await search_articles(session, "zebar", scope=Scope(language="en"))
+    assert {result.article.slug for result in found.results} == {"track-order", "refund-policy"}
+    assert corrected.did_you_mean == "zebra"
