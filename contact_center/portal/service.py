@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from contact_center.models import (
 from contact_center.services.cases import do_change_status, do_record_message
 
 __all__ = [
+    "DEFLECTION_GRACE",
     "MAX_ATTACHMENT_BYTES",
     "SurveyReport",
     "Upload",
@@ -196,6 +197,10 @@ async def do_submit_survey(
     return response
 
 
+# A customer still reading the article may come back and submit: only a form left this long counts as deflected.
+DEFLECTION_GRACE = timedelta(minutes=30)
+
+
 @dataclass(frozen=True)
 class SurveyReport:
     responses: int
@@ -203,7 +208,7 @@ class SurveyReport:
     scores: dict[int, int]
     satisfied_share: float | None  # answers of 4 or 5
     drafts: int
-    deflected: int  # drafts where a suggested article was opened and no case followed
+    deflected: int  # drafts where a suggested article was opened and no case followed within the grace time
     cases_from_portal: int
 
 
@@ -223,7 +228,11 @@ async def survey_report(session: AsyncSession, since: datetime, until: datetime)
     deflected = await session.scalar(
         select(func.count())
         .select_from(PortalDraft)
-        .where(*in_window, col(PortalDraft.opened_at).is_not(None), col(PortalDraft.case_id).is_(None))
+        .where(
+            *in_window,
+            col(PortalDraft.opened_at) <= until - DEFLECTION_GRACE,
+            col(PortalDraft.case_id).is_(None),
+        )
     )
     submitted = await session.scalar(
         select(func.count()).select_from(PortalDraft).where(*in_window, col(PortalDraft.case_id).is_not(None))
