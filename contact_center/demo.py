@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from contact_center.actors import Actor
@@ -31,6 +35,8 @@ from contact_center.services.contacts import ContactIntake, receive_contact
 from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
 from contact_center.services.users import do_create_user
 from contact_center.settings import Settings
+from knowledge_base.models import ArticleStatus
+from knowledge_base.service import ArticleDraft, Author, do_create_article
 
 __all__ = ["DEMO_ACCOUNTS", "load_demo"]
 
@@ -59,6 +65,8 @@ _AGENTS = (
 )
 
 # (name, language, value score, lifetime value, segment, phone, email)
+_ARTICLES = Path(__file__).with_name("demo_articles.yaml")
+
 _CUSTOMERS = (
     ("Grace Hopper", "en", 92, "48200.00", "enterprise", "+14155550101", "grace@example.com"),
     ("Li Na", "zh", 66, "9100.00", "small business", "+8613800138000", "li.na@example.cn"),
@@ -172,6 +180,7 @@ async def load_demo(settings: Settings) -> list[tuple[str, str, str]]:
                 )
                 await do_add_identity(session, customer, IdentityKind.PHONE, phone, now)
                 await do_add_identity(session, customer, IdentityKind.EMAIL, email, now)
+            await _publish_articles(session, now)
         async with database.transaction() as session:
             queues = {q.name: q.id for q in (await session.scalars(select(Queue))).all()}
         results = []
@@ -200,3 +209,12 @@ async def load_demo(settings: Settings) -> list[tuple[str, str, str]]:
         return accounts
     finally:
         await database.dispose()
+
+
+async def _publish_articles(session: AsyncSession, now: datetime) -> None:
+    """Publish the demo's knowledge-base articles, written by the demo supervisor."""
+    entries: list[dict[str, Any]] = yaml.safe_load(_ARTICLES.read_text(encoding="utf-8"))
+    author = Author("Supervisor")
+    for entry in entries:
+        draft = ArticleDraft(**entry, status=ArticleStatus.PUBLISHED)
+        await do_create_article(session, draft, author, now)

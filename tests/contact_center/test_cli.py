@@ -16,6 +16,7 @@ from contact_center.demo import DEMO_ACCOUNTS, load_demo
 from contact_center.migrate import upgrade
 from contact_center.models import Agent, Case, CaseStatus, Channel, Contact, Customer, CustomerTier, User
 from contact_center.settings import Settings
+from knowledge_base.search import suggest_articles
 
 
 def every_command(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -81,12 +82,17 @@ async def test_demo_data_covers_every_tier_and_channel_and_loads_once(tmp_path):
         statuses = set((await session.scalars(select(Case.status))).all())
         agents = (await session.scalars(select(Agent))).all()
         users = await session.scalar(select(func.count()).select_from(User))
+        router_help = await suggest_articles(session, "Router keeps rebooting", "en")
+        invoice_help = await suggest_articles(session, "发票金额不对", "zh")
     await database.dispose()
     assert tiers == set(CustomerTier)
     assert channels == set(Channel)
     assert statuses <= {CaseStatus.NEW, CaseStatus.OPEN}
     assert {lang for agent in agents for lang in agent.languages} >= {"en", "zh"}
     assert users == len(DEMO_ACCOUNTS)
+    # The demo's open cases find their knowledge-base articles, in English and in Chinese.
+    assert router_help[0].article.slug == "router-keeps-rebooting"
+    assert invoice_help[0].article.slug == "fapiao-jine"
 
 
 def test_the_installed_command_runs(tmp_path):
