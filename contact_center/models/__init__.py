@@ -2,6 +2,8 @@
 
 from sqlmodel import SQLModel
 
+# Channel tables live with their channel; importing them here registers them on the one metadata.
+from contact_center.channels.chat.models import ChatMessage, ChatSender, ChatSession, ChatStatus
 from contact_center.models.agents import Agent, AgentSkill, Queue, Skill, Team, TeamKind
 from contact_center.models.cases import (
     ActorKind,
@@ -35,6 +37,10 @@ __all__ = [
     "CasePriority",
     "CaseStatus",
     "Channel",
+    "ChatMessage",
+    "ChatSender",
+    "ChatSession",
+    "ChatStatus",
     "Contact",
     "Customer",
     "CustomerTier",

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
+from contact_center.channels.chat.web import add_chat_channel
 from contact_center.channels.email.web import add_email_channel, email_transport
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.web import add_twilio_routes, sms_transport
@@ -23,8 +24,10 @@ from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
 from contact_center.models import OutboxChannel
 from contact_center.settings import Settings
-from contact_center.web import health, pages
+from contact_center.web import desktop, health, pages, wallboard
 from contact_center.web.api import agents, cases, contacts, customers, routing, sla, users
+from contact_center.web.api import desktop as desktop_api
+from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
@@ -45,6 +48,8 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     agents.router,
     routing.router,
     sla.router,
+    desktop_api.router,
+    wallboard_api.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -99,10 +104,13 @@ def create_app(
     app.router.add_static("/static", _HERE / "static", name="static")
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(desktop.routes)
+    app.router.add_routes(wallboard.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
     add_email_channel(app)
+    add_chat_channel(app)
     # After the channels' own contexts, so their transports exist when the sender starts.
     app.cleanup_ctx.append(_outbox_sender)
     document = openapi_document(api_endpoints(), title="Contact Center API", version="1")
