@@ -23,7 +23,7 @@ from contact_center.db import Database
 from contact_center.dispatch import DEFAULT_QUEUE, Accepted, ContactRouter, RouteRequest
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.hub import EventHub
-from contact_center.models import ActorKind, Agent, Case, Channel, Queue
+from contact_center.models import ActorKind, Agent, Case, Channel, Customer, Queue
 from contact_center.services.cases import do_record_message, get_case
 from contact_center.services.contacts import ContactIntake, receive_contact
 
@@ -74,6 +74,11 @@ def message_payload(chat: ChatSession, message: ChatMessage) -> dict[str, Any]:
     }
 
 
+def _subject(body: str) -> str:
+    first_line = body.splitlines()[0]
+    return first_line[:80] + ("…" if len(first_line) > 80 else "")
+
+
 def _clean_body(body: str) -> str:
     text = body.strip()
     if not text:
@@ -112,6 +117,7 @@ class ChatService:
                 external_id=f"chat-{public_id}",
                 address=email or f"chat:{public_id}",
                 name=name or email or "Chat visitor",
+                subject=_subject(body),
                 language=language,
             ),
             now,
@@ -129,7 +135,7 @@ class ChatService:
             )
             session.add(chat)
             await session.flush()
-            message = await self._append(session, chat, ChatSender.CUSTOMER, name or "Customer", body, now)
+            message = await self._append(session, chat, ChatSender.CUSTOMER, None, body, now)
             payload = message_payload(chat, message)
         self.hub.publish({"topic": "chat", **payload})
         await self.router.submit(
@@ -276,11 +282,15 @@ class ChatService:
         now: datetime,
         actor: Actor | None = None,
     ) -> ChatMessage:
+        if author is None and sender is ChatSender.CUSTOMER:
+            customer = await session.get(Customer, chat.customer_id)
+            author = customer.name if customer else None
         chat.last_seq += 1
         message = ChatMessage(
             chat_id=chat.id or 0, seq=chat.last_seq, sender=sender, author=author, body=body, created_at=now
         )
         session.add(message)
+        # The transcript goes on the case that continues, should this one have been merged meanwhile.
         case = await get_case(session, chat.case_id, for_update=True)
         while case.merged_into_id is not None:
             case = await get_case(session, case.merged_into_id, for_update=True)

@@ -126,8 +126,9 @@ async def _facts(request: web.Request, start: datetime, end: datetime) -> tuple[
 async def wallboard_history(request: web.Request, query: HistoryQuery) -> dict[str, Any]:
     end = now(request)
     step = timedelta(minutes=query.minutes)
-    # Whole intervals, the last one ending at the next interval boundary after now.
-    end = datetime.fromtimestamp(math.ceil(end.timestamp() / step.total_seconds()) * step.total_seconds(), UTC)
+    # Whole intervals, the last one holding now.
+    seconds = step.total_seconds()
+    end = datetime.fromtimestamp((math.floor(end.timestamp() / seconds) + 1) * seconds, UTC)
     start = end - timedelta(hours=query.hours)
     facts, thresholds = await _facts(request, start, end)
     if query.queue:
