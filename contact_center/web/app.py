@@ -33,6 +33,7 @@ from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, R
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
+from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
@@ -104,6 +105,7 @@ def create_app(
     app.router.add_static("/static", _HERE / "static", name="static")
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    add_socket_registry(app)
     app.router.add_routes(desktop.routes)
     app.router.add_routes(wallboard.routes)
     for router in API_ROUTERS:

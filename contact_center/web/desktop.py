@@ -8,7 +8,6 @@ agent is disabled or the session ends (checked again every few seconds and at on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -25,7 +24,7 @@ from contact_center.models import Agent, Case, Contact, Customer
 from contact_center.services.users import load_session
 from contact_center.web.auth import AGENTS, COOKIE, authorize
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
-from contact_center.web.sockets import SocketWriter, check_origin
+from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
 __all__ = ["routes"]
 
@@ -71,29 +70,35 @@ async def desktop_socket(request: web.Request) -> web.StreamResponse:
     agent_id = signed_in.user.agent_id
     if agent_id is None:
         raise web.HTTPForbidden(reason="your account is not linked to an agent")
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=16 * 1024)
-    await ws.prepare(request)
+    ws = await open_socket(request, max_msg_size=16 * 1024)
     writer = SocketWriter(ws)
     token = request.cookies.get(COOKIE, "")
     async with request.app[HUB].subscribe() as inbox:
         await writer.send(await _hello(request, agent_id))
         chats: dict[int, int | None] = {}
-        tasks = [
-            asyncio.create_task(_forward(request, ws, writer, inbox, agent_id, chats)),
-            asyncio.create_task(_watch(request, ws, token, agent_id)),
-        ]
-        try:
-            async for frame in ws:
-                if frame.type is not WSMsgType.TEXT:
-                    break
-                await _handle(request, frame.data, agent_id, chats)
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        reader = asyncio.create_task(_read(request, ws, agent_id, chats))
+        others = {
+            asyncio.create_task(_forward(request, writer, inbox, agent_id, chats)),
+            asyncio.create_task(_watch(request, token, agent_id)),
+        }
+        # The reader ends when the page goes; the others end when the agent may no longer be here.
+        done, pending = await asyncio.wait({reader, *others}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                log.error("desktop socket of agent %s failed", agent_id, exc_info=task.exception())
+        if reader not in done:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out or disabled")
     return ws
+
+
+async def _read(request: web.Request, ws: web.WebSocketResponse, agent_id: int, chats: dict[int, int | None]) -> None:
+    async for frame in ws:
+        if frame.type is not WSMsgType.TEXT:
+            return
+        await _handle(request, frame.data, agent_id, chats)
 
 
 async def _handle(request: web.Request, raw: str, agent_id: int, chats: dict[int, int | None]) -> None:
@@ -165,7 +170,6 @@ async def _chat_agent(request: web.Request, chat_id: int, chats: dict[int, int |
 
 async def _forward(
     request: web.Request,
-    ws: web.WebSocketResponse,
     writer: SocketWriter,
     inbox: asyncio.Queue[dict[str, Any]],
     agent_id: int,
@@ -200,8 +204,7 @@ async def _forward(
             elif kind == "agent_activity_changed":
                 await writer.send({"type": "activity", "activity": message["activity"], "reason": message["reason"]})
                 if message.get("reason") == "removed":
-                    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"agent disabled")
-                    return
+                    return  # routing dropped the agent: disabled
         elif topic == "chat":
             chat_id = int(message["chat_id"])
             holder = await _chat_agent(request, chat_id, chats, fresh=message.get("type") == "status")
@@ -212,8 +215,8 @@ async def _forward(
             await writer.send({k: v for k, v in message.items() if k != "topic"})
 
 
-async def _watch(request: web.Request, ws: web.WebSocketResponse, token: str, agent_id: int) -> None:
-    """Close the socket once the session ends, the user is disabled or loses the agent role, or the agent is."""
+async def _watch(request: web.Request, token: str, agent_id: int) -> None:
+    """Return once the session ends, the user is disabled or loses the agent role, or the agent is disabled."""
     while True:
         await asyncio.sleep(_RECHECK_SECONDS)
         async with request.app[DATABASE].transaction() as session:
@@ -227,5 +230,4 @@ async def _watch(request: web.Request, ws: web.WebSocketResponse, token: str, ag
             and agent.active
         )
         if not allowed:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out or disabled")
             return

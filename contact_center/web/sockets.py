@@ -7,15 +7,18 @@ trusts the session cookie must check `Origin` itself (cross-site WebSocket hijac
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from contact_center.web.keys import SETTINGS
 
-__all__ = ["SocketWriter", "check_origin", "own_origins"]
+__all__ = ["SocketWriter", "add_socket_registry", "check_origin", "open_socket", "own_origins"]
+
+_OPEN = web.AppKey("open_sockets", weakref.WeakSet[web.WebSocketResponse])
 
 
 def own_origins(request: web.Request) -> set[str]:
@@ -47,3 +50,24 @@ class SocketWriter:
         async with self._lock:
             if not self.ws.closed:
                 await self.ws.send_json(message)
+
+
+def add_socket_registry(app: web.Application) -> None:
+    """Remember every open socket, and close them all when the app shuts down (else shutdown waits for them)."""
+    app[_OPEN] = weakref.WeakSet()
+
+    async def close_all(app: web.Application) -> None:
+        await asyncio.gather(
+            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in set(app[_OPEN])),
+            return_exceptions=True,
+        )
+
+    app.on_shutdown.append(close_all)
+
+
+async def open_socket(request: web.Request, *, max_msg_size: int) -> web.WebSocketResponse:
+    """Complete a WebSocket handshake and register the socket for shutdown."""
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=max_msg_size)
+    await ws.prepare(request)
+    request.app[_OPEN].add(ws)
+    return ws

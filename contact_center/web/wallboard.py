@@ -17,7 +17,7 @@ from contact_center.errors import DomainError
 from contact_center.web.api.wallboard import live_figures
 from contact_center.web.auth import SUPERVISORS, authorize
 from contact_center.web.keys import DATABASE, DISPATCHER, HUB
-from contact_center.web.sockets import SocketWriter, check_origin
+from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
 __all__ = ["routes"]
 
@@ -49,8 +49,7 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
         await authorize(request, SUPERVISORS)
     except DomainError as exc:
         raise web.HTTPForbidden(reason=exc.message) from None
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
-    await ws.prepare(request)
+    ws = await open_socket(request, max_msg_size=4096)
     writer = SocketWriter(ws)
     async with request.app[HUB].subscribe() as inbox:
         pusher = asyncio.create_task(_push(request, writer, inbox))

@@ -94,7 +94,8 @@ async def test_a_customer_chats_and_an_agent_answers_while_the_wallboard_counts(
     await screenshot(chat, "chat")
     await screenshot(desktop, "desktop")
     seqs = await chat.eval_on_selector_all(".ccw-msg", "items => items.map(i => Number(i.dataset.seq))")
-    assert seqs == sorted(set(seqs)) and seqs == list(range(1, len(seqs) + 1))
+    assert seqs == sorted(set(seqs))
+    assert seqs == list(range(1, len(seqs) + 1))
 
     await expect(cell(wallboard, "general", "waiting")).to_have_text("0")
     assert await cell(wallboard, "general", "offered").inner_text() == "1"

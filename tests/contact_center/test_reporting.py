@@ -55,7 +55,8 @@ def test_queue_figures_follow_the_usual_definitions():
 def test_agent_figures_count_handled_completed_and_wrap_up_codes():
     alice, bob = agent_report(ROWS)
     assert (bob.agent, bob.handled, bob.completed, bob.total_handle_seconds) == ("Bob", 2, 2, 300.0)
-    assert bob.average_handle_time == 150.0 and bob.dispositions == {"resolved": 2}
+    assert bob.average_handle_time == 150.0
+    assert bob.dispositions == {"resolved": 2}
     assert (alice.handled, alice.completed, alice.dispositions) == (2, 1, {"sale": 1})
 
 

@@ -24,7 +24,7 @@ from contact_center.channels.chat.waiting import expected_wait
 from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.errors import DomainError
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, ROUTER, SETTINGS
-from contact_center.web.sockets import SocketWriter, check_origin
+from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
 __all__ = ["CHAT", "add_chat_channel"]
 
@@ -62,8 +62,7 @@ async def chat_page(request: web.Request) -> web.Response:
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     """Carry one customer's chat over a WebSocket."""
     check_origin(request, request.app[SETTINGS].chat_allowed_origins)
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=_MAX_FRAME)
-    await ws.prepare(request)
+    ws = await open_socket(request, max_msg_size=_MAX_FRAME)
     writer = SocketWriter(ws)
     try:
         chat, after = await _open(request, ws, writer)

@@ -37,7 +37,8 @@ async def bob_takes_it(sam, bob):
     agents = {a["name"]: a["id"] for a in await sam.get("/api/v1/agents")}
     await bob.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
     offers = await bob.get("/api/v1/me/offers", expect=200)
-    assert len(offers) == 1 and offers[0]["channel"] == "chat"
+    assert len(offers) == 1
+    assert offers[0]["channel"] == "chat"
     await bob.post(f"/api/v1/reservations/{offers[0]['reservation_id']}/accept", expect=200)
     return agents["Bob"], offers[0]["contact_id"]
 
@@ -61,7 +62,9 @@ async def test_a_chat_is_a_contact_on_a_case_waiting_in_its_queue(login, databas
         chat = (await session.scalars(select(ChatSession).where(ChatSession.public_id == started["chat"]))).one()
         contact = await session.get(Contact, chat.contact_id)
         events = (await session.scalars(select(CaseEvent).where(CaseEvent.case_id == chat.case_id))).all()
-    assert contact is not None and contact.channel.value == "chat" and contact.address == "ann@example.com"
+    assert contact is not None
+    assert contact.channel.value == "chat"
+    assert contact.address == "ann@example.com"
     assert [e.body for e in events if e.kind is EventKind.MESSAGE_IN] == ["Where is my parcel?"]
     assert chat.token_hash != started["token"]  # only a hash of the customer's token is stored
     await ws.close()
@@ -78,7 +81,8 @@ async def test_a_chat_closed_while_waiting_counts_as_abandoned(login, database):
     assert (figures.waiting, figures.abandoned, figures.offered, figures.abandonment_rate) == (0, 1, 1, 1.0)
     async with database.transaction() as session:
         contact = (await session.scalars(select(Contact))).one()
-    assert contact.ended_at is not None and contact.disposition == "chat_closed"
+    assert contact.ended_at is not None
+    assert contact.disposition == "chat_closed"
     await ws.send_json({"type": "message", "body": "hello?"})
     assert (await receive_until(ws, "error"))["message"] == "this chat has ended"
 
@@ -175,6 +179,8 @@ async def test_the_chat_page_speaks_english_and_chinese(login):
     anonymous = await login("anonymous")
     english = await anonymous.get("/chat")
     chinese = await anonymous.get("/chat?lang=zh")
-    assert '<html lang="en">' in english and 'data-lang="en"' in english
-    assert '<html lang="zh-CN">' in chinese and 'data-lang="zh"' in chinese
+    assert '<html lang="en">' in english
+    assert 'data-lang="en"' in english
+    assert '<html lang="zh-CN">' in chinese
+    assert 'data-lang="zh"' in chinese
     assert "<script>" not in english  # the CSP allows only our own script files
