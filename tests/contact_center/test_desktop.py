@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import select
 
 from contact_center.channels.chat.models import ChatSession, ChatStatus
-from contact_center.models import CaseEvent, Contact, EventKind
 from contact_center.dispatch import task_id_for
+from contact_center.models import CaseEvent, Contact, EventKind
 from contact_center.web.keys import DISPATCHER
 from tests.channels.chat.test_chat import open_chat, origin_of, receive_until
 
@@ -156,4 +156,6 @@ async def test_a_transfer_queues_the_chat_again_for_the_other_queue(login, datab
     assert first is not None
     assert first.disposition == "transferred"
     assert first.ended_at is not None
-    assert await bob.get("/api/v1/me/work") == []
+    told = await receive_until(chat, "message", sender="system", seq=3)
+    assert told["body"] == "You are being transferred (returns); please hold on"
+    await receive_until(chat, "status", status="waiting")

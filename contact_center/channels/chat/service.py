@@ -224,6 +224,28 @@ class ChatService:
         self.hub.publish({"topic": "chat", **payload})
         self.hub.publish({"topic": "chat", **status})
 
+    async def hand_on(self, old_contact_id: int, new_contact_id: int, queue: str) -> None:
+        """Move a live chat to the contact a transfer made: it waits again, and the customer is told so."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            chat = (
+                await session.scalars(
+                    select(ChatSession).where(ChatSession.contact_id == old_contact_id).with_for_update()
+                )
+            ).first()
+            if chat is None or chat.status is not ChatStatus.ACTIVE:
+                return
+            chat.contact_id = new_contact_id
+            chat.agent_id = None
+            chat.status = ChatStatus.WAITING
+            message = await self._append(
+                session, chat, ChatSender.SYSTEM, None, f"You are being transferred ({queue}); please hold on", now
+            )
+            payload = message_payload(chat, message)
+            status = self._status_payload(chat, None)
+        self.hub.publish({"topic": "chat", **payload})
+        self.hub.publish({"topic": "chat", **status})
+
     async def close(self, chat_id: int, *, by: ChatSender, reason: str) -> ChatSession:
         """End a chat; one closed while still waiting leaves its queue and counts as abandoned."""
         now = self.clock.now()

@@ -433,13 +433,7 @@ async def transfer(request: web.Request, body: TransferIn) -> TransferOut:
             contact_id=new_id,
             data={"transfer": {"from_contact": contact.id, "queue": body.queue}},
         )
-        chat = (
-            await session.scalars(select(ChatSession).where(ChatSession.contact_id == contact.id).with_for_update())
-        ).first()
-        if chat is not None and chat.status is ChatStatus.ACTIVE:
-            chat.contact_id = new_id
-            chat.agent_id = None
-            chat.status = ChatStatus.WAITING
+    await request.app[CHAT].hand_on(contact.id or 0, new_id, body.queue)
     await request.app[DISPATCHER].submit(
         RouteRequest(
             contact_id=new_id,
