@@ -21,6 +21,7 @@ from contact_center.models.cases import (
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models.retention import RetentionOffer
 from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
@@ -56,6 +57,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Queue",
+    "RetentionOffer",
     "Role",
     "Skill",
     "SlaPolicy",

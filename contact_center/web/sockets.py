@@ -57,10 +57,9 @@ def add_socket_registry(app: web.Application) -> None:
     app[_OPEN] = weakref.WeakSet()
 
     async def close_all(app: web.Application) -> None:
-        await asyncio.gather(
-            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in set(app[_OPEN])),
-            return_exceptions=True,
-        )
+        sockets = app[_OPEN]
+        closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in list(sockets)]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     app.on_shutdown.append(close_all)
 

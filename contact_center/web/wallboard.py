@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from contact_center.errors import DomainError
 from contact_center.web.api.wallboard import live_figures
 from contact_center.web.auth import SUPERVISORS, authorize
-from contact_center.web.keys import DATABASE, DISPATCHER, HUB
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
 __all__ = ["routes"]
@@ -37,7 +37,11 @@ async def wallboard_page(request: web.Request) -> web.Response:
             raise web.HTTPFound(f"/login?next={request.path_qs}") from None
         raise
     assert signed_in is not None
-    context = {"user": signed_in.user, "csrf": signed_in.session.csrf_token}
+    context = {
+        "user": signed_in.user,
+        "csrf": signed_in.session.csrf_token,
+        "today": request.app[CLOCK].now().date().isoformat(),
+    }
     return aiohttp_jinja2.render_template("wallboard.html", request, context)
 
 

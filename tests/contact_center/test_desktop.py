@@ -159,3 +159,15 @@ async def test_a_transfer_queues_the_chat_again_for_the_other_queue(login, datab
     told = await receive_until(chat, "message", sender="system", seq=3)
     assert told["body"] == "You are being transferred (returns); please hold on"
     await receive_until(chat, "status", status="waiting")
+
+
+async def test_the_360_view_shows_the_retention_offer_of_the_customers_tier(login):
+    sam, bob, _, contact_id = await take_a_chat(login)
+    await bob.put("/api/v1/retention-offers/low", {"offer": "3 months at half price"}, expect=403)
+    await sam.put("/api/v1/retention-offers/gold", {"offer": "x"}, expect=404)
+    await sam.put("/api/v1/retention-offers/low", {"offer": "3 months at half price"}, expect=200)
+    await sam.put("/api/v1/retention-offers/low", {"offer": "2 months free"}, expect=200)
+    await sam.put("/api/v1/retention-offers/high", {"offer": "A free upgrade"}, expect=200)
+    assert sorted(o["tier"] for o in await bob.get("/api/v1/retention-offers", expect=200)) == ["high", "low"]
+    space = await bob.get(f"/api/v1/contacts/{contact_id}/workspace", expect=200)
+    assert space["customer"]["retention_offer"] == "2 months free"

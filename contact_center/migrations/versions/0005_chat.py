@@ -1,4 +1,4 @@
-"""Web chat: chat sessions and their numbered messages
+"""Web chat: chat sessions and their numbered messages; retention offers per customer tier
 
 Revision ID: 0005
 Revises: 0003
@@ -21,6 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "retention_offers",
+        sa.Column(
+            "tier", sa.Enum("low", "sub", "potential", "high", name="customertier", native_enum=False, length=32), nullable=False
+        ),
+        sa.Column("offer", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("updated_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tier"),
+    )
     op.create_table(
         "chat_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -76,3 +85,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_chat_sessions_case_id"))
         batch_op.drop_index(batch_op.f("ix_chat_sessions_agent_id"))
     op.drop_table("chat_sessions")
+    op.drop_table("retention_offers")

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.channels.chat.models import ChatMessage, ChatSender, ChatSession, ChatStatus
@@ -26,13 +27,14 @@ from contact_center.models import (
     EventKind,
     Identity,
     Queue,
+    RetentionOffer,
     TwilioCall,
 )
 from contact_center.services.cases import do_change_status, get_case, timeline
 from contact_center.services.contacts import ContactIntake, ContactTimes, do_update_contact, receive_contact
 from contact_center.services.timeline import record_event
 from contact_center.web.api.params import acting_user, now, path_id
-from contact_center.web.auth import AGENTS
+from contact_center.web.auth import AGENTS, SUPERVISORS
 from contact_center.web.keys import DATABASE, DISPATCHER, SETTINGS
 from contact_center.web.router import ApiRouter
 
@@ -240,9 +242,10 @@ def _ivr_path(state: dict[str, Any]) -> list[str]:
     return [str(step if not isinstance(step, dict) else step.get("node", step)) for step in path]
 
 
-async def _overview(session: Any, customer_id: int) -> dict[str, Any]:
+async def _overview(session: AsyncSession, customer_id: int) -> dict[str, Any]:
     customer = await session.get(Customer, customer_id)
     assert customer is not None
+    offer = await session.get(RetentionOffer, customer.tier)
     identities = (await session.scalars(select(Identity).where(Identity.customer_id == customer_id))).all()
     cases = (
         await session.scalars(select(Case).where(Case.customer_id == customer_id).order_by(col(Case.id).desc()))
@@ -285,12 +288,8 @@ async def _overview(session: Any, customer_id: int) -> dict[str, Any]:
         ],
         # Field service and retention offers are built elsewhere; the desktop shows these once they exist.
         "visits": [],
-        "retention_offer": _retention_offer(customer.tier),
+        "retention_offer": offer.offer if offer else None,
     }
-
-
-def _retention_offer(tier: CustomerTier) -> str | None:
-    return None
 
 
 async def _my_chat(request: web.Request, agent_id: int) -> ChatSession:
@@ -447,3 +446,52 @@ async def transfer(request: web.Request, body: TransferIn) -> TransferOut:
         )
     )
     return TransferOut(contact_id=new_id, queue=body.queue)
+
+
+class RetentionOfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offer: str = Field(min_length=1, max_length=500)
+
+
+class RetentionOfferOut(BaseModel):
+    tier: CustomerTier
+    offer: str
+    updated_at: datetime
+
+
+@router.route(
+    "GET",
+    "/api/v1/retention-offers",
+    summary="The retention offer of each customer tier",
+    roles=AGENTS,
+    response=list[RetentionOfferOut],
+)
+async def list_retention_offers(request: web.Request) -> list[RetentionOfferOut]:
+    async with request.app[DATABASE].transaction() as session:
+        rows = (await session.scalars(select(RetentionOffer))).all()
+    return [RetentionOfferOut(tier=r.tier, offer=r.offer, updated_at=r.updated_at) for r in rows]
+
+
+@router.route(
+    "PUT",
+    "/api/v1/retention-offers/{tier}",
+    summary="Set the retention offer agents see for a customer tier",
+    roles=SUPERVISORS,
+    body=RetentionOfferIn,
+    response=RetentionOfferOut,
+)
+async def set_retention_offer(request: web.Request, body: RetentionOfferIn) -> RetentionOfferOut:
+    try:
+        tier = CustomerTier(request.match_info["tier"])
+    except ValueError:
+        raise NotFound(f"tier {request.match_info['tier']} does not exist", resource="tier") from None
+    async with request.app[DATABASE].transaction() as session:
+        row = await session.get(RetentionOffer, tier, with_for_update=True)
+        if row is None:
+            row = RetentionOffer(tier=tier, offer=body.offer, updated_at=now(request))
+            session.add(row)
+        else:
+            row.offer, row.updated_at = body.offer, now(request)
+        await session.flush()
+        return RetentionOfferOut(tier=row.tier, offer=row.offer, updated_at=row.updated_at)

@@ -153,8 +153,14 @@
     }).catch(function (e) { say(e.message); });
   }
   function fillSelect(select, values, blank) {
+    var previous = select.value;
     select.textContent = "";
     values.forEach(function (v) { var o = el("option", null, v || blank); o.value = v; select.appendChild(o); });
+    if (values.indexOf(previous) >= 0) { select.value = previous; }
+  }
+  // Reload the open contact after an action, then say how the action went.
+  function refresh(text) {
+    return open(current.contact.id).then(function () { say(text); });
   }
   function showCustomer(c) {
     var box = $("c360");
@@ -212,7 +218,7 @@
   $("sms-form").addEventListener("submit", function (e) {
     e.preventDefault();
     api("POST", "/api/v1/cases/" + current.case.number + "/replies", {channel: "sms", body: $("sms-input").value})
-      .then(function () { $("sms-input").value = ""; open(current.contact.id); say("Text queued for sending."); })
+      .then(function () { $("sms-input").value = ""; return refresh("Text queued for sending."); })
       .catch(function (err) { say(err.message); });
   });
   $("email-form").addEventListener("submit", function (e) {
@@ -221,7 +227,7 @@
     var template = $("email-template").value.trim() || null;
     api("POST", "/api/v1/cases/" + current.case.id + "/email-replies",
         {text: text, template: template, language: current.customer.language})
-      .then(function (r) { $("email-input").value = ""; open(current.contact.id); say("Email to " + r.to + " queued: " + r.subject); })
+      .then(function (r) { $("email-input").value = ""; return refresh("Email to " + r.to + " queued: " + r.subject); })
       .catch(function (err) { say(err.message); });
   });
   $("email-spell").addEventListener("click", function () {
@@ -238,19 +244,19 @@
     var body = {code: $("wrap-code").value, notes: $("wrap-notes").value};
     if ($("wrap-status").value) { body.status = $("wrap-status").value; }
     api("POST", "/api/v1/contacts/" + current.contact.id + "/wrap-up", body)
-      .then(function (r) { say("Finished (" + r.code + "); case is " + r.case_status + "."); $("wrap-notes").value = ""; open(current.contact.id); })
+      .then(function (r) { $("wrap-notes").value = ""; return refresh("Finished (" + r.code + "); case is " + r.case_status + "."); })
       .catch(function (err) { say(err.message); });
   });
   $("transfer-form").addEventListener("submit", function (e) {
     e.preventDefault();
     api("POST", "/api/v1/contacts/" + current.contact.id + "/transfer", {queue: $("transfer-queue").value})
-      .then(function (r) { say("Transferred to " + r.queue + "."); loadWork(); })
+      .then(function (r) { return refresh("Transferred to " + r.queue + "."); })
       .catch(function (err) { say(err.message); });
   });
   $("merge-form").addEventListener("submit", function (e) {
     e.preventDefault();
     api("POST", "/api/v1/cases/" + current.case.number + "/merge", {into: current.case.duplicate_of})
-      .then(function (c) { say("Merged into " + c.number + "."); open(current.contact.id); })
+      .then(function (c) { return refresh("Merged into " + c.number + "."); })
       .catch(function (err) { say(err.message); });
   });
 
