@@ -193,7 +193,8 @@
     ended = false; log.textContent = ""; info.textContent = ""; showStarted(false); nameInput.focus();
   });
 
-  if (state.chat) { connect(null); }
+  // A new page has shown nothing yet: the whole transcript is replayed from the store.
+  if (state.chat) { state.seq = 0; connect(null); }
   // Tests and the embedding page can reach the socket, e.g. to check a reconnect.
   window.ccChat = {drop: function () { if (socket) { socket.close(); } }};
 }());

@@ -55,13 +55,15 @@
         var width = Math.max(300, $("chart-volume").clientWidth - 10);
         draw("chart-volume", width, [h.t, h.offered, h.answered, h.abandoned],
              [{label: "offered", stroke: "#0b5cad"}, {label: "answered", stroke: "#1a7f37"}, {label: "abandoned", stroke: "#a40e26"}]);
-        draw("chart-sl", width, [h.t, h.service_level], [{label: "service level %", stroke: "#8250df", spanGaps: true}]);
+        draw("chart-sl", width, [h.t, h.service_level], [{label: "service level %", stroke: "#8250df", spanGaps: true}],
+             {y: {range: [0, 100]}});
       })
       .catch(function () { historyPending = false; });
   }
-  function draw(id, width, data, series) {
+  function draw(id, width, data, series, scales) {
     if (charts[id]) { charts[id].setData(data); return; }
-    var opts = {width: width, height: 140, series: [{}].concat(series), axes: [{}, {size: 40}], legend: {show: true}};
+    var opts = {width: width, height: 140, series: [{}].concat(series), axes: [{}, {size: 40}], legend: {show: true},
+                scales: scales || {}};
     charts[id] = new uPlot(opts, data, $(id));
   }
 
