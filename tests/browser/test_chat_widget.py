@@ -56,9 +56,9 @@ async def test_the_widget_chats_from_another_site_in_chinese(browser, sites, scr
     launcher = page.get_by_role("button", name="在线客服")
     await launcher.focus()
     await page.keyboard.press("Enter")
-    await page.get_by_label("您的姓名（可选）").wait_for()
+    await page.get_by_label("您的姓名（可选）").wait_for()  # noqa: RUF001 (Chinese punctuation)
     await page.keyboard.type("李雷")
-    await page.get_by_label("请问有什么可以帮您？").fill("我的订单还没到")
+    await page.get_by_label("请问有什么可以帮您？").fill("我的订单还没到")  # noqa: RUF001
     await page.get_by_role("button", name="开始对话").click()
     await page.get_by_text("您在队列中排第 1 位。").wait_for()
     await page.locator(".ccw-customer").get_by_text("我的订单还没到").wait_for()
