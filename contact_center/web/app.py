@@ -11,6 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
@@ -23,6 +24,7 @@ from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
 from contact_center.models import OutboxChannel
+from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
 from contact_center.web import desktop, health, pages, wallboard
 from contact_center.web.api import agents, cases, contacts, customers, routing, sla, users
@@ -122,6 +124,8 @@ def create_app(
 
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.cleanup_ctx.append(_background_work)
+    if settings.redis_url:
+        app.cleanup_ctx.append(_event_relay)
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
@@ -146,6 +150,19 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
+
+
+async def _event_relay(app: web.Application) -> AsyncIterator[None]:
+    """Carry live events between the server processes that share this Redis."""
+    settings = app[SETTINGS]
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url)
+    relay = RedisRelay(app[HUB], client, f"{settings.redis_prefix}events")
+    try:
+        async with relay.running():
+            yield
+    finally:
+        await client.aclose()
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
