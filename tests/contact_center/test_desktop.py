@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from contact_center.channels.chat.models import ChatSession, ChatStatus
 from contact_center.dispatch import task_id_for
-from contact_center.models import CaseEvent, Contact, EventKind
+from contact_center.models import CaseEvent, Contact, EventKind, TwilioCall, TwilioCallTurn
 from contact_center.web.keys import DISPATCHER
 from tests.channels.chat.test_chat import open_chat, origin_of, receive_until
 
@@ -171,3 +171,35 @@ async def test_the_360_view_shows_the_retention_offer_of_the_customers_tier(logi
     assert sorted(o["tier"] for o in await bob.get("/api/v1/retention-offers", expect=200)) == ["high", "low"]
     space = await bob.get(f"/api/v1/contacts/{contact_id}/workspace", expect=200)
     assert space["customer"]["retention_offer"] == "2 months free"
+
+
+async def test_a_calls_workspace_shows_its_way_through_the_ivr(login, database, clock):
+    bob = await login("bob")
+    received = await bob.post(
+        "/api/v1/contacts",
+        {"channel": "voice", "external_id": "CA1", "address": "+14155550100", "route": False},
+        expect=201,
+    )
+    state = {"node": "billing_queue", "language": "en-US", "variables": {"menu": "2"}, "outcome": None}
+    async with database.transaction() as session:
+        call = TwilioCall(
+            call_sid="CA1",
+            state=state,
+            contact_id=received["contact"]["id"],
+            case_id=received["case"]["id"],
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        session.add(call)
+        await session.flush()
+        for webhook in ("voice:0", "gather:1"):
+            session.add(TwilioCallTurn(call_id=call.id, webhook=webhook, twiml="<Response/>", created_at=clock.now()))
+    space = await bob.get(f"/api/v1/contacts/{received['contact']['id']}/workspace", expect=200)
+    assert space["call"]["ivr"] == {
+        "turns": ["voice:0", "gather:1"],
+        "node": "billing_queue",
+        "language": "en-US",
+        "choices": {"menu": "2"},
+        "outcome": None,
+    }
+    assert space["chat"] is None

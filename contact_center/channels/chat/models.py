@@ -44,6 +44,9 @@ class ChatSession(SQLModel, table=True):
     # The number of the last message; taken under the chat's row lock, so numbers never skip or repeat.
     last_seq: int = 0
     close_reason: str | None = Field(default=None, max_length=40)
+    # Set when the customer's last socket went away, cleared when they come back: a waiting chat whose customer
+    # stays away past a grace period has been abandoned (they closed the tab).
+    customer_left_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

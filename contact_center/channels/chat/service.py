@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,6 +224,32 @@ class ChatService:
         self.hub.publish({"topic": "chat", **payload})
         self.hub.publish({"topic": "chat", **status})
 
+    async def customer_present(self, chat_id: int, present: bool) -> None:
+        """Record that the customer's socket came (or went): a waiting chat left alone too long is abandoned."""
+        async with self.db.transaction() as session:
+            chat = await session.get(ChatSession, chat_id, with_for_update=True)
+            if chat is not None and chat.status is not ChatStatus.CLOSED:
+                chat.customer_left_at = None if present else self.clock.now()
+
+    async def close_abandoned(self, grace: timedelta) -> int:
+        """Close every waiting chat whose customer left more than `grace` ago (as abandoned); return how many."""
+        cutoff = self.clock.now() - grace
+        async with self.db.transaction() as session:
+            ids = list(
+                (
+                    await session.scalars(
+                        select(ChatSession.id).where(
+                            ChatSession.status == ChatStatus.WAITING,
+                            col(ChatSession.customer_left_at).is_not(None),
+                            col(ChatSession.customer_left_at) < cutoff,
+                        )
+                    )
+                ).all()
+            )
+        for chat_id in ids:
+            await self.close(chat_id or 0, by=ChatSender.CUSTOMER, reason="customer_left")
+        return len(ids)
+
     async def hand_on(self, old_contact_id: int, new_contact_id: int, queue: str) -> None:
         """Move a live chat to the contact a transfer made: it waits again, and the customer is told so."""
         now = self.clock.now()
@@ -255,6 +281,8 @@ class ChatService:
                 raise NotFound(f"chat {chat_id} does not exist", resource="chat")
             if chat.status is ChatStatus.CLOSED:
                 return chat
+            if reason == "customer_left" and (chat.customer_left_at is None or chat.status is not ChatStatus.WAITING):
+                return chat  # they came back (or were answered) since the sweep looked
             was_waiting = chat.status is ChatStatus.WAITING
             chat.status = ChatStatus.CLOSED
             chat.closed_at = now

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp_jinja2
@@ -21,6 +22,7 @@ from aiohttp import WSMsgType, web
 from contact_center.channels.chat.models import ChatSender, ChatSession, ChatStatus
 from contact_center.channels.chat.service import ChatService, ChatStart, message_payload
 from contact_center.channels.chat.waiting import expected_wait
+from contact_center.channels.chat.worker import run_abandon_sweep
 from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.errors import DomainError
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, ROUTER, SETTINGS
@@ -42,8 +44,19 @@ def add_chat_channel(app: web.Application) -> None:
     service = ChatService(app[DATABASE], app[ROUTER], app[CLOCK], app[HUB], region=app[SETTINGS].default_phone_region)
     app[CHAT] = service
     app[DISPATCHER].accepted_hooks.append(service.on_accepted)
+    app.cleanup_ctx.append(_abandon_sweep)
     app.router.add_get("/chat", chat_page, name="chat")
     app.router.add_get("/chat/ws", chat_socket, name="chat-socket")
+
+
+async def _abandon_sweep(app: web.Application) -> AsyncIterator[None]:
+    task = None
+    if app[SETTINGS].background_workers:
+        task = asyncio.create_task(run_abandon_sweep(app[CHAT]), name="chat-abandon-sweep")
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def _language(request: web.Request) -> str:
@@ -116,6 +129,7 @@ async def _serve(
                 shown[0] = message.seq
 
         await replay()
+        await service.customer_present(chat_id, True)
         current = await service.get(chat_id)
         await writer.send(_status(current))
         forward = asyncio.create_task(_forward(request, writer, inbox, current, shown, replay))
@@ -130,6 +144,7 @@ async def _serve(
             forward.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await forward
+            await service.customer_present(chat_id, False)
 
 
 async def _handle(service: ChatService, writer: SocketWriter, chat_id: int, frame: Any) -> None:

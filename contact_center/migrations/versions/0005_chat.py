@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("close_reason", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("customer_left_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("answered_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_at", contact_center.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -57,6 +58,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_chat_sessions_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_sessions_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_sessions_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_chat_sessions_customer_left_at"), ["customer_left_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_sessions_status"), ["status"], unique=False)
     op.create_table(
         "chat_messages",
@@ -81,6 +83,7 @@ def downgrade() -> None:
     op.drop_table("chat_messages")
     with op.batch_alter_table("chat_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chat_sessions_status"))
+        batch_op.drop_index(batch_op.f("ix_chat_sessions_customer_left_at"))
         batch_op.drop_index(batch_op.f("ix_chat_sessions_contact_id"))
         batch_op.drop_index(batch_op.f("ix_chat_sessions_case_id"))
         batch_op.drop_index(batch_op.f("ix_chat_sessions_agent_id"))

@@ -29,6 +29,7 @@ from contact_center.models import (
     Queue,
     RetentionOffer,
     TwilioCall,
+    TwilioCallTurn,
 )
 from contact_center.services.cases import do_change_status, get_case, timeline
 from contact_center.services.contacts import ContactIntake, ContactTimes, do_update_contact, receive_contact
@@ -176,6 +177,19 @@ async def workspace(request: web.Request) -> dict[str, Any]:
             else []
         )
         call = (await session.scalars(select(TwilioCall).where(TwilioCall.contact_id == contact_id))).first()
+        turns = (
+            list(
+                (
+                    await session.scalars(
+                        select(TwilioCallTurn.webhook)
+                        .where(TwilioCallTurn.call_id == call.id)
+                        .order_by(col(TwilioCallTurn.id))
+                    )
+                ).all()
+            )
+            if call
+            else []
+        )
         duplicate = await session.get(Case, case.duplicate_of_id) if case.duplicate_of_id else None
         overview = await _overview(session, case.customer_id)
         queues = list((await session.scalars(select(Queue.name).order_by(col(Queue.name)))).all())
@@ -220,7 +234,7 @@ async def workspace(request: web.Request) -> dict[str, Any]:
         }
         if chat
         else None,
-        "call": {"call_sid": call.call_sid, "status": call.call_status, "ivr_path": _ivr_path(call.state)}
+        "call": {"call_sid": call.call_sid, "status": call.call_status, "ivr": _ivr_path(call.state, turns)}
         if call
         else None,
         "customer": overview,
@@ -236,10 +250,15 @@ def _next_statuses(status: CaseStatus) -> set[CaseStatus]:
     return set(TRANSITIONS[status])
 
 
-def _ivr_path(state: dict[str, Any]) -> list[str]:
-    """Return the IVR nodes a call went through, as its stored interpreter state records them."""
-    path = state.get("path") or state.get("visited") or state.get("history") or []
-    return [str(step if not isinstance(step, dict) else step.get("node", step)) for step in path]
+def _ivr_path(state: dict[str, Any], turns: list[str]) -> dict[str, Any]:
+    """Describe a call's way through the IVR: the webhooks it took, where it ended, what the caller chose."""
+    return {
+        "turns": turns,
+        "node": state.get("node"),
+        "language": state.get("language"),
+        "choices": dict(state.get("variables") or {}),
+        "outcome": state.get("outcome"),
+    }
 
 
 async def _overview(session: AsyncSession, customer_id: int) -> dict[str, Any]:

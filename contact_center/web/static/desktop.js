@@ -135,7 +135,12 @@
           else if (e.kind === "message_out") { line("out", e.actor, e.body); }
           else if (e.body) { line("note", null, e.kind.replace("_", " ") + ": " + e.body); }
         });
-        if (w.call) { line("note", null, "Call " + (w.call.status || "") + " · IVR path: " + (w.call.ivr_path.join(" → ") || "—")); }
+        if (w.call) {
+          var ivr = w.call.ivr;
+          var choices = Object.keys(ivr.choices).map(function (k) { return k + "=" + ivr.choices[k]; }).join(", ");
+          line("note", null, "Call " + (w.call.status || "") + " · IVR: " + (ivr.turns.join(" → ") || "—") +
+               " · ended at " + (ivr.node || "—") + (choices ? " · chose " + choices : ""));
+        }
       }
       var chatOpen = !!w.chat && w.chat.status !== "closed" && !w.contact.ended_at;
       $("chat-form").hidden = !chatOpen;

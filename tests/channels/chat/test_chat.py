@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import timedelta
 
 import aiohttp
 import pytest
 from sqlmodel import select
 
-from contact_center.channels.chat.models import ChatMessage, ChatSession
+from contact_center.channels.chat.models import ChatMessage, ChatSession, ChatStatus
+from contact_center.channels.chat.web import CHAT
+from contact_center.channels.chat.worker import GRACE
 from contact_center.models import CaseEvent, Contact, EventKind
 from contact_center.web.app import create_app
 from contact_center.web.keys import DISPATCHER
@@ -184,3 +187,37 @@ async def test_the_chat_page_speaks_english_and_chinese(login):
     assert '<html lang="zh-CN">' in chinese
     assert 'data-lang="zh"' in chinese
     assert "<script>" not in english  # the CSP allows only our own script files
+
+
+async def left_at(database, public_id):
+    for _ in range(100):
+        async with database.transaction() as session:
+            chat = (await session.scalars(select(ChatSession).where(ChatSession.public_id == public_id))).one()
+        if chat.customer_left_at is not None:
+            return chat.customer_left_at
+        await asyncio.sleep(0.02)
+    raise AssertionError("the socket's end was not recorded")
+
+
+async def test_a_waiting_customer_who_leaves_and_stays_away_abandons_the_chat(login, database, clock):
+    anonymous = await login("anonymous")
+    service = anonymous.client.server.app[CHAT]
+    gone, back = await open_chat(anonymous.client), await open_chat(anonymous.client)
+    gone_id, back_id = (await receive_until(gone, "started"))["chat"], await receive_until(back, "started")
+    await gone.close()
+    await back.close()
+    await left_at(database, gone_id)
+    await left_at(database, back_id["chat"])
+    clock.advance(timedelta(seconds=30))
+    returned = await anonymous.client.ws_connect("/chat/ws", headers={"Origin": origin_of(anonymous.client)})
+    await returned.send_json({"type": "resume", "chat": back_id["chat"], "token": back_id["token"], "after": 1})
+    await receive_until(returned, "status")
+    clock.advance(timedelta(seconds=31))
+    assert await service.close_abandoned(GRACE) == 1
+    dispatcher = anonymous.client.server.app[DISPATCHER]
+    figures = await dispatcher.backend.queue_statistics("general", dispatcher.now(), 3600)
+    assert (figures.waiting, figures.abandoned) == (1, 1)
+    async with database.transaction() as session:
+        statuses = {c.public_id: c.status for c in (await session.scalars(select(ChatSession))).all()}
+    assert statuses == {gone_id: ChatStatus.CLOSED, back_id["chat"]: ChatStatus.WAITING}
+    await returned.close()
