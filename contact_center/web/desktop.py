@@ -14,14 +14,14 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
-from sqlmodel import select
+from sqlmodel import col, select
 
 from contact_center.channels.chat.models import ChatSender, ChatSession
 from contact_center.channels.chat.web import CHAT
 from contact_center.dispatch import contact_id_of
 from contact_center.errors import DomainError
 from contact_center.models import Agent, Case, Contact, Customer
-from contact_center.services.users import load_session
+from contact_center.services.users import SignedIn, load_session
 from contact_center.web.auth import AGENTS, COOKIE, authorize
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
@@ -35,7 +35,7 @@ _RECHECK_SECONDS = 3.0
 _OFFER_GONE = ("task_accepted", "task_rejected", "reservation_timed_out")
 
 
-async def _agent_user(request: web.Request) -> Any:
+async def _agent_user(request: web.Request) -> SignedIn:
     try:
         signed_in = await authorize(request, AGENTS)
     except DomainError as exc:
@@ -140,8 +140,8 @@ async def _offer(
             row = (
                 await session.execute(
                     select(Case.subject, Customer.name)
-                    .join(Contact, Contact.case_id == Case.id)  # type: ignore[arg-type]
-                    .join(Customer, Customer.id == Case.customer_id)  # type: ignore[arg-type]
+                    .join(Contact, col(Contact.case_id) == Case.id)
+                    .join(Customer, col(Customer.id) == Case.customer_id)
                     .where(Contact.id == contact_id)
                 )
             ).first()

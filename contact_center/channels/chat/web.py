@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -37,6 +37,7 @@ _FIRST_FRAME_SECONDS = 30.0
 # While a customer waits, their place and expected wait are refreshed at least this often.
 _QUEUE_REFRESH_SECONDS = 2.0
 _MAX_FRAME = 16 * 1024
+_TYPING_SECONDS = 1.0
 
 
 def add_chat_channel(app: web.Application) -> None:
@@ -133,11 +134,12 @@ async def _serve(
         current = await service.get(chat_id)
         await writer.send(_status(current))
         forward = asyncio.create_task(_forward(request, writer, inbox, current, shown, replay))
+        typed = [-_TYPING_SECONDS]
         try:
             async for frame in ws:
                 if frame.type is not WSMsgType.TEXT:
                     break
-                await _handle(service, writer, chat_id, frame.json())
+                await _handle(service, writer, current, frame.json(), typed)
         except (ValueError, TypeError):
             await writer.send({"type": "error", "message": "frames must be JSON objects"})
         finally:
@@ -147,15 +149,22 @@ async def _serve(
             await service.customer_present(chat_id, False)
 
 
-async def _handle(service: ChatService, writer: SocketWriter, chat_id: int, frame: Any) -> None:
+async def _handle(
+    service: ChatService, writer: SocketWriter, chat: ChatSession, frame: Any, typed: list[float]
+) -> None:
     if not isinstance(frame, dict):
         raise ValueError("not an object")
     kind = frame.get("type")
+    chat_id = chat.id or 0
     try:
         if kind == "message":
             await service.post(chat_id, ChatSender.CUSTOMER, None, str(frame.get("body") or ""))
         elif kind == "typing":
-            service.typing(await service.get(chat_id), ChatSender.CUSTOMER)
+            # At most one indicator a second per socket, whatever a client sends.
+            now = asyncio.get_running_loop().time()
+            if now - typed[0] >= _TYPING_SECONDS:
+                typed[0] = now
+                service.typing(chat, ChatSender.CUSTOMER)
         elif kind == "close":
             await service.close(chat_id, by=ChatSender.CUSTOMER, reason="customer")
     except DomainError as exc:
@@ -172,7 +181,7 @@ async def _forward(
     inbox: asyncio.Queue[dict[str, Any]],
     chat: ChatSession,
     shown: list[int],
-    replay: Any,
+    replay: Callable[[], Awaitable[None]],
 ) -> None:
     """Pass this chat's publications to the customer, with their place in the queue while they wait."""
     chat_id, task_id = chat.id, task_id_for(chat.contact_id)

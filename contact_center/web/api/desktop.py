@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contact_center.actors import Actor
+from contact_center.case_status import TRANSITIONS
 from contact_center.channels.chat.models import ChatMessage, ChatSender, ChatSession, ChatStatus
 from contact_center.channels.chat.service import MAX_MESSAGE
 from contact_center.channels.chat.web import CHAT
@@ -100,7 +102,7 @@ class TransferOut(BaseModel):
     queue: str
 
 
-async def _me(request: web.Request) -> tuple[Any, int]:
+async def _me(request: web.Request) -> tuple[Actor, int]:
     signed_in, actor = await acting_user(request)
     if signed_in.user.agent_id is None:
         raise Forbidden("your account is not linked to an agent")
@@ -245,8 +247,6 @@ async def workspace(request: web.Request) -> dict[str, Any]:
 
 
 def _next_statuses(status: CaseStatus) -> set[CaseStatus]:
-    from contact_center.case_status import TRANSITIONS
-
     return set(TRANSITIONS[status])
 
 
