@@ -61,6 +61,8 @@
         .catch(function (e) { say(e.message); });
       removeOffer(data.reservation_id);
     });
+    accept.setAttribute("aria-keyshortcuts", "Alt+A"); accept.title = "Accept (Alt+A)";
+    reject.setAttribute("aria-keyshortcuts", "Alt+R"); reject.title = "Reject (Alt+R)";
     item.appendChild(document.createTextNode(" "));
     item.appendChild(accept); item.appendChild(document.createTextNode(" ")); item.appendChild(reject);
     $("offers").appendChild(item);
@@ -82,6 +84,15 @@
     });
   }
   setInterval(tick, 500);
+  // The oldest offer answers to Alt+A (accept) and Alt+R (reject) from anywhere on the page.
+  document.addEventListener("keydown", function (e) {
+    // By key position: on a Mac, Option+A types "å".
+    if (!e.altKey || (e.code !== "KeyA" && e.code !== "KeyR")) { return; }
+    var first = document.querySelector("#offers .offer");
+    if (!first) { return; }
+    e.preventDefault();
+    first.querySelectorAll("button")[e.code === "KeyA" ? 0 : 1].click();
+  });
 
   // Work -----------------------------------------------------------------------------------------------
   function loadWork() {
