@@ -203,3 +203,13 @@ async def test_a_calls_workspace_shows_its_way_through_the_ivr(login, database, 
         "outcome": None,
     }
     assert space["chat"] is None
+
+
+async def test_signing_out_elsewhere_closes_the_socket(login):
+    bob = await login("bob")
+    ws = await desktop_socket(bob)
+    await receive_until(ws, "hello")
+    await bob.post("/api/v1/auth/logout", expect=200)
+    while (frame := await ws.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT:
+        pass
+    assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION

@@ -111,3 +111,22 @@ async def test_history_counts_per_interval(login):
     assert len(history["t"]) == 4
     assert sum(history["abandoned"]) == 1
     assert history["offered"][-1] == 1
+
+
+async def test_staffing_counts_the_agents_with_each_queues_skills(login):
+    sam, bob, alice = await login("sam"), await login("bob"), await login("alice")
+    await sam.post("/api/v1/skills", {"name": "billing"}, expect=201)
+    await sam.post("/api/v1/queues", {"name": "billing", "required_skills": {"billing": 3}}, expect=201)
+    agents = {a["name"]: a["id"] for a in await sam.get("/api/v1/agents")}
+    await sam.put(f"/api/v1/agents/{agents['Bob']}/skills", {"skills": {"billing": 8}}, expect=200)
+    await bob.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
+    await alice.post("/api/v1/me/activity", {"activity": "away"}, expect=200)
+    await sam.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
+    figures = await sam.get("/api/v1/wallboard", expect=200)
+    assert queue_row(figures, "billing")["agents_staffed"] == 1  # Bob; Sam lacks the skill, Alice is away
+    assert queue_row(figures, "general")["agents_staffed"] == 2
+    assert {a["name"]: a["activity"] for a in figures["agents"]["list"]} == {
+        "Alice": "away",
+        "Bob": "available",
+        "Sam": "available",
+    }

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from contact_center.db import Database
 from contact_center.dispatch import DEFAULT_QUEUE, Dispatcher
 from contact_center.errors import InvalidInput
 from contact_center.models import Agent, Contact, Queue
@@ -25,7 +27,7 @@ from contact_center.web.router import ApiRouter
 from routing.erlang import agents_needed, service_level
 from routing.simulator import SimulationConfig, simulate
 
-__all__ = ["live_figures", "router"]
+__all__ = ["live_figures", "qualifies", "router"]
 
 router = ApiRouter("wallboard")
 
@@ -36,20 +38,35 @@ _DEFAULT_AHT = 240.0
 _STAFFED = ("available", "busy", "wrap_up")
 # The what-if simulates this many calls at most, so one request stays well under a second of CPU.
 _MAX_SIMULATED_CALLS = 5000
+# The wallboard lists agents one by one up to this many (a floor's worth); beyond, the counts by state tell.
+_MAX_LISTED = 200
 
 
-async def live_figures(database: Any, dispatcher: Dispatcher) -> dict[str, Any]:
+def qualifies(skills: Mapping[str, int], required: Mapping[str, int]) -> bool:
+    """Return whether an agent's skills meet every level a queue requires."""
+    return all(skills.get(skill, 0) >= level for skill, level in required.items())
+
+
+async def live_figures(database: Database, dispatcher: Dispatcher) -> dict[str, Any]:
     """Return every queue's live figures with Erlang C staffing, and the agents by state."""
     async with database.transaction() as session:
         queues = list((await session.scalars(select(Queue).order_by(col(Queue.name)))).all())
+        agents = list(
+            (
+                await session.scalars(
+                    select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.name)).limit(_MAX_LISTED)
+                )
+            ).all()
+        )
     at = dispatcher.now()
-    agents = await dispatcher.backend.agent_statistics(at, WINDOW)
-    staffed = sum(agents.by_activity.get(state, 0) for state in _STAFFED)
-    targets = {q.name: (float(q.service_level_seconds), q.service_level_target) for q in queues}
-    targets.setdefault(DEFAULT_QUEUE, (20.0, 0.8))
+    totals = await dispatcher.backend.agent_statistics(at, WINDOW)
+    states = [(agent, await dispatcher.backend.get_agent(str(agent.id))) for agent in agents]
+    staffed = [state for _, state in states if state is not None and str(state.activity) in _STAFFED]
+    targets = {q.name: (float(q.service_level_seconds), q.service_level_target, q.required_skills) for q in queues}
+    targets.setdefault(DEFAULT_QUEUE, (20.0, 0.8, {}))
     rows = []
     for name in sorted(targets):
-        threshold, target = targets[name]
+        threshold, target, required = targets[name]
         stats = await dispatcher.backend.queue_statistics(name, at, WINDOW)
         rate = (stats.offered + stats.short_abandoned) / WINDOW
         aht = stats.average_handle_time or _DEFAULT_AHT
@@ -61,7 +78,8 @@ async def live_figures(database: Any, dispatcher: Dispatcher) -> dict[str, Any]:
                 "arrival_rate_per_hour": rate * 3600,
                 "staffing_aht": aht,
                 "agents_needed": agents_needed(rate, aht, target, threshold) if rate > 0 else 0,
-                "agents_staffed": staffed,
+                # Staffed for this queue: signed in (available, busy or wrapping up) with the skills it requires.
+                "agents_staffed": sum(1 for state in staffed if qualifies(state.skills, required)),
             }
         )
     return {
@@ -69,7 +87,20 @@ async def live_figures(database: Any, dispatcher: Dispatcher) -> dict[str, Any]:
         "at": at,
         "window": WINDOW,
         "queues": rows,
-        "agents": {"by_activity": dict(agents.by_activity), "occupancy": agents.occupancy, "staffed": staffed},
+        "agents": {
+            "by_activity": dict(totals.by_activity),
+            "occupancy": totals.occupancy,
+            "staffed": len(staffed),
+            "list": [
+                {
+                    "id": agent.id,
+                    "name": agent.name,
+                    "activity": str(state.activity) if state else "offline",
+                    "load": sum(state.load.values()) if state else 0,
+                }
+                for agent, state in states
+            ],
+        },
     }
 
 

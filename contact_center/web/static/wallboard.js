@@ -40,6 +40,17 @@
       agents.appendChild(item);
     });
     agents.appendChild(el("li", null, "occupancy: " + pct(figures.agents.occupancy)));
+    var people = $("agent-list");
+    people.textContent = "";
+    figures.agents.list.forEach(function (a) {
+      var row = el("tr");
+      row.dataset.agent = a.id;
+      var name = el("th", null, a.name); name.scope = "row";
+      row.appendChild(name);
+      row.appendChild(el("td", "state-" + a.activity, a.activity.replace("_", " ")));
+      row.appendChild(el("td", null, String(a.load)));
+      people.appendChild(row);
+    });
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     loadHistory();
   }
