@@ -210,6 +210,6 @@ async def test_signing_out_elsewhere_closes_the_socket(login):
     ws = await desktop_socket(bob)
     await receive_until(ws, "hello")
     await bob.post("/api/v1/auth/logout", expect=200)
-    while (frame := await ws.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT:
+    while (await ws.receive(timeout=10)).type is aiohttp.WSMsgType.TEXT:
         pass
     assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
