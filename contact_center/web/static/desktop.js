@@ -160,6 +160,7 @@
       fillSelect($("wrap-code"), w.wrap_up_codes);
       fillSelect($("wrap-status"), [""].concat(w.case.next_statuses), "(leave as it is)");
       fillSelect($("transfer-queue"), w.queues);
+      fillSelect($("status-now"), w.case.next_statuses);
       $("merge-form").hidden = !w.case.duplicate_of;
       $("merge-target").textContent = w.case.duplicate_of || "";
       showCustomer(w.customer);
@@ -261,6 +262,12 @@
     if ($("wrap-status").value) { body.status = $("wrap-status").value; }
     api("POST", "/api/v1/contacts/" + current.contact.id + "/wrap-up", body)
       .then(function (r) { $("wrap-notes").value = ""; return refresh("Finished (" + r.code + "); case is " + r.case_status + "."); })
+      .catch(function (err) { say(err.message); });
+  });
+  $("status-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    api("POST", "/api/v1/cases/" + current.case.number + "/status", {status: $("status-now").value})
+      .then(function (c) { return refresh("Case " + c.number + " is " + c.status + "."); })
       .catch(function (err) { say(err.message); });
   });
   $("transfer-form").addEventListener("submit", function (e) {
