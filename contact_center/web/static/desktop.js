@@ -8,6 +8,7 @@
   var offers = {};      // reservation id -> {data, deadline, node}
   var current = null;   // the open workspace
   var lastSeq = 0;
+  var unread = {};      // chat id -> true while a line came in for a chat that is not open
   var socket = null, retry = 0, lastTyping = 0, typingTimer = null;
 
   function el(tag, cls, text) {
@@ -101,7 +102,9 @@
       list.textContent = "";
       items.forEach(function (item) {
         var li = el("li");
-        var button = el("button", null, item.channel + " · " + item.customer + " · " + item.case_number);
+        var label = item.channel + " · " + item.customer + " · " + item.case_number;
+        var button = el("button", null, unread[item.chat_id] ? label + " · new message" : label);
+        if (unread[item.chat_id]) { button.classList.add("unread"); }
         button.type = "button";
         button.dataset.contact = item.contact_id;
         if (current && current.contact.id === item.contact_id) { button.setAttribute("aria-current", "true"); }
@@ -132,6 +135,7 @@
     return api("GET", "/api/v1/contacts/" + contactId + "/workspace").then(function (w) {
       current = w;
       lastSeq = 0;
+      if (w.chat) { delete unread[w.chat.id]; }
       $("pick").hidden = true;
       $("conv").hidden = false;
       $("conv-title").textContent = w.case.number + ": " + w.case.subject;
@@ -301,7 +305,8 @@
       } else if (m.type === "activity") { showActivity(m.activity); }
       else if (m.type === "work_changed") { loadWork(); }
       else if (m.type === "message") {
-        if (current && current.chat && current.chat.id === m.chat_id) { addChatMessage(m); } else { loadWork(); }
+        if (current && current.chat && current.chat.id === m.chat_id) { addChatMessage(m); }
+        else { unread[m.chat_id] = true; loadWork(); }
       } else if (m.type === "typing") {
         if (current && current.chat && current.chat.id === m.chat_id) {
           $("typing").textContent = "Customer is typing…";
