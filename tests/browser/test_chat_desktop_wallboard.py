@@ -101,6 +101,24 @@ async def test_a_customer_chats_and_an_agent_answers_while_the_wallboard_counts(
     assert await cell(wallboard, "general", "offered").inner_text() == "1"
     await screenshot(wallboard, "wallboard")
 
+    # A second customer while Bob talks to Ann: Bob holds both, and the one not open shows its new line.
+    other = await browser.new_context(viewport={"width": 390, "height": 844})
+    second = await other.new_page()
+    await second.goto(f"{live_server}/chat")
+    await second.get_by_label("How can we help?").fill("Do you ship to Canada?")
+    await second.get_by_role("button", name="Start chat").click()
+    await desktop.locator(".offer").wait_for()
+    await desktop.keyboard.press("Alt+a")
+    await desktop.locator("#transcript").get_by_text("Do you ship to Canada?").wait_for()
+    await chat.locator("#ccw-input").fill("Are you still there?")
+    await chat.locator("#ccw-input").press("Enter")
+    ann = desktop.locator("#work button", has_text="Ann Lee")
+    await expect(ann).to_contain_text("new message")
+    await ann.click()
+    await desktop.locator("#transcript").get_by_text("Are you still there?").wait_for()
+    await expect(ann).not_to_contain_text("new message")
+    await other.close()
+
     assert dialogs == []
     for page in (desktop, wallboard):
         assert await page.evaluate("document.documentElement.scrollWidth") <= 1280
