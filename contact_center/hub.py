@@ -1,13 +1,14 @@
 """Live events for the pages that show them (agent desktop, wallboard): an in-process fan-out.
 
 Publishing never blocks: a subscriber that falls behind loses its oldest messages, because a live
-page can reload what it missed while a stalled socket must not hold up routing decisions.
+page can reload what it missed while a stalled socket must not hold up routing decisions. With several server
+processes, a relay (`contact_center.relay`) carries every message to every process's hub.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,9 +22,20 @@ class EventHub:
 
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._relay: Callable[[dict[str, Any]], bool] | None = None
+
+    def relay_through(self, relay: Callable[[dict[str, Any]], bool] | None) -> None:
+        """Send publications through a relay that delivers them to every process (None: this process only)."""
+        self._relay = relay
 
     def publish(self, message: dict[str, Any]) -> None:
-        """Hand a message to every subscriber."""
+        """Hand a message to every subscriber, through the relay when one takes it."""
+        if self._relay is not None and self._relay(message):
+            return
+        self.deliver(message)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """Hand a message to this process's subscribers."""
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()  # the oldest message makes room

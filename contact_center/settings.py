@@ -46,6 +46,8 @@ class Settings:
     imap_password: str | None = field(default=None, repr=False)
     background_workers: bool = True
     routing_rules: Path | None = None
+    # Other sites that may embed the chat widget (their origins, e.g. https://shop.example); our own is always allowed.
+    chat_allowed_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -77,6 +79,7 @@ class Settings:
             imap_password=env.get("IMAP_PASSWORD") or None,
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
             routing_rules=_existing_file(env, "ROUTING_RULES"),
+            chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))
@@ -120,6 +123,18 @@ def _url(env: Mapping[str, str], name: str, *, schemes: tuple[str, ...]) -> str 
     if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
         raise ConfigError(f"{name} {value!r} must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
     return value.rstrip("/")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = []
+    for raw in (env.get(name) or "").split(","):
+        if not raw.strip():
+            continue
+        parsed = urlsplit(raw.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
+            raise ConfigError(f"{name}: {raw.strip()!r} is not an origin like https://shop.example")
+        origins.append(f"{parsed.scheme}://{parsed.netloc}".lower())
+    return tuple(origins)
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> Path | None:

@@ -2,6 +2,8 @@
 
 from sqlmodel import SQLModel
 
+# Channel tables live with their channel; importing them here registers them on the one metadata.
+from contact_center.channels.chat.models import ChatMessage, ChatSender, ChatSession, ChatStatus
 from contact_center.models.agents import Agent, AgentSkill, Queue, Skill, Team, TeamKind
 from contact_center.models.cases import (
     ActorKind,
@@ -27,6 +29,7 @@ from contact_center.models.portal import (
     PortalSession,
     SurveyResponse,
 )
+from contact_center.models.retention import RetentionOffer
 from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
@@ -49,6 +52,10 @@ __all__ = [
     "CasePriority",
     "CaseStatus",
     "Channel",
+    "ChatMessage",
+    "ChatSender",
+    "ChatSession",
+    "ChatStatus",
     "Contact",
     "Customer",
     "CustomerTier",
@@ -70,6 +77,7 @@ __all__ = [
     "PortalLink",
     "PortalSession",
     "Queue",
+    "RetentionOffer",
     "Role",
     "Skill",
     "SlaPolicy",

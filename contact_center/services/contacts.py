@@ -80,10 +80,10 @@ class ContactTimes:
 
 
 def identity_kind(channel: Channel, address: str) -> IdentityKind:
-    """Return the kind of address a channel's contacts come from (web forms give an email address)."""
+    """Return the kind of address a channel's contacts come from (web forms and chats may give an email address)."""
     if channel in (Channel.VOICE, Channel.SMS):
         return IdentityKind.PHONE
-    if channel is Channel.EMAIL or (channel is Channel.WEB and "@" in address):
+    if channel is Channel.EMAIL or (channel in (Channel.WEB, Channel.CHAT) and "@" in address):
         return IdentityKind.EMAIL
     return IdentityKind.CHAT
 

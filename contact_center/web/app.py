@@ -11,9 +11,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
+from contact_center.channels.chat.web import add_chat_channel
 from contact_center.channels.email.web import add_email_channel, email_transport
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.web import add_twilio_routes, sms_transport
@@ -23,14 +25,18 @@ from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
+from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
-from contact_center.web import health, kb_pages, pages
+from contact_center.web import desktop, health, kb_pages, pages, wallboard
 from contact_center.web.api import agents, cases, contacts, customers, knowledge_base, portal, routing, sla, users
+from contact_center.web.api import desktop as desktop_api
+from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
+from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
@@ -48,6 +54,8 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     sla.router,
     knowledge_base.router,
     portal.router,
+    desktop_api.router,
+    wallboard_api.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -104,10 +112,14 @@ def create_app(
     app.router.add_routes(pages.routes)
     app.router.add_routes(portal_web.routes)
     app.router.add_routes(kb_pages.routes)
+    add_socket_registry(app)
+    app.router.add_routes(desktop.routes)
+    app.router.add_routes(wallboard.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
     add_email_channel(app)
+    add_chat_channel(app)
     # After the channels' own contexts, so their transports exist when the sender starts.
     app.cleanup_ctx.append(_outbox_sender)
     document = openapi_document(api_endpoints(), title="Contact Center API", version="1")
@@ -117,6 +129,8 @@ def create_app(
 
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.cleanup_ctx.append(_background_work)
+    if settings.redis_url:
+        app.cleanup_ctx.append(_event_relay)
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
@@ -141,6 +155,19 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
+
+
+async def _event_relay(app: web.Application) -> AsyncIterator[None]:
+    """Carry live events between the server processes that share this Redis."""
+    settings = app[SETTINGS]
+    assert settings.redis_url is not None
+    client = Redis.from_url(settings.redis_url)
+    relay = RedisRelay(app[HUB], client, f"{settings.redis_prefix}events")
+    try:
+        async with relay.running():
+            yield
+    finally:
+        await client.aclose()
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:

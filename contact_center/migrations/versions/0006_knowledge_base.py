@@ -1,7 +1,7 @@
 """Knowledge base (articles, versions, feedback, search index) and the customer portal
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 21:33:32.165458
 """
 
@@ -43,7 +43,7 @@ def _create_search_index() -> None:
 
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
