@@ -10,6 +10,8 @@ from contact_center.channels.chat.models import ChatSession, ChatStatus
 from contact_center.dispatch import task_id_for
 from contact_center.models import CaseEvent, Contact, EventKind, TwilioCall, TwilioCallTurn
 from contact_center.web.keys import DISPATCHER
+from knowledge_base.models import ArticleStatus, Visibility
+from knowledge_base.service import ArticleDraft, Author, do_create_article
 from tests.channels.chat.test_chat import open_chat, origin_of, receive_until
 
 
@@ -104,7 +106,24 @@ async def test_the_workspace_shows_the_customer_360_view(login):
     assert customer["identities"] == [{"kind": "email", "address": "ann@example.com"}]
     assert [c["contacts"][0]["channel"] for c in customer["cases"]] == ["chat"]
     assert "resolved" in space["wrap_up_codes"]
-    assert space["knowledge_base"] is None  # the seam for suggested articles
+    assert space["knowledge_base"] == []  # no articles written yet
+
+
+async def test_the_workspace_suggests_articles_internal_ones_included(login, database, clock):
+    async with database.transaction() as session:
+        for title, body, visibility in (
+            ("Tracking your parcel", "Every parcel has a tracking link in the dispatch email.", Visibility.PUBLIC),
+            ("Lost parcel claims", "Agents: open a carrier claim when a parcel is lost.", Visibility.INTERNAL),
+            ("Changing your password", "Use the forgotten password link.", Visibility.PUBLIC),
+        ):
+            draft = ArticleDraft(title=title, body=body, visibility=visibility, status=ArticleStatus.PUBLISHED)
+            await do_create_article(session, draft, Author("Sam"), clock.now())
+    _, bob, _, contact_id = await take_a_chat(login)
+    space = await bob.get(f"/api/v1/contacts/{contact_id}/workspace", expect=200)
+    suggested = {a["title"]: a for a in space["knowledge_base"]}
+    assert set(suggested) == {"Tracking your parcel", "Lost parcel claims"}
+    assert suggested["Lost parcel claims"]["visibility"] == "internal"
+    assert "<mark>parcel</mark>" in suggested["Tracking your parcel"]["snippet"]
 
 
 async def test_only_the_chats_agent_may_answer_it(login):

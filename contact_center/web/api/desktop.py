@@ -4,6 +4,7 @@ and case routes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from contact_center.dispatch import DEFAULT_QUEUE, RouteRequest
 from contact_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contact_center.models import (
     Case,
+    CaseEvent,
     CaseStatus,
     Contact,
     Customer,
@@ -40,6 +42,7 @@ from contact_center.web.api.params import acting_user, now, path_id
 from contact_center.web.auth import AGENTS, SUPERVISORS
 from contact_center.web.keys import DATABASE, DISPATCHER, SETTINGS
 from contact_center.web.router import ApiRouter
+from knowledge_base.search import suggest_articles
 
 __all__ = ["WRAP_UP_CODES", "router"]
 
@@ -194,6 +197,7 @@ async def workspace(request: web.Request) -> dict[str, Any]:
         )
         duplicate = await session.get(Case, case.duplicate_of_id) if case.duplicate_of_id else None
         overview = await _overview(session, case.customer_id)
+        suggestions = await _suggestions(session, case.subject, events, overview["language"])
         queues = list((await session.scalars(select(Queue.name).order_by(col(Queue.name)))).all())
     return {
         "contact": {
@@ -242,8 +246,30 @@ async def workspace(request: web.Request) -> dict[str, Any]:
         "customer": overview,
         "wrap_up_codes": list(WRAP_UP_CODES),
         "queues": sorted({DEFAULT_QUEUE, *queues}),
-        "knowledge_base": None,
+        "knowledge_base": suggestions,
     }
+
+
+# What the customer said most recently says most about what they need; older lines only dilute it.
+_SUGGESTION_LINES = 5
+
+
+async def _suggestions(
+    session: AsyncSession, subject: str, events: Sequence[CaseEvent], language: str | None
+) -> list[dict[str, Any]]:
+    """Suggest published articles, internal ones included, for the case's subject and the customer's last lines."""
+    said = [e.body for e in events if e.kind is EventKind.MESSAGE_IN and e.body][-_SUGGESTION_LINES:]
+    results = await suggest_articles(session, "\n".join([subject, *said]), language, include_internal=True)
+    return [
+        {
+            "id": r.article.id,
+            "title": r.article.title,
+            "visibility": r.article.visibility.value,
+            "snippet": r.snippet,
+            "url": f"/staff/kb/{r.article.id}",
+        }
+        for r in results
+    ]
 
 
 def _next_statuses(status: CaseStatus) -> set[CaseStatus]:

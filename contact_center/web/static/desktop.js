@@ -168,6 +168,7 @@
       $("merge-form").hidden = !w.case.duplicate_of;
       $("merge-target").textContent = w.case.duplicate_of || "";
       showCustomer(w.customer);
+      showArticles(w.knowledge_base);
       say("");
       loadWork();
       if (chatOpen) { $("chat-input").focus(); }
@@ -182,6 +183,23 @@
   // Reload the open contact after an action, then say how the action went.
   function refresh(text) {
     return open(current.contact.id).then(function () { say(text); });
+  }
+  function showArticles(articles) {
+    var box = $("kb");
+    box.textContent = "";
+    if (!articles.length) { box.appendChild(el("p", "muted", "No matching articles.")); return; }
+    var list = el("ul", "kb-suggestions");
+    articles.forEach(function (a) {
+      var li = el("li");
+      var link = el("a", null, a.title); link.href = a.url; link.target = "_blank"; link.rel = "noopener";
+      li.appendChild(link);
+      if (a.visibility === "internal") { li.appendChild(el("span", "muted", " (internal)")); }
+      // The snippet is escaped text with <mark> around the matched words, made by the server.
+      var snippet = el("p", "snippet"); snippet.innerHTML = a.snippet;
+      li.appendChild(snippet);
+      list.appendChild(li);
+    });
+    box.appendChild(list);
   }
   function showCustomer(c) {
     var box = $("c360");
