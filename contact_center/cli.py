@@ -68,14 +68,16 @@ def _register_engine_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
-    """Add the commands the routing engine, the IVR and the email channel define for themselves."""
+    """Add the commands the routing engine, the IVR, the email channel and field service define for themselves."""
     from contact_center.channels.email.importer import register_commands as register_email
+    from field_service.cli import register_bench as register_schedule_bench
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
 
     register_routing(commands)
     register_bench(bench_commands)
+    register_schedule_bench(bench_commands)
     register_ivr(commands)
     register_email(commands)
 

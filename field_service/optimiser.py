@@ -111,17 +111,23 @@ class _Model:
             index: {c.id for c in self.day.crews if c.breaks == p} for index, p in enumerate(self.patterns)
         }
         for job in self.day.jobs:
-            prize = weights.unassigned_per_priority * job.order.priority * _COST_PER_SECOND
-            for index, pattern in enumerate(self.patterns):
-                if not crews_by_pattern[index] & self.day.allowed[job.id]:
+            before = len(self.copies)
+            self._copy_job(job, weights, crews_by_pattern)
+            if job.fixed_start is not None and len(self.copies) == before:
+                raise ScheduleError(f"work order {job.id} is fixed at a time its technician cannot make")
+
+    def _copy_job(self, job: Job, weights: Weights, crews_by_pattern: dict[int, set[str]]) -> None:
+        prize = weights.unassigned_per_priority * job.order.priority * _COST_PER_SECOND
+        for index, pattern in enumerate(self.patterns):
+            if not crews_by_pattern[index] & self.day.allowed[job.id]:
+                continue
+            for segment in range(len(pattern) + 1):
+                early, late = _segment_window(job, pattern, segment)
+                if early > late:
                     continue
-                for segment in range(len(pattern) + 1):
-                    early, late = _segment_window(job, pattern, segment)
-                    if early > late:
-                        continue
-                    for tier_late, tier_prize in _tiers(job, late, prize, weights):
-                        if early <= tier_late:
-                            self.copies.append(_Copy(job, segment, index, early, tier_late, tier_prize))
+                for tier_late, tier_prize in _tiers(job, late, prize, weights):
+                    if early <= tier_late:
+                        self.copies.append(_Copy(job, segment, index, early, tier_late, tier_prize))
 
     def _build_data(self, weights: Weights) -> pyvrp.ProblemData:
         day = self.day

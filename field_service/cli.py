@@ -1,0 +1,88 @@
+"""Command-line commands of the field-service package, registered into the app's argparse CLI.
+
+The app's ``contact-center`` parser calls :func:`register_bench` (``bench schedule``). Each command's ``func``
+takes the parsed namespace and returns the exit code: 0 on success, 2 on bad input (after a message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from field_service import bench
+from field_service.solomon import SolomonError
+
+__all__ = ["register_bench"]
+
+_BAD_INPUT = 2
+
+
+def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``schedule`` benchmark under the app's ``bench`` command."""
+    parser = bench_subparsers.add_parser(
+        "schedule",
+        help="benchmark the technician scheduler",
+        description="Solve a generated field-service day with the optimiser and the nearest-feasible greedy "
+        "baseline, or (with --solomon) Solomon VRPTW files with the scheduler and with plain PyVRP, both on a "
+        "distance-only objective.",
+    )
+    parser.add_argument("--jobs", type=int, default=200, help="work orders of the generated day")
+    parser.add_argument("--technicians", type=int, default=20, help="technicians of the generated day")
+    parser.add_argument("--seconds", type=float, default=10.0, help="solver time per instance (and side)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--solomon", nargs="+", type=Path, metavar="FILE", help="Solomon VRPTW instance files")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=_bench)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return _BAD_INPUT
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.seconds) and args.seconds > 0):
+        return _fail("--seconds must be a positive number")
+    if args.solomon:
+        missing = [str(path) for path in args.solomon if not path.is_file()]
+        if missing:
+            return _fail(f"no such file: {', '.join(missing)}")
+        try:
+            report = bench.run_solomon(args.solomon, args.seconds, args.seed)
+        except SolomonError as exc:
+            return _fail(str(exc))
+        _print(report, args.json, _solomon_table)
+        return 0
+    if args.jobs < 1 or args.technicians < 1:
+        return _fail("--jobs and --technicians must be at least 1")
+    _print(bench.run_generated(args.jobs, args.technicians, args.seconds, args.seed), args.json, _generated_table)
+    return 0
+
+
+def _print(report: dict[str, Any], as_json: bool, table: Any) -> None:
+    print(json.dumps(report, indent=2) if as_json else table(report))
+
+
+def _generated_table(report: dict[str, Any]) -> str:
+    lines = [f"{'':22}{'optimiser':>12}{'greedy':>12}"]
+    for key in ("travel_seconds", "lateness_seconds", "late_visits", "unassigned", "unassigned_priority"):
+        lines.append(f"{key:22}{report['optimiser'][key]:>12}{report['greedy'][key]:>12}")
+    lines.append(
+        f"{'solve_seconds':22}{report['optimiser']['solve_seconds']:>12}{report['greedy']['solve_seconds']:>12}"
+    )
+    return "\n".join(lines)
+
+
+def _solomon_table(report: dict[str, Any]) -> str:
+    lines = [f"{'instance':10}{'vehicles':>10}{'distance':>12}{'pyvrp veh':>11}{'pyvrp dist':>12}{'ratio':>8}"]
+    for row in report["instances"]:
+        ours, theirs = row["ours"], row["pyvrp"]
+        lines.append(
+            f"{row['instance']:10}{ours['vehicles']:>10}{ours['distance']:>12.2f}"
+            f"{theirs['vehicles']:>11}{theirs['distance']:>12.2f}{row['distance_ratio']:>8}"
+        )
+    return "\n".join(lines)
