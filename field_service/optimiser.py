@@ -84,6 +84,8 @@ def optimise(
 ) -> Plan:
     """Plan ``day`` with PyVRP within ``seconds`` (and ``max_iterations``, if given)."""
     weights = weights or Weights()
+    if not day.crews:
+        return Plan((), tuple(job.id for job in day.jobs))
     model = _Model(day, weights)
     if not model.copies:
         return Plan((), tuple(job.id for job in day.jobs))
@@ -92,7 +94,8 @@ def optimise(
         stop = MultipleCriteria([stop, MaxIterations(max_iterations)])
     result = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False)
     if not result.is_feasible():
-        raise ScheduleError("no plan keeps every fixed visit: re-plan them by hand or unfix some")
+        fixed = ", ".join(job.id for job in day.jobs if job.fixed_start is not None)
+        raise ScheduleError(f"no plan keeps every fixed visit ({fixed}): re-plan them by hand or unfix some")
     return model.read(result.best)
 
 
@@ -289,8 +292,10 @@ def _matrices(
     """Return the distance and duration matrices of one profile (see the module docstring)."""
     rest = np.concatenate([[0], np.cumsum([b.length for b in breaks], dtype=np.int64)])
     depot = segment < 0
-    leaving = np.where(depot, 0, segment)
-    arriving = np.where(depot, len(breaks), segment)
+    # Locations of other break patterns may have more segments; they are unusable here, so any index will do.
+    own_segment = np.minimum(segment, len(breaks))
+    leaving = np.where(depot, 0, own_segment)
+    arriving = np.where(depot, len(breaks), own_segment)
     duration = travel + rest[arriving][None, :] - rest[leaving][:, None]
     forbidden = arriving[None, :] < leaving[:, None]
     forbidden |= ~usable[:, None] | ~usable[None, :]

@@ -29,7 +29,7 @@ def test_a_day_off_and_a_weekend_have_no_shift() -> None:
         ),
         (lambda: Break(time(13), time(12), 30), "latest start"),
         (lambda: TimeWindow(at(12), at(10)), "ends before"),
-        (lambda: TimeWindow(datetime(2026, 12, 7, 10), at(12)), "timezone-aware"),  # noqa: DTZ001
+        (lambda: TimeWindow(datetime(2026, 12, 7, 10), at(12)), "timezone-aware"),
         (lambda: order("W1", priority=9), "priority"),
         (lambda: order("W1", parts={"fuse": 0}), "positive"),
     ],
