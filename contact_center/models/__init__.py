@@ -23,6 +23,9 @@ from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
 
+# Field service owns its tables; importing them registers them on the same metadata.
+from field_service import models as field_service_models  # noqa: F401
+
 metadata = SQLModel.metadata
 
 __all__ = [
