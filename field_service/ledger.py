@@ -313,9 +313,7 @@ class StockLedger:
                 StockMovement.work_order == work_order,
                 (col(StockMovement.to_location_id) == location.id)
                 | (col(StockMovement.from_location_id) == location.id),
-                col(StockMovement.kind).in_(
-                    [MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.CONSUMPTION]
-                ),
+                col(StockMovement.kind).in_([MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.CONSUMPTION]),
             )
         )
         return int(held.scalar_one())
