@@ -106,6 +106,7 @@ class _Model:
         self.day = day
         self.patterns: list[tuple[BreakRule, ...]] = sorted({crew.breaks for crew in day.crews}, key=repr)
         self.copies: list[_Copy] = []
+        self.day_end = max(crew.end for crew in day.crews)
         self._build_copies(weights)
         self.data = self._build_data(weights)
 
@@ -128,7 +129,7 @@ class _Model:
                 early, late = _segment_window(job, pattern, segment)
                 if early > late:
                     continue
-                for tier_late, tier_prize in _tiers(job, late, prize, weights):
+                for tier_late, tier_prize in _tiers(job, late, prize, weights, self.day_end):
                     if early <= tier_late:
                         self.copies.append(_Copy(job, segment, index, early, tier_late, tier_prize))
 
@@ -267,18 +268,26 @@ def _segment_window(job: Job, pattern: Sequence[BreakRule], segment: int) -> tup
     return early, late
 
 
-def _tiers(job: Job, late: int, prize: int, weights: Weights) -> list[tuple[int, int]]:
-    """Return (latest start, prize) per lateness tier of ``job``; one tier when it has no SLA deadline."""
+def _tiers(job: Job, late: int, prize: int, weights: Weights, day_end: int) -> list[tuple[int, int]]:
+    """Return (latest start, prize) per lateness tier of ``job``; one tier when it has no SLA deadline.
+
+    Left undone, a job with a deadline is at least as late as the end of the day, so its prize includes that
+    lateness: doing it late always beats not doing it.
+    """
     if job.deadline is None or job.fixed_start is not None:
         return [(late, prize if job.fixed_start is None else 0)]
+
+    def cost(lateness: int) -> int:
+        return round(weights.lateness * lateness * _COST_PER_SECOND)
+
+    prize += cost(max(0, day_end - job.deadline))
     on_time = job.deadline - job.duration
     tiers = []
     for bound in (0, *weights.lateness_tiers):
-        tiers.append((min(late, on_time + bound), prize - round(weights.lateness * bound * _COST_PER_SECOND)))
+        tiers.append((min(late, on_time + bound), prize - cost(bound)))
         if on_time + bound >= late:
             return [t for t in tiers if t[1] > 0]
-    worst = late - on_time
-    tiers.append((late, prize - round(weights.lateness * worst * _COST_PER_SECOND)))
+    tiers.append((late, prize - cost(max(0, min(late, day_end - job.duration) - on_time))))
     return [t for t in tiers if t[1] > 0]
 
 
