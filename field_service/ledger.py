@@ -24,7 +24,7 @@ from field_service.models import LocationKind, MovementKind, Part, StockLevel, S
 from field_service.problem import Location
 from field_service.travel import HaversineTravel
 
-__all__ = ["Availability", "InsufficientStock", "ReorderLine", "StockError", "StockLedger"]
+__all__ = ["Availability", "InsufficientStock", "ReorderLine", "StockError", "StockLedger", "holdings"]
 
 
 _CROW_FLIES = HaversineTravel(road_factor=1.0)
@@ -220,6 +220,10 @@ class StockLedger:
             for code, sku, level in rows
         ]
 
+    async def holdings(self) -> dict[tuple[str, str, str], int]:
+        """Return what each work order holds: {(location code, SKU, work order): units}."""
+        return await holdings(self.session)
+
     async def replay(self) -> dict[tuple[int, int], tuple[int, int, int]]:
         """Recompute (on hand, reserved, defective) per (location id, part id) from the movements alone."""
         balances: dict[tuple[int, int], list[int]] = {}
@@ -344,6 +348,25 @@ class StockLedger:
         self.session.add(movement)
         await self.session.flush()
         return movement
+
+
+async def holdings(session: AsyncSession) -> dict[tuple[str, str, str], int]:
+    """Return what each work order holds: {(location code, SKU, work order): units}, from the movements."""
+    held: dict[tuple[str, str, str], int] = {}
+    locations = {loc.id: loc.code for loc in (await session.execute(select(StockLocation))).scalars()}
+    parts = {part.id: part.sku for part in (await session.execute(select(Part))).scalars()}
+    movements = await session.execute(
+        select(StockMovement).where(
+            col(StockMovement.work_order).is_not(None),
+            col(StockMovement.kind).in_([MovementKind.RESERVATION, MovementKind.RELEASE, MovementKind.CONSUMPTION]),
+        )
+    )
+    for m in movements.scalars():
+        where = m.to_location_id if m.kind is MovementKind.RESERVATION else m.from_location_id
+        key = (locations[where], parts[m.part_id], m.work_order or "")
+        sign = 1 if m.kind is MovementKind.RESERVATION else -1
+        held[key] = held.get(key, 0) + sign * m.reserved_quantity
+    return {key: units for key, units in held.items() if units > 0}
 
 
 def _positive(quantity: int) -> int:

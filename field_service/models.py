@@ -1,4 +1,5 @@
-"""Spare-parts tables: the catalogue, stock locations (warehouses and vans), stock levels and the movement ledger.
+"""Field-service tables: technicians and work orders, and for spare parts the catalogue, stock locations
+(warehouses and vans), stock levels and the movement ledger.
 
 Every change to stock is a row in ``stock_movements``; ``stock_levels`` holds the running balance per part and
 location, updated in the same transaction (field_service.ledger), so the two always agree. CHECK constraints keep
@@ -15,7 +16,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Instant", "LocationKind", "MovementKind", "Part", "StockLevel", "StockLocation", "StockMovement"]
+from field_service.problem import JobType
+
+__all__ = [
+    "Instant",
+    "LocationKind",
+    "MovementKind",
+    "Part",
+    "StockLevel",
+    "StockLocation",
+    "StockMovement",
+    "TechnicianRecord",
+    "WorkOrderRecord",
+    "WorkOrderStatus",
+]
 
 
 class Instant(TypeDecorator[datetime]):
@@ -127,3 +141,63 @@ class StockMovement(SQLModel, table=True):
     note: str = Field(default="", sa_type=sa.Text)
     actor: str = Field(default="", max_length=200)
     created_at: datetime = Field(sa_type=Instant)
+
+
+class WorkOrderStatus(enum.StrEnum):
+    """Where a work order stands."""
+
+    UNSCHEDULED = "unscheduled"
+    SCHEDULED = "scheduled"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    COMPLETED = "completed"
+    CANNOT_COMPLETE = "cannot_complete"
+
+
+class TechnicianRecord(SQLModel, table=True):
+    __tablename__ = "technicians"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The technician's id in schedules, stock locations and pins.
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    user_id: int | None = Field(default=None, foreign_key="users.id", unique=True)
+    skills: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    home_lat: float
+    home_lon: float
+    # {"0": {"start": "08:00", "end": "17:00", "breaks": [{"earliest": "12:00", "latest": "13:00", "minutes": 30}]}}
+    # keyed by weekday, 0 = Monday.
+    shifts: dict[str, dict[str, object]] = Field(default_factory=dict, sa_type=sa.JSON)
+    days_off: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    van_id: int | None = Field(default=None, foreign_key="stock_locations.id")
+    active: bool = True
+
+
+class WorkOrderRecord(SQLModel, table=True):
+    __tablename__ = "work_orders"
+    __table_args__ = (sa.Index("ix_work_orders_status_planned_start", "status", "planned_start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    job_type: JobType = Field(sa_type=_enum(JobType))
+    status: WorkOrderStatus = Field(default=WorkOrderStatus.UNSCHEDULED, sa_type=_enum(WorkOrderStatus))
+    address: str = Field(default="", max_length=500)
+    lat: float
+    lon: float
+    required_skills: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    duration_minutes: int
+    window_start: datetime | None = Field(default=None, sa_type=Instant)
+    window_end: datetime | None = Field(default=None, sa_type=Instant)
+    priority: int = 3
+    sla_deadline: datetime | None = Field(default=None, sa_type=Instant)
+    # {sku: quantity}
+    parts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    pinned_technician: str | None = Field(default=None, max_length=64)
+    technician: str | None = Field(default=None, max_length=64, index=True)
+    planned_start: datetime | None = Field(default=None, sa_type=Instant)
+    planned_end: datetime | None = Field(default=None, sa_type=Instant)
+    notes: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=Instant)
+    updated_at: datetime = Field(sa_type=Instant)
