@@ -8,7 +8,7 @@ from itertools import permutations
 import pytest
 
 from field_service.day import Stop, build_day, timeline
-from field_service.optimiser import ScheduleError, optimise
+from field_service.optimiser import ScheduleError, Weights, optimise
 from field_service.plan import Plan, check_plan, plan_json
 from field_service.problem import FixedVisit, Shift
 from field_service.replan import add_work_order, dispatch, technician_off
@@ -168,3 +168,15 @@ def test_the_plan_as_json_carries_utc_instants() -> None:
     assert data["routes"][0]["visits"][0]["start"] == at(9).isoformat()
     assert data["routes"][0]["visits"][0]["start"].endswith("+00:00")
     assert data["unassigned"] == []
+
+
+def test_load_is_balanced_between_technicians_with_the_same_base() -> None:
+    crew = [technician("ada", home=TOWN), technician("cleo", home=TOWN)]
+    orders = [order(f"W{n}", site=near(2 + (n % 3), n // 3)) for n in range(6)]
+    day = day_of(crew, orders)
+    balanced = optimise(day, **SOLVE)
+    work = sorted(len(route.visits) for route in balanced.routes)
+    assert work == [3, 3]
+    # Travel alone would send one technician on a single tour: the balance term is what splits it.
+    travel_only = optimise(day, weights=Weights(balance=0.0), **SOLVE)
+    assert [len(route.visits) for route in travel_only.routes] == [6]
