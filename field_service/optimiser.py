@@ -32,6 +32,7 @@ import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from field_service.day import BreakRule, Crew, Day, Job, Stop, timeline
+from field_service.greedy import greedy
 from field_service.plan import Plan
 
 __all__ = ["DISTANCE_ONLY", "ScheduleError", "Weights", "optimise"]
@@ -92,7 +93,9 @@ def optimise(
     stop: StoppingCriterion = MaxRuntime(seconds)
     if max_iterations is not None:
         stop = MultipleCriteria([stop, MaxIterations(max_iterations)])
-    result = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False)
+    # Starting from the greedy plan, the search only ever improves on the baseline.
+    initial = model.solution(greedy(day))
+    result = pyvrp.solve(model.data, stop, seed=seed, collect_stats=False, display=False, initial_solution=initial)
     if not result.is_feasible():
         fixed = ", ".join(job.id for job in day.jobs if job.fixed_start is not None)
         raise ScheduleError(f"no plan keeps every fixed visit ({fixed}): re-plan them by hand or unfix some")
@@ -230,6 +233,31 @@ class _Model:
     @property
     def _has_capacity(self) -> bool:
         return any(crew.technician.capacity is not None for crew in self.day.crews)
+
+    def solution(self, plan: Plan) -> pyvrp.Solution:
+        """Return ``plan`` as a PyVRP solution: each visit as the copy of its segment and lateness tier."""
+        class_of = {crew.id: number for number, crews in enumerate(self.classes) for crew in crews}
+        copies: dict[tuple[str, int], list[int]] = {}
+        for number, copy in enumerate(self.copies):
+            copies.setdefault((copy.job.id, copy.segment), []).append(number)
+        routes = []
+        for route in plan.routes:
+            crew = self.day.crew(route.technician_id)
+            pattern = self.patterns.index(crew.breaks)
+            visits = []
+            for visit in route.visits:
+                segment = sum(1 for b in route.breaks if b.end <= visit.start)
+                fitting = [
+                    n
+                    for n in copies.get((visit.order_id, segment), [])
+                    if self.copies[n].pattern == pattern and self.copies[n].early <= visit.start <= self.copies[n].late
+                ]
+                if fitting:
+                    # The tightest tier that still fits is the one the plan's lateness earns.
+                    visits.append(min(fitting, key=lambda n: self.copies[n].late))
+            if visits:
+                routes.append(pyvrp.Route(self.data, visits, class_of[crew.id]))
+        return pyvrp.Solution(self.data, routes)
 
     def read(self, solution: pyvrp.Solution) -> Plan:
         """Turn a PyVRP solution into a plan, timed by the exact timeline."""
