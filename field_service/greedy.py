@@ -2,7 +2,7 @@
 
 Repeatedly, the technician who is free the earliest takes the work order they can start soonest (driving plus
 waiting for its window), higher priority first on ties, provided they can still get home by the end of the shift
-and reach their next fixed visit in time. A technician with nothing feasible left is done for the day.
+and reach their next fixed visit in time, and the van has room for its load. A technician with nothing feasible left is done for the day.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ def greedy(day: Day) -> Plan:
         crew_id = min(active, key=lambda c: (_free_at(times[c], day.crew(c)), c))
         crew = day.crew(crew_id)
         best: tuple[tuple[int, int, str], list[Stop], RouteTimes] | None = None
-        candidates = [o for o in left if crew_id in day.allowed[o]] + fixed[crew_id][:1]
+        load = sum(day.job(stop.order_id).order.load for stop in routes[crew_id])
+        room = crew.technician.capacity - load if crew.technician.capacity is not None else None
+        candidates = [
+            o for o in left if crew_id in day.allowed[o] and (room is None or day.job(o).order.load <= room)
+        ] + fixed[crew_id][:1]
         for order_id in candidates:
             for extended in _extensions(routes[crew_id], order_id, len(crew.breaks)):
                 # Check the whole day with the pending fixed visits still ahead.

@@ -37,3 +37,14 @@ def test_a_fixed_visit_ahead_is_kept_free() -> None:
 def test_jobs_nobody_may_do_stay_unassigned() -> None:
     day = day_of([technician("ada")], [order("gas", required_skills={"gas": 1})])
     assert greedy(day).unassigned == ("gas",)
+
+
+def test_the_van_capacity_limits_what_one_technician_takes() -> None:
+    day = day_of(
+        [technician("ada", home=TOWN, capacity=10), technician("cleo", home=TOWN, capacity=10)],
+        [order(f"W{n}", site=near(n), load=6, duration=timedelta(minutes=15)) for n in range(1, 4)],
+    )
+    plan = greedy(day)
+    assert check_plan(day, plan) == []
+    assert sorted(len(r.visits) for r in plan.routes) == [1, 1]
+    assert len(plan.unassigned) == 1

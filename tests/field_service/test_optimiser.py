@@ -7,7 +7,9 @@ from itertools import permutations
 
 import pytest
 
+from field_service.bench import generate_problem
 from field_service.day import Stop, build_day, timeline
+from field_service.greedy import greedy
 from field_service.optimiser import ScheduleError, Weights, optimise
 from field_service.plan import Plan, check_plan, plan_json
 from field_service.problem import FixedVisit, Shift
@@ -180,3 +182,14 @@ def test_load_is_balanced_between_technicians_with_the_same_base() -> None:
     # Travel alone would send one technician on a single tour: the balance term is what splits it.
     travel_only = optimise(day, weights=Weights(balance=0.0), **SOLVE)
     assert [len(route.visits) for route in travel_only.routes] == [6]
+
+
+def test_the_search_starts_from_the_greedy_plan() -> None:
+    day = build_day(generate_problem(40, 5, seed=4), TRAVEL)
+    baseline = greedy(day)
+    # With no search at all, what comes back is the starting point, read through the model: the greedy plan.
+    start = optimise(day, seconds=5, max_iterations=0)
+    assert [[v.order_id for v in r.visits] for r in start.routes] == [
+        [v.order_id for v in r.visits] for r in baseline.routes
+    ]
+    assert start.travel_seconds == baseline.travel_seconds
