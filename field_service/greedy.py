@@ -2,7 +2,8 @@
 
 Repeatedly, the technician who is free the earliest takes the work order they can start soonest (driving plus
 waiting for its window), higher priority first on ties, provided they can still get home by the end of the shift
-and reach their next fixed visit in time, and the van has room for its load. A technician with nothing feasible left is done for the day.
+and reach their next fixed visit in time, and the van has room for its load. A technician with nothing feasible
+left is done for the day. The optimiser starts its search from this plan.
 """
 
 from __future__ import annotations
