@@ -97,7 +97,9 @@ def _schedule(args: argparse.Namespace, open_store: OpenStore, now: Callable[[],
         print(json.dumps(report, indent=2))
     else:
         for route in report["routes"]:
-            stops = ", ".join(f"{v['work_order']} {v['start'][11:16]}" for v in route["visits"])
+            stops = ", ".join(
+                f"{v['work_order']} {datetime.fromisoformat(v['start']).astimezone(tz):%H:%M}" for v in route["visits"]
+            )
             print(f"{route['technician']:12} {stops}")
         print(f"unassigned   {', '.join(report['unassigned']) or '-'}")
     return 0

@@ -206,3 +206,19 @@ def test_schedule_refuses_bad_input(argv: list[str], message: str, capsys: pytes
     args = parser.parse_args(["schedule", *argv])
     assert args.func(args) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_the_schedule_command_prints_local_times_as_text(
+    database: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await set_up(database)
+    parser = argparse.ArgumentParser(prog="contact-center")
+    register_commands(parser.add_subparsers(dest="command", required=True), store_opener(database), lambda: NOW)  # type: ignore[arg-type]
+    args = parser.parse_args(["schedule", "--date", DAY.isoformat(), "--tz", "Europe/Amsterdam", "--seconds", "1"])
+    await database.dispose()
+    assert await asyncio.to_thread(args.func, args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ben = next(line for line in lines if line.startswith("ben"))
+    assert "W-dispatched 09:00" in ben  # dispatched at 09:00 Amsterdam time
+    assert lines[-1] == "unassigned   -"
+    assert (await records(database))["W-gas"].status is WorkOrderStatus.UNSCHEDULED  # nothing saved
