@@ -7,6 +7,7 @@ serialised by BEGIN IMMEDIATE, and the same test checks the same outcome.
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -177,3 +178,48 @@ async def test_parallel_transactions_never_take_more_than_there_is(database: Dat
     assert outcomes.count("ok") == 4  # each success uses one and holds one: 8 / 2
     assert await level(database, "WH-NORTH") == (4, 4, 0)
     await assert_ledger_matches_levels(database)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_random_operations_keep_levels_equal_to_the_ledger_and_never_negative(
+    database: Database, seed: int
+) -> None:
+    await stock_up(database)
+    rng = random.Random(seed)
+    places = ["WH-NORTH", "VAN-ADA", "VAN-BEN"]
+    orders = ["W1", "W2", "W3"]
+    refused = 0
+    for _ in range(60):
+        sku = rng.choice(["FUSE-10A", "VALVE"])
+        quantity = rng.randint(1, 4)
+        here, there = rng.sample(places, 2)
+        order = rng.choice(orders)
+        try:
+            async with database.transaction() as session:
+                ledger = StockLedger(session, NOW)
+                operation = rng.choice(["receive", "transfer", "reserve", "release", "consume", "defective"])
+                if operation == "receive":
+                    await ledger.receive(here, sku, quantity)
+                elif operation == "transfer":
+                    await ledger.transfer(here, there, sku, quantity)
+                elif operation == "reserve":
+                    await ledger.reserve(here, sku, quantity, order)
+                elif operation == "release":
+                    await ledger.release(here, sku, quantity, order)
+                elif operation == "consume":
+                    await ledger.consume(here, sku, quantity, order)
+                else:
+                    await ledger.return_defective(here, there, sku, quantity, order)
+        except InsufficientStock:
+            refused += 1
+    assert 0 < refused < 60
+    await assert_ledger_matches_levels(database)
+    async with database.transaction() as session:
+        ledger = StockLedger(session, NOW)
+        held = await ledger.holdings()
+        for place in places:
+            for sku in ("FUSE-10A", "VALVE"):
+                level = await ledger.level(place, sku)
+                assert level.reserved == sum(
+                    units for (at, part, _), units in held.items() if (at, part) == (place, sku)
+                )
