@@ -9,7 +9,7 @@ way; travel resumes after it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from field_service.problem import Location, Problem, Technician, WorkOrder
@@ -88,6 +88,7 @@ class Day:
     travel: Sequence[Sequence[int]]
     # work order id -> ids of the technicians allowed to do it today.
     allowed: Mapping[str, frozenset[str]]
+    _by_id: dict[str, Job] = field(init=False, repr=False, compare=False)
 
     def crew(self, technician_id: str) -> Crew:
         """Return the crew of a technician working today."""
@@ -98,15 +99,11 @@ class Day:
 
     def job(self, order_id: str) -> Job:
         """Return the job of a work order."""
-        return self._jobs_by_id[order_id]
+        return self._by_id[order_id]
 
-    @property
-    def _jobs_by_id(self) -> dict[str, Job]:
-        cached: dict[str, Job] | None = self.__dict__.get("_jobs_cache")
-        if cached is None:
-            cached = {job.id: job for job in self.jobs}
-            object.__setattr__(self, "_jobs_cache", cached)
-        return cached
+    def __post_init__(self) -> None:
+        # Frozen, so the index is set once here; timelines look jobs up for every stop they time.
+        object.__setattr__(self, "_by_id", {job.id: job for job in self.jobs})
 
 
 def compatible(technician: Technician, order: WorkOrder, warehouses: Mapping[str, Mapping[str, int]]) -> bool:
