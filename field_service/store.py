@@ -9,6 +9,7 @@ re-planned hold themselves, since saving the new plan releases those holds first
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -39,7 +40,7 @@ from field_service.problem import (
     WorkOrder,
 )
 
-__all__ = ["FIXED_STATUSES", "SavedPlan", "load_problem", "save_plan"]
+__all__ = ["FIXED_STATUSES", "SavedPlan", "close_work_order", "load_problem", "save_plan"]
 
 FIXED_STATUSES = (WorkOrderStatus.DISPATCHED, WorkOrderStatus.EN_ROUTE, WorkOrderStatus.ON_SITE)
 _PLANNABLE = (WorkOrderStatus.SCHEDULED, *FIXED_STATUSES)
@@ -152,6 +153,56 @@ async def save_plan(session: AsyncSession, day: Day, plan: Plan, now: datetime, 
         scheduled.append(code)
     await session.flush()
     return SavedPlan(tuple(scheduled), tuple(unscheduled), tuple(short))
+
+
+async def close_work_order(
+    session: AsyncSession,
+    code: str,
+    *,
+    completed: bool,
+    parts_used: Mapping[str, int] | None = None,
+    now: datetime,
+    actor: str = "",
+) -> WorkOrderRecord:
+    """Close a work order as completed (booking the parts used) or as cannot complete; release what it still holds.
+
+    Parts used come first out of what the work order holds (booked where they were held), the rest out of the
+    technician's van.
+    """
+    record = (
+        await session.execute(select(WorkOrderRecord).where(WorkOrderRecord.code == code).with_for_update())
+    ).scalar_one_or_none()
+    if record is None:
+        raise ProblemError(f"no work order {code}")
+    if record.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANNOT_COMPLETE):
+        raise ProblemError(f"work order {code} is already closed ({record.status.value})")
+    if parts_used and not completed:
+        raise ProblemError("parts are booked only on a completed job")
+    ledger = StockLedger(session, now, actor)
+    held = {
+        (location, sku): units for (location, sku, order), units in (await ledger.holdings()).items() if order == code
+    }
+    vans, _ = await _vans(session)
+    for sku, quantity in (parts_used or {}).items():
+        left = quantity
+        for (location, held_sku), units in sorted(held.items()):
+            if held_sku == sku and left > 0:
+                take = min(units, left)
+                await ledger.consume(location, sku, take, code)
+                held[(location, held_sku)] -= take
+                left -= take
+        if left > 0:
+            van = vans.get(record.technician or "")
+            if van is None:
+                raise InsufficientStock(f"work order {code} used {left} more of {sku} than it held, and has no van")
+            await ledger.consume(van, sku, left, code)
+    for (location, sku), units in held.items():
+        if units > 0:
+            await ledger.release(location, sku, units, code)
+    record.status = WorkOrderStatus.COMPLETED if completed else WorkOrderStatus.CANNOT_COMPLETE
+    record.updated_at = now
+    await session.flush()
+    return record
 
 
 def _unschedule(record: WorkOrderRecord) -> None:

@@ -19,7 +19,8 @@ from field_service.day import build_day
 from field_service.ledger import StockLedger
 from field_service.models import LocationKind, TechnicianRecord, WorkOrderRecord, WorkOrderStatus
 from field_service.optimiser import optimise
-from field_service.store import load_problem, save_plan
+from field_service.problem import ProblemError
+from field_service.store import close_work_order, load_problem, save_plan
 from tests.field_service.factories import DAY, TRAVEL, TZ, at, near
 
 NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
@@ -222,3 +223,57 @@ async def test_the_schedule_command_prints_local_times_as_text(
     assert "W-dispatched 09:00" in ben  # dispatched at 09:00 Amsterdam time
     assert lines[-1] == "unassigned   -"
     assert (await records(database))["W-gas"].status is WorkOrderStatus.UNSCHEDULED  # nothing saved
+
+
+async def plan_and_save(database: Database) -> None:
+    async with database.transaction() as session:
+        day = build_day(await load_problem(session, DAY, TZ), TRAVEL)
+    plan = optimise(day, seconds=2, max_iterations=300)
+    async with database.transaction() as session:
+        await save_plan(session, day, plan, NOW)
+
+
+async def test_completing_a_job_consumes_its_parts_and_releases_the_rest(database: Database) -> None:
+    await set_up(database)
+    await plan_and_save(database)
+    async with database.transaction() as session:
+        await close_work_order(session, "W-gas", completed=True, parts_used={"VALVE": 1}, now=NOW, actor="ben")
+        await close_work_order(session, "W-fuse", completed=False, now=NOW, actor="ada")
+    stored = await records(database)
+    assert stored["W-gas"].status is WorkOrderStatus.COMPLETED
+    assert stored["W-fuse"].status is WorkOrderStatus.CANNOT_COMPLETE
+    async with database.transaction() as session:
+        ledger = StockLedger(session, NOW)
+        assert (await ledger.level("WH", "VALVE")).on_hand == 1
+        assert (await ledger.level("WH", "VALVE")).reserved == 0
+        assert (await ledger.level("VAN-ADA", "FUSE")).reserved == 0
+        assert await ledger.holdings() == {}
+
+
+async def test_parts_beyond_what_the_job_held_come_out_of_the_van(database: Database) -> None:
+    await set_up(database)
+    await plan_and_save(database)
+    async with database.transaction() as session:
+        await StockLedger(session, NOW).receive("VAN-BEN", "FUSE", 3)
+        await close_work_order(session, "W-gas", completed=True, parts_used={"VALVE": 2, "FUSE": 2}, now=NOW)
+    async with database.transaction() as session:
+        ledger = StockLedger(session, NOW)
+        assert (await ledger.level("VAN-BEN", "FUSE")).on_hand == 1
+        assert (await ledger.level("WH", "VALVE")).on_hand == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "completed", "parts", "message"),
+    [
+        ("W-nope", True, None, "no work order"),
+        ("W-done", True, None, "already closed"),
+        ("W-any", False, {"FUSE": 1}, "only on a completed job"),
+    ],
+)
+async def test_closing_refuses_what_makes_no_sense(
+    database: Database, code: str, completed: bool, parts: dict[str, int] | None, message: str
+) -> None:
+    await set_up(database)
+    async with database.transaction() as session:
+        with pytest.raises(ProblemError, match=message):
+            await close_work_order(session, code, completed=completed, parts_used=parts, now=NOW)
