@@ -8,9 +8,11 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.clock import SystemClock
 from contact_center.db import Database
@@ -68,16 +70,32 @@ def _register_engine_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser],
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
-    """Add the commands the routing engine, the IVR and the email channel define for themselves."""
+    """Add the commands the routing engine, the IVR, the email channel and field service define for themselves."""
     from contact_center.channels.email.importer import register_commands as register_email
+    from field_service.cli import register_bench as register_schedule_bench
+    from field_service.cli import register_commands as register_field_service
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
 
     register_routing(commands)
     register_bench(bench_commands)
+    register_schedule_bench(bench_commands)
+    register_field_service(commands, _field_service_store, SystemClock().now)
     register_ivr(commands)
     register_email(commands)
+
+
+@asynccontextmanager
+async def _field_service_store() -> AsyncIterator[Callable[[], AbstractAsyncContextManager[AsyncSession]]]:
+    """Open the configured store, migrated, for a field-service command."""
+    settings = _settings()
+    await asyncio.to_thread(upgrade, settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        yield database.transaction
+    finally:
+        await database.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,8 @@ from contact_center.models.sla import CalendarRecord, SlaPolicy
 from contact_center.models.telephony import SmsDelivery, SmsOptOut, TwilioCall, TwilioCallTurn
 from contact_center.models.users import Role, User, WebSession
 
-# The knowledge base owns its tables; importing them here puts them in the one metadata migrations compare.
+# The domain packages own their tables; importing them here puts them in the one metadata migrations compare.
+from field_service import models as field_service_models  # noqa: F401
 from knowledge_base.models import Article, ArticleFeedback, ArticleVersion, KbTerm
 
 metadata = SQLModel.metadata
