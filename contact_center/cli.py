@@ -140,7 +140,12 @@ def _demo(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print("\nDemo data loaded. Open:")
     print(f"  {base}/login            sign in (accounts below)")
+    print(f"  {base}/desktop          the agent desktop (sign in as an agent)")
+    print(f"  {base}/wallboard        the supervisor wallboard")
     print(f"  {base}/cases            the case list")
+    print(f"  {base}/chat             web chat, as a customer")
+    print(f"  {base}/portal           the customer portal")
+    print(f"  {base}/kb               the public knowledge base")
     print(f"  {base}/api/v1/openapi.json   the REST API")
     print(f"  {base}/healthz  {base}/readyz  {base}/metrics")
     print("\nAccounts (username / password):")
