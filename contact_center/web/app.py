@@ -24,7 +24,7 @@ from contact_center.hub import EventHub
 from contact_center.models import OutboxChannel
 from contact_center.settings import Settings
 from contact_center.web import health, pages
-from contact_center.web.api import agents, cases, contacts, customers, routing, sla, users
+from contact_center.web.api import agents, cases, contacts, customers, email, routing, sla, users
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
@@ -45,6 +45,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     agents.router,
     routing.router,
     sla.router,
+    email.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.

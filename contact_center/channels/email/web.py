@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.transport import EmailTransport
 from contact_center.channels.email.worker import run_imap_intake
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
@@ -43,7 +44,7 @@ def email_transport(app: web.Application) -> EmailTransport | None:
         use_tls=settings.smtp_port == 465,
         starttls=settings.smtp_port == 587,
     )
-    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from)
+    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from, suppressed=suppression_check(app[DATABASE]))
 
 
 async def _email_context(app: web.Application) -> AsyncIterator[None]:
