@@ -69,7 +69,8 @@ def _register_engine_commands(
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Add the commands the routing engine, the IVR and the email channel define for themselves."""
-    from contact_center.channels.email.importer import register_commands as register_email
+    from contact_center.channels.email.cli import register_bench as register_email_bench
+    from contact_center.channels.email.cli import register_commands as register_email
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
@@ -78,6 +79,7 @@ def _register_engine_commands(
     register_bench(bench_commands)
     register_ivr(commands)
     register_email(commands)
+    register_email_bench(bench_commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
