@@ -38,10 +38,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contact_center.addresses import normalise_address
 from contact_center.channels.email.bounces import find_sent, is_suppressed, record_bounce
 from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
+from contact_center.errors import InvalidInput
 from contact_center.models import (
     Case,
     CasePriority,
@@ -49,6 +51,7 @@ from contact_center.models import (
     EmailAttachment,
     EmailAutoReply,
     EmailUnprocessable,
+    IdentityKind,
     OutboxChannel,
     Queue,
     StoredEmail,
@@ -186,6 +189,14 @@ async def take_in_message(
         log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
 
     sender = parsed.sender.address if parsed.sender else (parsed.reply_address or "")
+    try:
+        valid_sender = normalise_address(IdentityKind.EMAIL, sender) if sender else None
+    except InvalidInput:
+        valid_sender = None
+    if valid_sender is None:
+        # No one to make a customer of (no From, or not an address): kept raw for an admin, never dropped.
+        reason = f"no usable sender address ({sender!r})" if sender else "no sender address"
+        return await _keep_unprocessable(db, Unprocessable(reason, message_id, len(raw)), raw, now, source)
     contact = await receive_contact(
         db,
         ContactIntake(

@@ -224,10 +224,16 @@ async def do_reprocess_unprocessable(
         source=source,
         intake=intake,
     )
+    # Kept again (by the same Message-ID: a duplicate carrying the reason): it still cannot become a contact.
+    still_kept = result.outcome is IntakeOutcome.UNPROCESSABLE or (
+        result.outcome is IntakeOutcome.DUPLICATE and result.reason is not None
+    )
     async with db.transaction() as session:
         kept = await session.get(EmailUnprocessable, unprocessable_id)
-        if kept is not None and result.outcome is not IntakeOutcome.UNPROCESSABLE:
+        if kept is not None and not still_kept:
             kept.reprocessed_at = now
+    if still_kept:
+        raise Conflict(f"the message still cannot be taken in: {result.reason}", reason=result.reason)
     return result
 
 
