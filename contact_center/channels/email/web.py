@@ -1,9 +1,9 @@
 """The email channel's place in the app: the IMAP intake as a background task and the outbox's email transport.
 
-Email has no webhooks, so there are no routes here (the API is `contact_center.web.api.email`):
-`add_email_channel` registers a cleanup context that runs one IMAP reader per mailbox for the app's lifetime
-(when IMAP is configured and background workers are on). Its configuration (EMAIL_RULES) is read before the app
-serves, so a bad rule stops start-up.
+Email has no webhooks; the API is `contact_center.web.api.email` and the staff page for unprocessable mail
+(`pages`) is added here. `add_email_channel` also registers a cleanup context that runs one IMAP reader per
+mailbox for the app's lifetime (when IMAP is configured and background workers are on). Its configuration
+(EMAIL_RULES) is read before the app serves, so a bad rule stops start-up.
 
 Knowledge-base suggestions in acknowledgements: set `app[EMAIL_SUGGEST]` to an `intake.Suggest` callable
 `(subject, text, language) -> [Suggestion(title, url)]` before the app starts; the readers pass it to every
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from contact_center.channels.email import pages
 from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
 from contact_center.channels.email.intake import Suggest
@@ -35,7 +36,8 @@ EMAIL_SUGGEST: web.AppKey[Suggest] = web.AppKey("email_suggest")
 
 
 def add_email_channel(app: web.Application) -> None:
-    """Run the IMAP intake with the app when IMAP_HOST and IMAP_USERNAME are set."""
+    """Add the unprocessable-mail page; run the IMAP intake with the app when IMAP_HOST and IMAP_USERNAME are set."""
+    app.router.add_routes(pages.routes)
     app.cleanup_ctx.append(_email_context)
 
 
