@@ -29,11 +29,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -346,12 +347,21 @@ def _store_attachments(session: AsyncSession, email_id: int, msg: ParsedMessage)
 async def _history(
     session: AsyncSession, *, address: str, case_id: int | None
 ) -> tuple[list[datetime], list[datetime]]:
-    """Return the times of earlier automatic replies to an address and on a case."""
-    sender = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.address == address))
-    on_case: Iterable[datetime] = ()
+    """Return the times of earlier automatic replies to an address and on a case (one query for both)."""
+    condition = col(EmailAutoReply.address) == address
     if case_id is not None:
-        on_case = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.case_id == case_id))
-    return list(sender.all()), list(on_case)
+        condition = or_(condition, col(EmailAutoReply.case_id) == case_id)
+    rows = await session.execute(
+        select(EmailAutoReply.address, EmailAutoReply.case_id, EmailAutoReply.created_at).where(condition)
+    )
+    sender: list[datetime] = []
+    on_case: list[datetime] = []
+    for row_address, row_case, created_at in rows.all():
+        if row_address == address:
+            sender.append(created_at)
+        if case_id is not None and row_case == case_id:
+            on_case.append(created_at)
+    return sender, on_case
 
 
 async def _acknowledge(
