@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from contact_center.channels.email.worker import build_imap_readers
 from contact_center.models import Case, OutboxMessage, Queue
 from contact_center.models.email import EmailAutoReply
 from contact_center.settings import ConfigError, Settings
+from contact_center.web.app import create_app
 from email_response.classification import load_rules
 from email_response.imap import handling_lanes
 from email_response.parsing import ParsedMessage, parse_message
@@ -219,3 +222,11 @@ async def test_a_message_without_a_sender_is_kept_not_crashed_on(database, clock
     assert result.reason == "no sender address"
     again = await take_in_message(database, raw, clock.now(), router=None, auto_reply=True, smtp_from=HELP)
     assert again.outcome is IntakeOutcome.DUPLICATE
+
+
+async def test_a_bad_rules_file_stops_the_app_at_start(tmp_path, settings, database, clock, aiohttp_client):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("billing:\n  patterns: ['(unclosed']\n")
+    app = create_app(replace(settings, email_rules=rules), database=database, clock=clock)
+    with pytest.raises(ConfigError, match="not a valid regex"):
+        await aiohttp_client(app)
