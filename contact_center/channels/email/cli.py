@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -12,10 +13,14 @@ from contact_center.channels.email.importer import run_import_command
 from contact_center.channels.email.worker import build_imap_readers
 from contact_center.clock import SystemClock
 from contact_center.db import Database
+from contact_center.dispatch import Dispatcher, build_backend
+from contact_center.hub import EventHub
 from contact_center.migrate import upgrade
 from contact_center.settings import ConfigError, Settings
 
-__all__ = ["register_bench", "register_commands"]
+__all__ = ["read_mailboxes", "register_bench", "register_commands"]
+
+log = logging.getLogger(__name__)
 
 
 def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +38,10 @@ def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     worker = commands.add_parser(
         "worker",
         help="read IMAP_MAILBOXES into cases (a process of its own; the app runs the same reader)",
-        description="Read the configured mailboxes into cases, acknowledging new ones. Routing runs in the app.",
+        description=(
+            "Read the configured mailboxes into cases, acknowledging new ones; with REDIS_URL their contacts are "
+            "queued in the shared routing state at once."
+        ),
     )
     worker.add_argument("--once", action="store_true", help="read what is there now, then stop")
     worker.set_defaults(func=_worker)
@@ -44,19 +52,27 @@ def _worker(args: argparse.Namespace) -> int:
     if not settings.imap_host or not settings.imap_username:
         raise ConfigError("IMAP_HOST and IMAP_USERNAME are needed to read mail")
     upgrade(settings.database_url)
-    asyncio.run(_read(settings, once=args.once))
+    asyncio.run(read_mailboxes(settings, once=args.once))
     return 0
 
 
-async def _read(settings: Settings, *, once: bool) -> None:
+async def read_mailboxes(settings: Settings, *, once: bool) -> None:
+    """Read every configured mailbox into cases (until cancelled, or once), routing through Redis when set."""
     db = Database(settings.database_url)
+    clock = SystemClock()
+    # With Redis the routing state is shared: contacts this process queues are offered by the app's engine.
+    # Without it the app's in-memory engine cannot be reached from here; it queues them at its next start.
+    dispatcher = Dispatcher(build_backend(settings), db, clock, EventHub()) if settings.redis_url else None
+    if dispatcher is None:
+        log.warning("REDIS_URL is not set: mail is taken in, and routed when the app next starts")
     try:
-        # No router here: the app's routing rebuilds its queues from the store (contacts waiting without an agent).
-        readers = build_imap_readers(db, settings, None, SystemClock())
+        readers = build_imap_readers(db, settings, dispatcher, clock)
         if once:
             for reader in readers:
                 await reader.run_once()
         else:
             await asyncio.gather(*(reader.run() for reader in readers))
     finally:
+        if dispatcher is not None:
+            await dispatcher.close()
         await db.dispose()

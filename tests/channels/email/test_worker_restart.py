@@ -1,19 +1,24 @@
-"""The worker killed in the middle of a mailbox (SIGKILL, no clean-up): after a restart every message is there once."""
+"""The worker process: killed mid-mailbox (SIGKILL) it resumes with every message once; it routes through Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from collections import Counter
+from dataclasses import replace
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func
 from sqlmodel import select
 
 from contact_center.channels.email.bench import generate_messages
+from contact_center.channels.email.cli import read_mailboxes
 from contact_center.db import Database
+from contact_center.dispatch import build_backend, task_id_for
 from contact_center.models import Contact, OutboxMessage
 from contact_center.models.email import EmailAutoReply, StoredEmail
 from email_response.imap import DONE_KEYWORD
@@ -22,6 +27,7 @@ from tests.conftest import DATABASES
 from .conftest import Dovecot
 
 TOTAL = 160
+REDIS_URL = os.environ.get("ROUTING_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def worker_env(tmp_path, dovecot: Dovecot, mailbox: str) -> dict[str, str]:
@@ -88,3 +94,38 @@ async def test_a_killed_worker_resumes_and_takes_every_message_exactly_once(tmp_
         assert all(DONE_KEYWORD in found for found in flags.values())
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_worker_process_queues_its_contacts_in_shared_routing_state(database, settings, dovecot, mailbox):
+    prefix = f"test:{secrets.token_hex(6)}:"
+    shared = replace(
+        settings,
+        imap_host=dovecot.host,
+        imap_port=dovecot.port,
+        imap_username=dovecot.user,
+        imap_password=dovecot.password,
+        imap_mailboxes=((mailbox, None),),
+        smtp_from="help@example.test",
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+    )
+    async with dovecot.client() as client:
+        assert (await client.append(next(generate_messages(1)), mailbox=mailbox)).result == "OK"
+
+    await read_mailboxes(shared, once=True)
+
+    async with database.transaction() as session:
+        [contact] = (await session.scalars(select(Contact))).all()
+    backend = build_backend(shared)
+    try:
+        assert await backend.get_task(task_id_for(contact.id or 0)) is not None
+    finally:
+        close = getattr(backend, "aclose", None)
+        if close is not None:
+            await close()
+        redis = Redis.from_url(REDIS_URL)
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
