@@ -62,6 +62,8 @@ async def test_an_admin_reprocesses_kept_mail_by_keyboard(browser, live_server, 
     page = await context.new_page()
 
     await page.goto(f"{live_server}/email/unprocessable")
+    # Autofocus lands on the username once the page settles; on a busy machine typing could start before.
+    await page.get_by_label("Username").focus()
     await page.keyboard.type("alice@example.test")
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
