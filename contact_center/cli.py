@@ -71,7 +71,8 @@ def _register_engine_commands(
     bench_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """Add the commands the routing engine, the IVR, the email channel and field service define for themselves."""
-    from contact_center.channels.email.importer import register_commands as register_email
+    from contact_center.channels.email.cli import register_bench as register_email_bench
+    from contact_center.channels.email.cli import register_commands as register_email
     from field_service.cli import register_bench as register_schedule_bench
     from field_service.cli import register_commands as register_field_service
     from ivr.cli import register_commands as register_ivr
@@ -84,6 +85,7 @@ def _register_engine_commands(
     register_field_service(commands, _field_service_store, SystemClock().now)
     register_ivr(commands)
     register_email(commands)
+    register_email_bench(bench_commands)
 
 
 @asynccontextmanager

@@ -44,6 +44,10 @@ class Settings:
     imap_port: int = 143
     imap_username: str | None = None
     imap_password: str | None = field(default=None, repr=False)
+    #: (mailbox, queue or None) per mailbox the IMAP intake reads: IMAP_MAILBOXES="INBOX,Billing=billing".
+    imap_mailboxes: tuple[tuple[str, str | None], ...] = (("INBOX", None),)
+    email_rules: Path | None = None
+    email_max_message_mb: int = 25
     background_workers: bool = True
     routing_rules: Path | None = None
     # Other sites that may embed the chat widget (their origins, e.g. https://shop.example); our own is always allowed.
@@ -77,6 +81,9 @@ class Settings:
             imap_port=_int(env, "IMAP_PORT", default=143, minimum=1),
             imap_username=env.get("IMAP_USERNAME") or None,
             imap_password=env.get("IMAP_PASSWORD") or None,
+            imap_mailboxes=_mailboxes(env, "IMAP_MAILBOXES"),
+            email_rules=_existing_file(env, "EMAIL_RULES"),
+            email_max_message_mb=_int(env, "EMAIL_MAX_MESSAGE_MB", default=25, minimum=1),
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
             routing_rules=_existing_file(env, "ROUTING_RULES"),
             chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
@@ -145,6 +152,21 @@ def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"{name} {raw!r} is not a readable file")
     return path
+
+
+def _mailboxes(env: Mapping[str, str], name: str) -> tuple[tuple[str, str | None], ...]:
+    raw = env.get(name)
+    if not raw:
+        return (("INBOX", None),)
+    mailboxes: dict[str, str | None] = {}
+    for item in raw.split(","):
+        mailbox, sep, queue = (part.strip() for part in item.partition("="))
+        if not mailbox or (sep and not queue):
+            raise ConfigError(f"{name} {raw!r}: list mailboxes as INBOX,Billing=billing (mailbox=queue)")
+        if mailbox in mailboxes:
+            raise ConfigError(f"{name} names mailbox {mailbox!r} twice")
+        mailboxes[mailbox] = queue or None
+    return tuple(mailboxes.items())
 
 
 def _int(env: Mapping[str, str], name: str, *, default: int, minimum: int) -> int:

@@ -5,14 +5,14 @@ Pure. Rules come from configuration as a mapping and are checked once with `load
 
     rules = load_rules({
         "billing": {"keywords": ["invoice", "refund", "发票"], "patterns": [r"\\border\\s+#?\\d+"],
-                    "skills": {"billing": 1}, "priority": "normal"},
+                    "skills": {"billing": 1}, "priority": "normal", "queue": "billing"},
         "outage": {"keywords": ["down", "outage"], "skills": {"technical": 2}, "priority": "urgent"},
     })
     result = classify(msg.subject, msg.text, rules)
-    result.category, result.required_skills, result.priority, result.language
+    result.category, result.required_skills, result.priority, result.queue, result.language
 
 The category with the most matches wins; ties go to the rule listed first. No match gives category None, no
-skills and priority None (the app's default). `priority` is a plain string the app maps to its own enum.
+skills, priority and queue None (the app's defaults). `priority` is a plain string the app maps to its own enum.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...] = ()
     skills: Mapping[str, int] = field(default_factory=dict)
     priority: str | None = None
+    queue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,16 @@ class Classification:
     priority: str | None
     language: str
     matched: tuple[str, ...] = ()
+    queue: str | None = None
 
 
 def load_rules(config: Mapping[str, Any]) -> tuple[Rule, ...]:
-    """Return rules from a {category: {keywords, patterns, skills, priority}} mapping; raise RulesError."""
+    """Return rules from a {category: {keywords, patterns, skills, priority, queue}} mapping; raise RulesError."""
     rules = []
     for category, spec in config.items():
         if not isinstance(spec, Mapping):
             raise RulesError(f"rule {category!r}: expected a mapping, got {type(spec).__name__}")
-        unknown = set(spec) - {"keywords", "patterns", "skills", "priority"}
+        unknown = set(spec) - {"keywords", "patterns", "skills", "priority", "queue"}
         if unknown:
             raise RulesError(f"rule {category!r}: unknown keys {sorted(unknown)}")
         keywords = spec.get("keywords", [])
@@ -80,6 +82,9 @@ def load_rules(config: Mapping[str, Any]) -> tuple[Rule, ...]:
         priority = spec.get("priority")
         if priority is not None and priority not in PRIORITIES:
             raise RulesError(f"rule {category!r}: priority must be one of {', '.join(PRIORITIES)}")
+        queue = spec.get("queue")
+        if queue is not None and (not isinstance(queue, str) or not queue.strip()):
+            raise RulesError(f"rule {category!r}: queue must be a queue name")
         if not keywords and not patterns:
             raise RulesError(f"rule {category!r}: needs keywords or patterns")
         rules.append(
@@ -89,6 +94,7 @@ def load_rules(config: Mapping[str, Any]) -> tuple[Rule, ...]:
                 patterns=tuple(compiled),
                 skills=dict(skills),
                 priority=priority,
+                queue=queue.strip() if queue else None,
             )
         )
     return tuple(rules)
@@ -118,7 +124,9 @@ def classify(subject: str, text: str, rules: Sequence[Rule], *, default_language
     language = detect_language(f"{subject}\n{text}", default=default_language)
     if best is None:
         return Classification(None, {}, None, language)
-    return Classification(best.category, dict(best.skills), best.priority, language, tuple(best_matched))
+    return Classification(
+        best.category, dict(best.skills), best.priority, language, tuple(best_matched), queue=best.queue
+    )
 
 
 # Scripts that name their language well enough for routing. Han alone is Chinese; Han mixed with kana is Japanese.

@@ -20,9 +20,11 @@ highest UID up to which every message is done:
     async def get(self, mailbox: str) -> tuple[int, int] | None     # (uidvalidity, last_uid), None at first
     async def set(self, mailbox: str, uidvalidity: int, last_uid: int) -> None
 
-For each message with a UID above `last_uid` (in UID order) the reader fetches the raw bytes without marking
-them read (`BODY.PEEK[]`), awaits `handler(uid, raw)`, and only when it returns marks the message done on the
-server (`\\Seen` and the keyword `$CaseCommitted`) and then advances the stored UID. The handler should return
+For each batch of messages with a UID above `last_uid` (in UID order) the reader fetches the raw bytes without
+marking them read (`BODY.PEEK[]`), awaits `handler(uid, raw)` for each, and only when they returned marks them
+done on the server (`\\Seen` and the keyword `$CaseCommitted`) and then advances the stored UID. With
+`concurrency` above 1 the messages of a batch are handled side by side in lanes (`handling_lanes`): a reply waits
+for the question it refers to, one sender's messages keep their order. The handler should return
 only once the message is committed (stored, raw or as a case); if it raises, the message stays unmarked, the
 stored UID does not move past it, and it is offered again in the next round (after `retry_delay`). Messages after
 a failed one are still handled; the keyword keeps them from being offered twice.
@@ -54,6 +56,9 @@ import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 from typing import Any, Protocol
 
 import aioimaplib
@@ -66,6 +71,7 @@ __all__ = [
     "ImapStateStore",
     "MemoryStateStore",
     "MessageHandler",
+    "handling_lanes",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,6 +80,9 @@ DONE_KEYWORD = "$CaseCommitted"
 _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 _PERMANENT_FLAGS = re.compile(rb"PERMANENTFLAGS \(([^)]*)\)")
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+# Headers of any sane message fit; the body is not needed to find a message's lane.
+_HEADER_BYTES = 64 * 1024
 
 MessageHandler = Callable[[int, bytes], Awaitable[None]]
 
@@ -206,10 +215,11 @@ class _Connection:
                     break
         return found
 
-    async def mark_done(self, uid: int) -> None:
+    async def mark_done(self, uids: list[int]) -> None:
         self.ensure_alive()
         flags = f"(\\Seen {DONE_KEYWORD})" if self.keywords_allowed else "(\\Seen)"
-        _check(await self.client.uid("store", str(uid), "+FLAGS.SILENT", flags), "UID STORE")
+        uid_set = ",".join(str(uid) for uid in uids)
+        _check(await self.client.uid("store", uid_set, "+FLAGS.SILENT", flags), "UID STORE")
 
     async def wait_for_news(self, idle_renew: float, poll_interval: float) -> None:
         """Return when the mailbox may have changed: on an IDLE push, at IDLE renewal, or after a poll interval."""
@@ -276,6 +286,7 @@ class ImapReader:
         backoff_initial: float = 1.0,
         backoff_max: float = 300.0,
         batch_size: int = 25,
+        concurrency: int = 1,
     ) -> None:
         self.account = account
         self.store = store
@@ -286,6 +297,8 @@ class ImapReader:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.batch_size = batch_size
+        # Messages of a batch handled at once (in independent lanes, `handling_lanes`); 1: one after another.
+        self.concurrency = max(1, concurrency)
         # Counters for health checks and the benchmark.
         self.handled = 0
         self.failed = 0
@@ -335,7 +348,7 @@ class ImapReader:
         return self.handled - before
 
     async def _round(self, connection: _Connection) -> _Round:
-        """Offer every message above the stored UID to the handler, in UID order."""
+        """Offer every message above the stored UID to the handler, batch by batch in UID order."""
         key = self.account.state_key
         state = await self.store.get(key)
         if state is None or state[0] != connection.uidvalidity:
@@ -359,24 +372,98 @@ class ImapReader:
             batch = uids[offset : offset + self.batch_size]
             wanted = [uid for uid in batch if uid not in done]
             messages = await connection.fetch(wanted) if wanted else {}
+            succeeded = await self._handle(messages)
+            failed = set(messages) - succeeded
+            failures += len(failed)
+            self.failed += len(failed)
+            if succeeded:
+                # Only now, with every one of them committed, are they flagged done: one STORE for the batch.
+                await connection.mark_done(sorted(succeeded))
+                handled += len(succeeded)
+                self.handled += len(succeeded)
+            # The stored UID moves up to the last message before the first failure; a UID without data was
+            # expunged before we fetched it and a flagged one was handled before: both count as done.
+            top = None
             for uid in batch:
-                raw = messages.get(uid)
-                if uid in done:
-                    pass  # handled before (the flag outlived our stored UID): skip, but let the UID advance
-                elif raw is not None:
-                    try:
-                        await self.handler(uid, raw)
-                    except Exception:
-                        # The message stays unmarked and the stored UID stays below it: the next round retries.
-                        log.exception("IMAP %s: handler failed for UID %d", key, uid)
-                        self.failed += 1
-                        failures += 1
-                        advancing = False
-                        continue
-                    await connection.mark_done(uid)
-                    self.handled += 1
-                    handled += 1
-                # A UID without data was expunged before we fetched it: nothing to do, so it counts as done.
-                if advancing:
-                    await self.store.set(key, connection.uidvalidity, uid)
+                if uid in failed:
+                    advancing = False
+                if not advancing:
+                    break
+                top = uid
+            if top is not None:
+                await self.store.set(key, connection.uidvalidity, top)
         return _Round(found=len(uids) - len(done), handled=handled, failures=failures)
+
+    async def _handle(self, messages: dict[int, bytes]) -> set[int]:
+        """Hand a batch to the handler, lanes side by side; return the UIDs it committed."""
+        succeeded: set[int] = set()
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def run(lane: list[int]) -> None:
+            async with limit:
+                # Message-IDs of failed messages: a reply to one of them waits for the next round with it, so
+                # it threads onto its question instead of starting a case of its own.
+                failed_ids: set[str] = set()
+                for uid in lane:
+                    own, wanted = _lane_keys(messages[uid])
+                    ids = {key for key in own if key.startswith("id:")}
+                    if (wanted - own) & failed_ids:
+                        failed_ids |= ids
+                        continue
+                    try:
+                        await self.handler(uid, messages[uid])
+                    except Exception:
+                        # Unmarked, and the stored UID stays below it: the next round retries it.
+                        log.exception("IMAP %s: handler failed for UID %d", self.account.state_key, uid)
+                        failed_ids |= ids
+                        continue
+                    succeeded.add(uid)
+
+        lanes = handling_lanes({uid: messages[uid] for uid in sorted(messages)})
+        # With a concurrency of 1 the semaphore lets the lanes run one after another, in order of their first UID.
+        await asyncio.gather(*(run(lane) for lane in lanes))
+        return succeeded
+
+
+def _lane_keys(raw: bytes) -> tuple[set[str], set[str]]:
+    """Return (own keys, keys it depends on) of a message: its sender and Message-ID, and what it refers to."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:_HEADER_BYTES], headersonly=True)
+        sender = parseaddr(str(headers.get("From") or ""))[1].lower()
+        message_id = str(headers.get("Message-ID") or "").strip()
+        refs = " ".join(str(headers.get(name) or "") for name in ("In-Reply-To", "References"))
+    except Exception:  # unreadable headers: a lane of its own, the intake keeps it as unprocessable
+        return set(), set()
+    own = {f"from:{sender}"} if sender else set()
+    if message_id:
+        own.add(f"id:{message_id}")
+    return own, {f"id:{ref}" for ref in _MESSAGE_IDS.findall(refs)} | own
+
+
+def handling_lanes(messages: dict[int, bytes]) -> list[list[int]]:
+    """Split a batch (in UID order) into lanes that may be handled side by side.
+
+    A message goes into the lane of an earlier message of the same batch from the same sender or that it refers
+    to (In-Reply-To, References), so a reply is never taken in before the question it threads onto, and one
+    customer's messages keep their order. Everything else is independent: distinct senders, distinct cases.
+    """
+    lane_of: dict[str, int] = {}
+    lanes: list[list[int]] = []
+    for uid, raw in messages.items():
+        own, wanted = _lane_keys(raw)
+        joined = sorted({lane_of[key] for key in wanted if key in lane_of})
+        if not joined:
+            lanes.append([uid])
+            index = len(lanes) - 1
+        else:
+            # Several earlier lanes it depends on become one (rare: a reply quoting two customers' threads).
+            index = joined[0]
+            for other in joined[1:]:
+                lanes[index].extend(lanes[other])
+                lanes[other] = []
+                lane_of.update({key: index for key, value in lane_of.items() if value == other})
+            lanes[index].sort()
+            lanes[index].append(uid)
+        for key in own:
+            lane_of[key] = index
+    return [lane for lane in lanes if lane]

@@ -15,6 +15,7 @@ Every failure, at compile or render time, raises `TemplateError` naming the temp
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ _HTML = _environment(autoescape=True)
 
 
 def _compile(env: jinja2.Environment, source: str, name: str) -> jinja2.Template:
+    # Compiling is most of the cost of rendering, and the same few templates answer every message.
+    return _compiled(env, source, name)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(env: jinja2.Environment, source: str, name: str) -> jinja2.Template:
     try:
         code = env.compile(source, name=name, filename=name)
     except jinja2.TemplateSyntaxError as exc:

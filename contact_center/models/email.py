@@ -13,7 +13,17 @@ from sqlmodel import Field, SQLModel
 
 from contact_center.models.base import UTCDateTime
 
-__all__ = ["EmailAttachment", "EmailAutoReply", "EmailUnprocessable", "ImapState", "StoredEmail"]
+__all__ = [
+    "EmailAttachment",
+    "EmailAutoReply",
+    "EmailBounce",
+    "EmailSuppression",
+    "EmailTemplateRecord",
+    "EmailUnprocessable",
+    "ImapState",
+    "SentEmail",
+    "StoredEmail",
+]
 
 
 class StoredEmail(SQLModel, table=True):
@@ -93,3 +103,64 @@ class ImapState(SQLModel, table=True):
     key: str = Field(max_length=255, unique=True)
     uidvalidity: int = Field(sa_type=sa.BigInteger)
     last_uid: int = Field(sa_type=sa.BigInteger)
+
+
+class SentEmail(SQLModel, table=True):
+    """The Message-ID of an email we queued, so replies to it thread and bounces of it are matched."""
+
+    __tablename__ = "email_sent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=255, unique=True)
+    outbox_id: int = Field(foreign_key="outbox.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    to_address: str = Field(max_length=320)
+    #: "acknowledgement", "oversize" or "reply".
+    kind: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EmailBounce(SQLModel, table=True):
+    """One recipient block of a delivery report, matched (when it could be) to the message it reports on."""
+
+    __tablename__ = "email_bounces"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: The stored delivery report.
+    email_id: int = Field(foreign_key="email_messages.id", index=True)
+    sent_id: int | None = Field(default=None, foreign_key="email_sent.id", index=True)
+    recipient: str = Field(max_length=320)
+    action: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    diagnostic: str | None = Field(default=None, sa_type=sa.Text)
+    permanent: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EmailSuppression(SQLModel, table=True):
+    """An address we no longer send to: a permanent delivery failure said it does not exist."""
+
+    __tablename__ = "email_suppressions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=320, unique=True)
+    reason: str = Field(sa_type=sa.Text)
+    bounce_id: int | None = Field(default=None, foreign_key="email_bounces.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EmailTemplateRecord(SQLModel, table=True):
+    """An admin's override of a reply template, per name, language and category ("" for every category)."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (sa.UniqueConstraint("name", "language", "category", name="uq_email_templates_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    language: str = Field(max_length=16)
+    category: str = Field(default="", max_length=80)
+    subject: str = Field(sa_type=sa.Text)
+    text: str = Field(sa_type=sa.Text)
+    html: str | None = Field(default=None, sa_type=sa.Text)
+    updated_by_id: int | None = Field(default=None, foreign_key="users.id")
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -28,7 +28,18 @@ from contact_center.portal import web as portal_web
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
 from contact_center.web import desktop, health, kb_pages, pages, wallboard
-from contact_center.web.api import agents, cases, contacts, customers, knowledge_base, portal, routing, sla, users
+from contact_center.web.api import (
+    agents,
+    cases,
+    contacts,
+    customers,
+    email,
+    knowledge_base,
+    portal,
+    routing,
+    sla,
+    users,
+)
 from contact_center.web.api import desktop as desktop_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
@@ -56,6 +67,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     portal.router,
     desktop_api.router,
     wallboard_api.router,
+    email.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.

@@ -28,7 +28,7 @@ from contact_center.migrate import upgrade
 from contact_center.settings import Settings
 from email_response.sources import RawMessage, SourceProblem, iter_messages
 
-__all__ = ["ImportSummary", "import_paths", "register_commands"]
+__all__ = ["ImportSummary", "import_paths", "run_import_command"]
 
 Progress = Callable[[int], object]
 
@@ -85,21 +85,8 @@ def _count(summary: ImportSummary, outcome: IntakeOutcome) -> None:
         summary.oversize += outcome is IntakeOutcome.OVERSIZE
 
 
-def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `email` command group (import) to the app's CLI."""
-    group = subparsers.add_parser("email", help="import mail into cases", description="The email channel.")
-    commands = group.add_subparsers(dest="email_command", required=True, metavar="ACTION")
-    imports = commands.add_parser(
-        "import",
-        help="thread .eml files, Maildirs and mbox files into cases (no acknowledgements are sent)",
-        description="Import mail from another help desk: .eml files, Maildirs and mbox files.",
-    )
-    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    imports.add_argument("--json", action="store_true", help="print the summary as JSON")
-    imports.set_defaults(func=_import)
-
-
-def _import(args: argparse.Namespace) -> int:
+def run_import_command(args: argparse.Namespace) -> int:
+    """Run `contact-center email import` (parsed arguments: paths, json); return the exit status."""
     missing = [str(path) for path in args.paths if not path.exists()]
     if missing:
         print(f"contact-center: no such file or directory: {', '.join(missing)}", file=sys.stderr)

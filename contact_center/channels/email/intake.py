@@ -7,12 +7,21 @@ contact. The steps:
 1. Parse (`email_response.parsing`); an `Unprocessable` result is stored raw in `email_unprocessable`.
 2. A Message-ID already in `email_messages` is a duplicate and changes nothing.
 3. An oversize message is stored raw and flagged, and its sender told (when RFC 3834 allows an answer).
-4. Threading (`email_response.threading`) against stored Message-IDs and the participants of their cases.
-5. `receive_contact` records the contact on its case (idempotent per Message-ID itself).
-6. One transaction then stores the message row, its attachments and, on a new case, the acknowledgement in
-   the outbox with its auto-reply record. A crash between 5 and 6 leaves a contact without its message row;
-   the next delivery finds the contact (not a new one) and completes step 6, so nothing is lost or doubled.
-7. A route request for an unassigned case, after the commit.
+4. A delivery report on a message we sent (`email_sent`) is stored on that message's case as a bounce, and a
+   permanently failed address suppressed (`bounces`); it makes no contact and gets no answer.
+5. Classification (`email_response.classification`, rules from `EMAIL_RULES`): category, skills, priority,
+   queue and language for a new case and for its route request.
+6. Threading (`email_response.threading`) against stored Message-IDs, ours included, and case participants.
+7. `receive_contact` records the contact on its case (idempotent per Message-ID itself).
+8. One transaction then stores the message row, its attachments and, on a new case, the acknowledgement (the
+   catalogue's template for the case's language and category) in the outbox with its auto-reply record and its
+   Message-ID. A crash between 7 and 8 leaves a contact without its message row; the next delivery finds the
+   contact (not a new one) and completes step 8, so nothing is lost or doubled.
+9. A route request for an unassigned case, after the commit.
+
+Knowledge-base suggestions: `EmailIntake.suggest`, when set, is awaited for a new case before its
+acknowledgement is written; the articles it returns are listed in the acknowledgement (the shipped templates
+loop over `suggestions`). A failing `suggest` is logged and the acknowledgement goes out without articles.
 """
 
 from __future__ import annotations
@@ -20,29 +29,41 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from contact_center.addresses import normalise_address
+from contact_center.channels.email.bounces import find_sent, is_suppressed, record_bounce
+from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
+from contact_center.errors import InvalidInput
 from contact_center.models import (
     Case,
+    CasePriority,
     Channel,
     EmailAttachment,
     EmailAutoReply,
     EmailUnprocessable,
+    IdentityKind,
     OutboxChannel,
+    Queue,
     StoredEmail,
 )
+from contact_center.models.email import SentEmail
 from contact_center.services.contacts import ContactIntake, receive_contact
 from contact_center.services.outbox import Outbound, do_enqueue
 from email_response.autoreply import acknowledgement_headers, auto_reply_allowed
+from email_response.catalogue import TemplateCatalogue
+from email_response.classification import Rule, classify
+from email_response.composing import make_message_id
 from email_response.parsing import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -50,16 +71,18 @@ from email_response.parsing import (
     Unprocessable,
     parse_message,
 )
-from email_response.templates import ReplyTemplate, render_reply
+from email_response.templates import render_reply
 from email_response.threading import KnownMessage, case_numbers_in, case_tag, referenced_message_ids
 from email_response.threading import thread_message as decide_thread
 
 __all__ = [
-    "ACKNOWLEDGEMENT",
-    "OVERSIZE_NOTICE",
+    "EmailIntake",
     "IntakeLimits",
     "IntakeOutcome",
     "IntakeResult",
+    "Suggest",
+    "Suggestion",
+    "do_queue_email",
     "take_in_message",
 ]
 
@@ -69,27 +92,6 @@ log = logging.getLogger(__name__)
 _ID_LENGTH = 255
 _OUTBOX_SUBJECT_LENGTH = 300
 
-ACKNOWLEDGEMENT = ReplyTemplate(
-    name="acknowledgement.en",
-    subject="{{ subject }}",
-    text=(
-        "Hello {{ name }},\n\n"
-        "Thank you for writing to us. Your message is now case {{ case_number }}; an agent will answer soon.\n"
-        "Please keep {{ case_number }} in the subject if you write again about it.\n\n"
-        "This is an automatic message.\n"
-    ),
-)
-OVERSIZE_NOTICE = ReplyTemplate(
-    name="oversize.en",
-    subject="Re: {{ subject }}",
-    text=(
-        "Hello {{ name }},\n\n"
-        "Your message of {{ size_mb }} MB is larger than the {{ limit_mb }} MB we accept, so no one has read it.\n"
-        "Please send it again without large attachments, or share them by a link.\n\n"
-        "This is an automatic message.\n"
-    ),
-)
-
 
 class IntakeOutcome(enum.StrEnum):
     NEW_CASE = "new-case"
@@ -97,6 +99,7 @@ class IntakeOutcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     UNPROCESSABLE = "unprocessable"
     OVERSIZE = "oversize"
+    BOUNCE = "bounce"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,36 @@ class IntakeLimits:
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """A knowledge-base article offered in an acknowledgement."""
+
+    title: str
+    url: str
+
+
+#: (subject, text, language) -> the articles to offer; the knowledge base provides it.
+Suggest = Callable[[str, str, str], Awaitable[Sequence[Suggestion]]]
+
+
+@dataclass(frozen=True)
+class EmailIntake:
+    """How a mailbox's messages are classified and answered (the same for every message of the mailbox)."""
+
+    #: Classification rules (`email_response.classification.load_rules`); none: no category, default skills.
+    rules: tuple[Rule, ...] = ()
+    #: The queue a mailbox's cases go to when no rule names one (`IMAP_MAILBOXES` "Billing=billing").
+    queue: str | None = None
+    #: The templates before admins' overrides; None: the shipped files.
+    catalogue: TemplateCatalogue | None = None
+    suggest: Suggest | None = None
+    default_language: str = "en"
+    limits: IntakeLimits = field(default_factory=IntakeLimits)
+
+
+_PRIORITIES = {priority.value: priority for priority in CasePriority}
+
+
 async def take_in_message(
     db: Database,
     raw: bytes,
@@ -128,9 +161,11 @@ async def take_in_message(
     region: str = "US",
     source: str = "imap",
     limits: IntakeLimits | None = None,
+    intake: EmailIntake | None = None,
 ) -> IntakeResult:
     """Store, thread and acknowledge one raw message; return what became of it (idempotent by Message-ID)."""
-    limits = limits or IntakeLimits()
+    intake = intake or EmailIntake()
+    limits = limits or intake.limits
     parsed = parse_message(
         raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
     )
@@ -142,12 +177,27 @@ async def take_in_message(
         if await _stored(session, message_id):
             return IntakeResult(IntakeOutcome.DUPLICATE, message_id)
         if parsed.oversize:
-            return await _keep_oversize(session, parsed, message_id, raw, now, auto_reply, own, source, limits)
+            return await _keep_oversize(session, parsed, message_id, raw, now, auto_reply, own, source, limits, intake)
+        if parsed.delivery_status is not None:
+            sent = await find_sent(session, parsed.delivery_status.original_message_id)
+            if sent is not None:
+                return await _keep_bounce(session, parsed, message_id, raw, now, source, sent)
         decision = decide_thread(parsed, *await _thread_candidates(session, parsed, own))
+        classified = classify(parsed.subject, parsed.text, intake.rules, default_language=intake.default_language)
+        queue_name = classified.queue or intake.queue
+        queue_id = await _queue_id(session, queue_name)
     if decision.refused_case_ids:
         log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
 
     sender = parsed.sender.address if parsed.sender else (parsed.reply_address or "")
+    try:
+        valid_sender = normalise_address(IdentityKind.EMAIL, sender) if sender else None
+    except InvalidInput:
+        valid_sender = None
+    if valid_sender is None:
+        # No one to make a customer of (no From, or not an address): kept raw for an admin, never dropped.
+        reason = f"no usable sender address ({sender!r})" if sender else "no sender address"
+        return await _keep_unprocessable(db, Unprocessable(reason, message_id, len(raw)), raw, now, source)
     contact = await receive_contact(
         db,
         ContactIntake(
@@ -158,6 +208,11 @@ async def take_in_message(
             subject=parsed.subject or None,
             body=parsed.text or "(empty message)",
             case_id=decision.case_id,
+            queue_id=queue_id,
+            priority=_PRIORITIES.get(classified.priority or "", CasePriority.NORMAL),
+            category=classified.category,
+            required_skills=classified.required_skills,
+            language=classified.language,
         ),
         now,
         region=region,
@@ -165,6 +220,13 @@ async def take_in_message(
     case, contact_id = contact.case, contact.contact.id
     # A new case is one threading did not choose (receive_contact starts one for a customer not on that case).
     new_case = case.id != decision.case_id
+    suggestions: Sequence[Suggestion] = ()
+    if new_case and auto_reply and intake.suggest is not None:
+        try:
+            suggestions = await intake.suggest(parsed.subject, parsed.text, case.language)
+        except Exception:
+            # Suggestions are a courtesy: the acknowledgement (and the case) must not depend on the knowledge base.
+            log.exception("email %s: article suggestions failed", message_id)
     try:
         async with db.transaction() as session:
             if await _stored(session, message_id):
@@ -187,7 +249,7 @@ async def take_in_message(
             _store_attachments(session, email.id or 0, parsed)
             acknowledged = False
             if new_case and auto_reply:
-                acknowledged = await _acknowledge(session, parsed, case, now, own)
+                acknowledged = await _acknowledge(session, parsed, case, now, own, intake, suggestions)
     except IntegrityError:
         # Another delivery of the same message stored it first.
         return IntakeResult(IntakeOutcome.DUPLICATE, message_id, case.id, contact_id)
@@ -199,9 +261,15 @@ async def take_in_message(
                 case_id=case.id or 0,
                 customer_id=case.customer_id,
                 channel=Channel.EMAIL,
+                queue=queue_name,
+                skills=dict(case.required_skills),
                 priority=case.priority,
                 language=case.language,
-                attributes={"from": sender, "subject": parsed.subject[:200]},
+                attributes={
+                    "from": sender,
+                    "subject": parsed.subject[:200],
+                    **({"category": case.category} if case.category else {}),
+                },
             )
         )
     outcome = IntakeOutcome.NEW_CASE if new_case else IntakeOutcome.THREADED
@@ -249,6 +317,11 @@ async def _thread_candidates(
             select(StoredEmail.message_id, StoredEmail.case_id).where(col(StoredEmail.message_id).in_(ids))
         )
         referenced = {mid: case_id for mid, case_id in rows.all() if case_id is not None}
+        # Our own messages: a client that keeps only In-Reply-To (our reply's id) still threads.
+        ours = await session.execute(
+            select(SentEmail.message_id, SentEmail.case_id).where(col(SentEmail.message_id).in_(ids))
+        )
+        referenced.update({mid: case_id for mid, case_id in ours.all() if case_id is not None})
     numbers = case_numbers_in(msg.subject)
     members = await _case_participants(session, {*referenced.values(), *numbers})
     known = {mid: KnownMessage(case_id, members.get(case_id, set()) - set(own)) for mid, case_id in referenced.items()}
@@ -274,16 +347,31 @@ def _store_attachments(session: AsyncSession, email_id: int, msg: ParsedMessage)
 async def _history(
     session: AsyncSession, *, address: str, case_id: int | None
 ) -> tuple[list[datetime], list[datetime]]:
-    """Return the times of earlier automatic replies to an address and on a case."""
-    sender = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.address == address))
-    on_case: Iterable[datetime] = ()
+    """Return the times of earlier automatic replies to an address and on a case (one query for both)."""
+    condition = col(EmailAutoReply.address) == address
     if case_id is not None:
-        on_case = await session.scalars(select(EmailAutoReply.created_at).where(EmailAutoReply.case_id == case_id))
-    return list(sender.all()), list(on_case)
+        condition = or_(condition, col(EmailAutoReply.case_id) == case_id)
+    rows = await session.execute(
+        select(EmailAutoReply.address, EmailAutoReply.case_id, EmailAutoReply.created_at).where(condition)
+    )
+    sender: list[datetime] = []
+    on_case: list[datetime] = []
+    for row_address, row_case, created_at in rows.all():
+        if row_address == address:
+            sender.append(created_at)
+        if case_id is not None and row_case == case_id:
+            on_case.append(created_at)
+    return sender, on_case
 
 
 async def _acknowledge(
-    session: AsyncSession, msg: ParsedMessage, case: Case, now: datetime, own: Collection[str]
+    session: AsyncSession,
+    msg: ParsedMessage,
+    case: Case,
+    now: datetime,
+    own: Collection[str],
+    intake: EmailIntake,
+    suggestions: Sequence[Suggestion],
 ) -> bool:
     """Queue the acknowledgement of a new case when RFC 3834 and the rate limits allow one."""
     to = msg.reply_address
@@ -296,14 +384,78 @@ async def _acknowledge(
     if not verdict.allowed:
         log.info("email %s: no acknowledgement (%s)", msg.message_id, verdict.reason)
         return False
+    if await is_suppressed(session, to):
+        log.info("email %s: no acknowledgement (%s is suppressed after a bounce)", msg.message_id, to)
+        return False
+    entry = (await load_catalogue(session, intake.catalogue)).choose(
+        "acknowledgement", language=case.language, category=case.category
+    )
+    if entry is None:
+        log.warning("email %s: no acknowledgement template; none sent", msg.message_id)
+        return False
     headers = acknowledgement_headers(msg, case_id=case.id)
     subject = headers.pop("Subject")
     reply = render_reply(
-        ACKNOWLEDGEMENT,
-        {"subject": subject, "case_number": case_tag(case.id).strip("[]"), "name": _greeting(msg)},
+        entry.template,
+        {
+            "subject": subject,
+            "case_number": case_tag(case.id).strip("[]"),
+            "name": _greeting(msg),
+            "suggestions": [{"title": s.title, "url": s.url} for s in suggestions],
+        },
     )
-    await _queue_auto_reply(session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now)
+    await _queue_auto_reply(
+        session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now, _domain(own)
+    )
     return True
+
+
+def _domain(own: Collection[str]) -> str:
+    address = next(iter(own), "")
+    return address.rpartition("@")[2] or "localhost"
+
+
+async def do_queue_email(
+    session: AsyncSession,
+    *,
+    to: str,
+    case_id: int | None,
+    subject: str,
+    text: str,
+    headers: dict[str, str],
+    kind: str,
+    domain: str,
+    now: datetime,
+) -> tuple[int, str]:
+    """Store an email in the outbox with a Message-ID made now, remembered in `email_sent`; return both.
+
+    The id is stored with the message, so every retry sends the same one, replies to it thread into the case,
+    and a bounce of it is matched (`bounces.find_sent`).
+    """
+    message_id = make_message_id(domain)
+    queued = await do_enqueue(
+        session,
+        Outbound(
+            channel=OutboxChannel.EMAIL,
+            to_address=to,
+            subject=subject[:_OUTBOX_SUBJECT_LENGTH],
+            body=text,
+            case_id=case_id,
+            headers={**headers, "Message-ID": message_id},
+        ),
+        now,
+    )
+    session.add(
+        SentEmail(
+            message_id=message_id,
+            outbox_id=queued.id or 0,
+            case_id=case_id,
+            to_address=to.lower()[:320],
+            kind=kind,
+            created_at=now,
+        )
+    )
+    return queued.id or 0, message_id
 
 
 async def _queue_auto_reply(
@@ -315,21 +467,28 @@ async def _queue_auto_reply(
     headers: dict[str, str],
     kind: str,
     now: datetime,
+    domain: str,
 ) -> None:
-    queued = await do_enqueue(
+    outbox_id, _ = await do_queue_email(
         session,
-        Outbound(
-            channel=OutboxChannel.EMAIL,
-            to_address=to,
-            subject=subject[:_OUTBOX_SUBJECT_LENGTH],
-            body=text,
-            case_id=case_id,
-            headers=headers,
-        ),
-        now,
+        to=to,
+        case_id=case_id,
+        subject=subject,
+        text=text,
+        headers=headers,
+        kind=kind,
+        domain=domain,
+        now=now,
     )
-    session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=queued.id or 0, kind=kind, created_at=now))
+    session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now))
     await session.flush()
+
+
+async def _queue_id(session: AsyncSession, name: str | None) -> int | None:
+    if name is None:
+        return None
+    found = await session.scalars(select(Queue.id).where(Queue.name == name))
+    return found.first()
 
 
 def _greeting(msg: ParsedMessage) -> str:
@@ -375,6 +534,7 @@ async def _keep_oversize(
     own: Collection[str],
     source: str,
     limits: IntakeLimits,
+    intake: EmailIntake,
 ) -> IntakeResult:
     """Store a message over the size limit raw and flagged; tell its sender when an automatic answer is allowed."""
     session.add(
@@ -396,11 +556,15 @@ async def _keep_oversize(
     if auto_reply and to is not None:
         sender_history, _ = await _history(session, address=to, case_id=None)
         verdict = auto_reply_allowed(msg, now=now, sender_history=sender_history, own_addresses=own)
-        if verdict.allowed:
+        language = intake.default_language
+        if msg.subject:
+            language = classify(msg.subject, "", (), default_language=language).language
+        entry = (await load_catalogue(session, intake.catalogue)).choose("oversize", language=language)
+        if verdict.allowed and entry is not None and not await is_suppressed(session, to):
             headers = acknowledgement_headers(msg, case_id=0)
             del headers["Subject"]
             reply = render_reply(
-                OVERSIZE_NOTICE,
+                entry.template,
                 {
                     "subject": msg.subject or "your message",
                     "name": _greeting(msg),
@@ -408,7 +572,39 @@ async def _keep_oversize(
                     "limit_mb": f"{limits.max_message_bytes / 1_000_000:.0f}",
                 },
             )
-            await _queue_auto_reply(session, to, None, reply.subject, reply.text, headers, "oversize", now)
+            await _queue_auto_reply(
+                session, to, None, reply.subject, reply.text, headers, "oversize", now, _domain(own)
+            )
             told = True
     log.warning("email %s over the size limit (%d bytes): kept raw", message_id, len(raw))
     return IntakeResult(IntakeOutcome.OVERSIZE, message_id, acknowledged=told, reason="oversize")
+
+
+async def _keep_bounce(
+    session: AsyncSession,
+    msg: ParsedMessage,
+    message_id: str,
+    raw: bytes,
+    now: datetime,
+    source: str,
+    sent: SentEmail,
+) -> IntakeResult:
+    """Store a delivery report on the case of the message it reports on; suppress permanently failed addresses."""
+    assert msg.delivery_status is not None
+    email = StoredEmail(
+        message_id=message_id,
+        case_id=sent.case_id,
+        sender=msg.sender.address if msg.sender else None,
+        participants=[],
+        subject=msg.subject,
+        thread_reason="bounce",
+        size=len(raw),
+        source=source,
+        raw=raw,
+        received_at=now,
+    )
+    session.add(email)
+    await session.flush()
+    bounces = await record_bounce(session, email.id or 0, msg.delivery_status, sent, now)
+    log.info("email %s: delivery report on %s (%d failed recipients)", message_id, sent.message_id, len(bounces))
+    return IntakeResult(IntakeOutcome.BOUNCE, message_id, sent.case_id, reason="bounce")

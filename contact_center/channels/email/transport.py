@@ -3,11 +3,12 @@
 The Message-ID is derived from the outbox row (its id and creation instant), so every retry of one message sends
 the same id: after an ambiguous failure (the connection lost after DATA) the recipient's client sees a duplicate
 it can recognise, not a second message. A header stored with the message (`Message-ID`, threading, RFC 3834's
-`Auto-Submitted`) is sent as stored.
+`Auto-Submitted`) is sent as stored. An address on the suppression list (a permanent bounce) is not sent to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from email.utils import parseaddr
 
 from contact_center.channels.base import TransportError
@@ -30,8 +31,16 @@ class EmailTransport:
 
     channel = OutboxChannel.EMAIL
 
-    def __init__(self, sender: SmtpSender, clock: Clock, *, smtp_from: str) -> None:
+    def __init__(
+        self,
+        sender: SmtpSender,
+        clock: Clock,
+        *,
+        smtp_from: str,
+        suppressed: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self._sender = sender
+        self._suppressed = suppressed
         self._clock = clock
         name, address = parseaddr(smtp_from)
         self._from: str | tuple[str, str] = (name, address) if name else address
@@ -39,6 +48,9 @@ class EmailTransport:
 
     async def send(self, message: OutboxMessage) -> str | None:
         """Compose and send one stored email; return its Message-ID."""
+        if self._suppressed is not None and await self._suppressed(message.to_address):
+            # A permanent bounce said this address takes no mail; sending again would only bounce again.
+            raise TransportError(f"{message.to_address} is suppressed after a permanent failure", permanent=True)
         headers = {str(key): str(value) for key, value in (message.headers or {}).items()}
         message_id = headers.pop("Message-ID", None) or outbox_message_id(message, self._domain)
         try:

@@ -1,7 +1,13 @@
 """The email channel's place in the app: the IMAP intake as a background task and the outbox's email transport.
 
-Email has no webhooks, so there are no routes: `add_email_channel` only registers a cleanup context that runs the
-IMAP reader for the app's lifetime (when IMAP is configured and background workers are on).
+Email has no webhooks; the API is `contact_center.web.api.email` and the staff page for unprocessable mail
+(`pages`) is added here. `add_email_channel` also registers a cleanup context that runs one IMAP reader per
+mailbox for the app's lifetime (when IMAP is configured and background workers are on). Its configuration
+(EMAIL_RULES) is read before the app serves, so a bad rule stops start-up.
+
+Knowledge-base suggestions in acknowledgements: set `app[EMAIL_SUGGEST]` to an `intake.Suggest` callable
+`(subject, text, language) -> [Suggestion(title, url)]` before the app starts; the readers pass it to every
+acknowledgement of a new case.
 """
 
 from __future__ import annotations
@@ -12,20 +18,26 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from contact_center.channels.email import pages
+from contact_center.channels.email.bounces import suppression_check
+from contact_center.channels.email.config import load_email_rules
+from contact_center.channels.email.intake import Suggest
 from contact_center.channels.email.transport import EmailTransport
-from contact_center.channels.email.worker import run_imap_intake
+from contact_center.channels.email.worker import build_imap_readers
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
 from email_response.smtp import SmtpSender
 
-__all__ = ["add_email_channel", "email_transport"]
+__all__ = ["EMAIL_SUGGEST", "add_email_channel", "email_transport"]
 
 log = logging.getLogger(__name__)
 
-_IMAP_TASK = web.AppKey("email_imap_task", asyncio.Task[None])
+_IMAP_TASK = web.AppKey("email_imap_task", asyncio.Future[list[None]])
+EMAIL_SUGGEST: web.AppKey[Suggest] = web.AppKey("email_suggest")
 
 
 def add_email_channel(app: web.Application) -> None:
-    """Run the IMAP intake with the app when IMAP_HOST and IMAP_USERNAME are set."""
+    """Add the unprocessable-mail page; run the IMAP intake with the app when IMAP_HOST and IMAP_USERNAME are set."""
+    app.router.add_routes(pages.routes)
     app.cleanup_ctx.append(_email_context)
 
 
@@ -43,14 +55,16 @@ def email_transport(app: web.Application) -> EmailTransport | None:
         use_tls=settings.smtp_port == 465,
         starttls=settings.smtp_port == 587,
     )
-    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from)
+    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from, suppressed=suppression_check(app[DATABASE]))
 
 
 async def _email_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    load_email_rules(settings)  # a bad EMAIL_RULES stops start-up here, not later in a background task
     if settings.background_workers and settings.imap_host and settings.imap_username:
-        app[_IMAP_TASK] = asyncio.create_task(
-            run_imap_intake(app[DATABASE], settings, app[ROUTER], app[CLOCK]), name="email-imap-intake"
+        readers = build_imap_readers(app[DATABASE], settings, app[ROUTER], app[CLOCK], suggest=app.get(EMAIL_SUGGEST))
+        app[_IMAP_TASK] = asyncio.gather(
+            *(asyncio.create_task(reader.run(), name=f"email-imap-{reader.account.mailbox}") for reader in readers)
         )
     elif settings.imap_host:
         log.info("IMAP_HOST is set but IMAP_USERNAME is not (or background workers are off): no mail is read")

@@ -1,15 +1,23 @@
-"""The IMAP intake: one reader on the configured mailbox, each message taken in before it is flagged done.
+"""The IMAP intake: one reader per configured mailbox, each message taken in before it is flagged done.
 
 The reader (`email_response.imap.ImapReader`) calls the handler for every new message and marks it done on the
 server only when the handler returns, which `take_in_message` does after its transaction committed. Its
 UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes where the last one stopped.
+`IMAP_MAILBOXES` lists the mailboxes (each may name the queue its cases go to); each has its own reader and
+connection, so a slow or broken mailbox does not hold the others up.
+
+`contact-center email worker` runs the intake as a process of its own (`--once`: read what is there and stop).
+Two workers on one mailbox do no harm: intake is idempotent by Message-ID.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlmodel import select
 
-from contact_center.channels.email.intake import take_in_message
+from contact_center.channels.email.config import email_intake
+from contact_center.channels.email.intake import EmailIntake, Suggest, take_in_message
 from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter
@@ -17,7 +25,7 @@ from contact_center.models import ImapState
 from contact_center.settings import Settings
 from email_response.imap import ImapAccount, ImapReader
 
-__all__ = ["ImapStateTable", "build_imap_reader", "run_imap_intake"]
+__all__ = ["ImapStateTable", "build_imap_reader", "build_imap_readers", "run_imap_intake"]
 
 
 class ImapStateTable:
@@ -43,7 +51,13 @@ class ImapStateTable:
 
 
 def build_imap_reader(
-    db: Database, settings: Settings, router: ContactRouter | None, clock: Clock, *, mailbox: str = "INBOX"
+    db: Database,
+    settings: Settings,
+    router: ContactRouter | None,
+    clock: Clock,
+    *,
+    mailbox: str = "INBOX",
+    intake: EmailIntake | None = None,
 ) -> ImapReader:
     """Return a reader of the configured mailbox whose handler takes each message in as a contact."""
     if not settings.imap_host or not settings.imap_username:
@@ -58,6 +72,8 @@ def build_imap_reader(
         use_tls=settings.imap_port == 993,
     )
 
+    intake = intake or email_intake(settings)
+
     async def handle(_uid: int, raw: bytes) -> None:
         # Returns once the message is committed; only then does the reader flag it done on the server.
         await take_in_message(
@@ -69,11 +85,34 @@ def build_imap_reader(
             smtp_from=settings.smtp_from,
             region=settings.default_phone_region,
             source="imap",
+            intake=intake,
         )
 
-    return ImapReader(account, ImapStateTable(db), handle)
+    # PostgreSQL takes independent messages side by side; SQLite has one writer, so more would only queue.
+    return ImapReader(account, ImapStateTable(db), handle, concurrency=1 if db.is_sqlite else 8)
 
 
-async def run_imap_intake(db: Database, settings: Settings, router: ContactRouter | None, clock: Clock) -> None:
-    """Read the configured mailbox until cancelled, taking every new message in."""
-    await build_imap_reader(db, settings, router, clock).run()
+def build_imap_readers(
+    db: Database, settings: Settings, router: ContactRouter | None, clock: Clock, *, suggest: Suggest | None = None
+) -> list[ImapReader]:
+    """Return one reader per mailbox of IMAP_MAILBOXES, each sending its cases to the mailbox's queue."""
+    rules = email_intake(settings).rules
+    return [
+        build_imap_reader(
+            db,
+            settings,
+            router,
+            clock,
+            mailbox=mailbox,
+            intake=email_intake(settings, queue=queue, rules=rules, suggest=suggest),
+        )
+        for mailbox, queue in settings.imap_mailboxes
+    ]
+
+
+async def run_imap_intake(
+    db: Database, settings: Settings, router: ContactRouter | None, clock: Clock, *, suggest: Suggest | None = None
+) -> None:
+    """Read every configured mailbox until cancelled, taking every new message in."""
+    readers = build_imap_readers(db, settings, router, clock, suggest=suggest)
+    await asyncio.gather(*(reader.run() for reader in readers))

@@ -1,7 +1,7 @@
 """Web chat: chat sessions and their numbered messages; retention offers per customer tier
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 21:50:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,7 +9,8 @@ import mailbox
 import pytest
 from sqlmodel import select
 
-from contact_center.channels.email.importer import import_paths, register_commands
+from contact_center.channels.email.cli import register_commands
+from contact_center.channels.email.importer import import_paths
 from contact_center.models import Case, EmailUnprocessable, OutboxMessage
 from tests.conftest import DATABASES
 
@@ -19,7 +20,7 @@ SAMPLES = ["flanker/multipart.eml", "flanker/outlook-express.eml", "flanker/tort
 
 
 def main(argv):
-    """Run the `email` command group as contact_center.cli will once it registers it."""
+    """Run the `email` command group as contact_center.cli registers it."""
     parser = argparse.ArgumentParser(prog="contact-center")
     register_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
