@@ -4,10 +4,6 @@ Email has no webhooks; the API is `contact_center.web.api.email` and the staff p
 (`pages`) is added here. `add_email_channel` also registers a cleanup context that runs one IMAP reader per
 mailbox for the app's lifetime (when IMAP is configured and background workers are on). Its configuration
 (EMAIL_RULES) is read before the app serves, so a bad rule stops start-up.
-
-Knowledge-base suggestions in acknowledgements: set `app[EMAIL_SUGGEST]` to an `intake.Suggest` callable
-`(subject, text, language) -> [Suggestion(title, url)]` before the app starts; the readers pass it to every
-acknowledgement of a new case.
 """
 
 from __future__ import annotations
@@ -21,18 +17,16 @@ from aiohttp import web
 from contact_center.channels.email import pages
 from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
-from contact_center.channels.email.intake import Suggest
 from contact_center.channels.email.transport import EmailTransport
 from contact_center.channels.email.worker import build_imap_readers
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
 from email_response.smtp import SmtpSender
 
-__all__ = ["EMAIL_SUGGEST", "add_email_channel", "email_transport"]
+__all__ = ["add_email_channel", "email_transport"]
 
 log = logging.getLogger(__name__)
 
 _IMAP_TASK = web.AppKey("email_imap_task", asyncio.Future[list[None]])
-EMAIL_SUGGEST: web.AppKey[Suggest] = web.AppKey("email_suggest")
 
 
 def add_email_channel(app: web.Application) -> None:
@@ -62,7 +56,7 @@ async def _email_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     load_email_rules(settings)  # a bad EMAIL_RULES stops start-up here, not later in a background task
     if settings.background_workers and settings.imap_host and settings.imap_username:
-        readers = build_imap_readers(app[DATABASE], settings, app[ROUTER], app[CLOCK], suggest=app.get(EMAIL_SUGGEST))
+        readers = build_imap_readers(app[DATABASE], settings, app[ROUTER], app[CLOCK])
         app[_IMAP_TASK] = asyncio.gather(
             *(asyncio.create_task(reader.run(), name=f"email-imap-{reader.account.mailbox}") for reader in readers)
         )

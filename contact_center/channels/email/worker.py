@@ -16,6 +16,7 @@ import asyncio
 
 from sqlmodel import select
 
+from contact_center.channels.email.articles import article_suggester
 from contact_center.channels.email.config import email_intake
 from contact_center.channels.email.intake import EmailIntake, Suggest, take_in_message
 from contact_center.clock import Clock
@@ -95,8 +96,12 @@ def build_imap_reader(
 def build_imap_readers(
     db: Database, settings: Settings, router: ContactRouter | None, clock: Clock, *, suggest: Suggest | None = None
 ) -> list[ImapReader]:
-    """Return one reader per mailbox of IMAP_MAILBOXES, each sending its cases to the mailbox's queue."""
+    """Return one reader per mailbox of IMAP_MAILBOXES, each sending its cases to the mailbox's queue.
+
+    Acknowledgements offer knowledge-base articles (`article_suggester`) unless `suggest` says otherwise.
+    """
     rules = email_intake(settings).rules
+    suggest = suggest or article_suggester(db, settings)
     return [
         build_imap_reader(
             db,

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from contact_center.channels.email.articles import article_suggester
 from contact_center.channels.email.config import email_intake
 from contact_center.channels.email.intake import EmailIntake, IntakeOutcome, Suggestion, take_in_message
 from contact_center.channels.email.worker import build_imap_readers
@@ -19,6 +20,8 @@ from contact_center.web.app import create_app
 from email_response.classification import load_rules
 from email_response.imap import handling_lanes
 from email_response.parsing import ParsedMessage, parse_message
+from knowledge_base.models import ArticleStatus, Visibility
+from knowledge_base.service import ArticleDraft, Author, do_create_article
 
 from .conftest import CORPUS, HELP, mfs
 
@@ -230,3 +233,31 @@ async def test_a_bad_rules_file_stops_the_app_at_start(tmp_path, settings, datab
     app = create_app(replace(settings, email_rules=rules), database=database, clock=clock)
     with pytest.raises(ConfigError, match="not a valid regex"):
         await aiohttp_client(app)
+
+
+async def test_acknowledgements_offer_the_knowledge_bases_public_articles(tmp_path, database, clock):
+    async with database.transaction() as session:
+        for title, body, visibility in (
+            ("Resetting your router", "Hold the reset button of the router for ten seconds.", Visibility.PUBLIC),
+            ("Router fault codes", "Internal: router fault codes for agents.", Visibility.INTERNAL),
+        ):
+            draft = ArticleDraft(title=title, body=body, visibility=visibility, status=ArticleStatus.PUBLISHED)
+            await do_create_article(session, draft, Author("Sam"), clock.now())
+    settings = Settings(data_dir=tmp_path, database_url=database.url, public_base_url="https://help.example.test/")
+    raw = mfs("""\
+        From: cy@example.org
+        To: help@example.test
+        Subject: My router is down
+        Message-ID: <cy-router@example.org>
+
+        The router keeps failing, can I reset it?
+        """)
+    intake = EmailIntake(suggest=article_suggester(database, settings))
+    result = await take_in_message(
+        database, raw, clock.now(), router=None, auto_reply=True, smtp_from=HELP, intake=intake
+    )
+    assert result.acknowledged
+    async with database.transaction() as session:
+        [ack] = (await session.scalars(select(OutboxMessage))).all()
+    assert "Resetting your router: https://help.example.test/kb/resetting-your-router" in ack.body
+    assert "fault codes" not in ack.body  # internal articles never reach customers
