@@ -481,8 +481,18 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
+-- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
+-- only change while a task is out of its pool (offered), so the flag never goes stale, and an agent looking at a
+-- pool's head reads the task's record only in the rare case that someone was excluded.
 local function pool_member(t)
-  return fmt('%016d', t.seq) .. t.id
+  return fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+end
+
+local function excluded_from(member, agent_id)
+  if string.byte(member, 17) ~= 120 then -- 'x'
+    return false
+  end
+  return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
 local function enqueue(t)
@@ -684,18 +694,16 @@ local function head(sig, agent_id)
   if #top == 0 then
     return nil
   end
-  local task_id = string.sub(top[1], 17)
-  if not task(task_id).excluded[agent_id] then
-    return { tonumber(top[2]), top[1], task_id }
+  if not excluded_from(top[1], agent_id) then
+    return { tonumber(top[2]), top[1], string.sub(top[1], 18) }
   end
   -- Rare path: the agent already missed the best tasks here; look past them.
   local start, chunk = 1, 16
   while true do
     local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
     for i = 1, #members, 2 do
-      local id = string.sub(members[i], 17)
-      if not task(id).excluded[agent_id] then
-        return { tonumber(members[i + 1]), members[i], id }
+      if not excluded_from(members[i], agent_id) then
+        return { tonumber(members[i + 1]), members[i], string.sub(members[i], 18) }
       end
     end
     if #members < 2 * chunk then
