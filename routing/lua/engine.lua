@@ -846,6 +846,7 @@ reserve = function(t, a)
   t.status = 'reserved'
   t.reservation = r.id
   t.agent_id = a.id
+  t.agent_order = a.order
   dirty_task(t)
   unindex_agent(a)
   a.load[t.channel] = (a.load[t.channel] or 0) + 1
@@ -1205,7 +1206,8 @@ OPS.complete = function()
   local agent_id = t.agent_id or ''
   ev_completed(t, agent_id, NOW - t.accepted_at + wrap_up, wrap_up)
   local a = agent(agent_id)
-  if a == nil then
+  -- An agent removed while assigned and added again under the same id is a new agent: nothing to release.
+  if a == nil or a.order ~= t.agent_order then
     return done()
   end
   if wrap_up > 0 and (ROUTABLE[a.activity] or a.activity == 'wrap_up') then
