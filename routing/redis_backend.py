@@ -28,6 +28,11 @@ shares one slot):
 ``sa`` ``sao`` ``sh:<agent>``   retention; agents' activity now, first-seen order and earlier spans
 ==============================  =====================================================================================
 
+Calls from concurrent callers share the wire: while one call is in flight, the calls issued meanwhile wait and then
+leave together as one pipeline (each still its own ``FCALL``, run atomically and in the order issued), so an app
+serving many requests pays one write and one read per batch instead of per decision, and a lone caller waits for
+nothing.
+
 Timeouts fail over by construction: they are members of ``timers``, not tasks in a process, and ``tick(now)`` in
 any process pops and fires every due one inside the script. A process that dies leaves its timers to whichever
 process ticks next, and two processes ticking at once never fire one timer twice.
@@ -35,6 +40,7 @@ process ticks next, and two processes ticking at once never fire one timer twice
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from importlib import resources
@@ -208,6 +214,9 @@ class RedisBackend:
         self.retention = retention
         self._owns_client = owns_client
         self._loaded = False
+        self._in_flight = False
+        self._waiting: list[tuple[tuple[str, ...], asyncio.Future[Any]]] = []
+        self._batches: set[asyncio.Task[None]] = set()
         s = self.settings
         self._config = "|".join(
             (
@@ -249,19 +258,70 @@ class RedisBackend:
     async def _call(self, op: str, now: float, *args: str) -> Any:
         if not self._loaded:
             await self._load()
-        call_args = [self.prefix, op, _number(now), self._config, *args]
+        call_args = (self.prefix, op, _number(now), self._config, *args)
         try:
-            reply: Any = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+            reply: Any = await self._fcall(call_args)
         except ResponseError as exc:
             # A restarted Redis without persistence has forgotten the library: load it again, once.
             if "function not found" not in str(exc).lower():
                 raise
             await self._load()
-            reply = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+            reply = await self._fcall(call_args)
         status = _text(reply[0])
         if status == "ok":
             return reply[1] if len(reply) == 2 else reply[1:]
         raise _error(_text(reply[1]), _text(reply[2]), args)
+
+    async def _fcall(self, call_args: tuple[str, ...]) -> Any:
+        """Run one FCALL, riding the next pipelined batch if another call is on the wire."""
+        if self._in_flight:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiting.append((call_args, future))
+            return await future
+        self._in_flight = True
+        try:
+            return await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+        finally:
+            self._in_flight = False
+            self._send_waiting()
+
+    def _send_waiting(self) -> None:
+        if not self._waiting or self._in_flight:
+            return
+        batch, self._waiting = self._waiting, []
+        self._in_flight = True
+        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
+        self._batches.add(sender)
+        sender.add_done_callback(self._batches.discard)
+
+    async def _send_batch(self, batch: list[tuple[tuple[str, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for call_args, _ in batch:
+                pipe.fcall(FUNCTION_NAME, 1, *call_args)
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            for _, future in batch:
+                if future.done():
+                    continue
+                if cancelled:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if cancelled:
+                raise
+        else:
+            for (_, future), reply in zip(batch, replies, strict=True):
+                if future.done():
+                    continue
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        finally:
+            self._in_flight = False
+            self._send_waiting()
 
     async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
         payload = await self._call(op, now, *args)
