@@ -12,15 +12,19 @@ Key layout, under ``prefix`` (give it a hash tag such as ``routing:{cc}:`` on a 
 shares one slot):
 
 ==============================  =====================================================================================
-``a:<agent>`` ``t:<task>``      one MessagePack record per agent, task and open reservation
+``a:<agent>`` ``t:<task>``      one MessagePack record per agent (its live state), task and open reservation
 ``r:<reservation>``
+``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
+                                written only by ``upsert_agent``; decoded profiles are kept in the library by content
 ``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
 ``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
+``av:s:<ch>:<skill>:*``         (``*``: any level, checked first)
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
 ``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
                                 fixed priority key (ties by arrival)
 ``pi:<facet>``                  the pools an agent can look up by a facet (listed agent, skill, team, language, any)
+``piv``                         the version of every ``pi:`` set, so the library can keep their members across calls
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
@@ -145,6 +149,9 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
     for channel in agent.capacity:
         ch = key_part(channel)
         facets = [f"s:{ch}:{key_part(skill)}:{level}" for skill, level in skills.items()]
+        # One more bucket per skill at any level: a task finds out with one EXISTS that nobody with the skill is
+        # free, instead of looking through ten empty level buckets (the common case when every agent is busy).
+        facets.extend(f"s:{ch}:{key_part(skill)}:*" for skill in skills)
         lookups = [f"g:{ch}:{key_part(agent.id)}", *(f"s:{ch}:{key_part(skill)}" for skill in skills)]
         if agent.team is not None:
             facets.append(f"t:{ch}:{key_part(agent.team)}")
@@ -320,8 +327,13 @@ class RedisBackend:
                 else:
                     future.set_result(reply)
         finally:
-            self._in_flight = False
-            self._send_waiting()
+            # The callers this batch wakes issue their next calls in the coming turn of the loop: hold the wire
+            # until then, so that those calls leave together rather than the first alone and the rest after it.
+            asyncio.get_running_loop().call_soon(self._release_wire)
+
+    def _release_wire(self) -> None:
+        self._in_flight = False
+        self._send_waiting()
 
     async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
         payload = await self._call(op, now, *args)

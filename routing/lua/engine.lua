@@ -753,6 +753,9 @@ local function find_agent(t)
   end
   local st = t.plan.steps[t.step + 1]
   if #req.skills > 0 then
+    if call('EXISTS', P .. 'av:' .. st.b .. '*') == 0 then
+      return nil -- nobody with the primary skill is free, at any level
+    end
     local minimum = req.skills[1][2]
     if STRATEGY == 'longest_idle' then
       local best = nil
