@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from routing.backend import RoutingBackend
+from routing.errors import ReservationConflict
 from routing.events import Event, TaskAccepted, TaskReserved
 from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState, Task
@@ -256,10 +257,13 @@ class _Scenario:
                 events = await backend.complete(self.assigned.pop(), self.now)
             elif step == 1 and self.offers:
                 offer = self.offers.pop()
-                if rng.random() < 0.05:
-                    events = await backend.reject(offer.reservation_id, offer.agent_id, self.now)
-                else:
-                    events = await backend.accept(offer.reservation_id, offer.agent_id, self.now)
+                answer = backend.reject if rng.random() < 0.05 else backend.accept
+                try:
+                    events = await answer(offer.reservation_id, offer.agent_id, self.now)
+                except ReservationConflict:
+                    # With concurrent callers an older offer may have timed out in another caller's tick first:
+                    # the engine still decided (409), so the call counts like any other.
+                    events = []
             elif step == 2:
                 events = await backend.submit(self.task(0.0), self.now)
             else:
