@@ -114,7 +114,9 @@ local PROFILES, PROFILES_SIZE = {}, 0
 local function profile_meta(raw)
   local meta = PROFILES[raw]
   if meta == nil then
-    if PROFILES_SIZE >= 100000 then
+    -- Bounded: a profile replaced or deleted stays here until the cache is cleared, and this memory is Redis's
+    -- (used_memory_vm_functions), so keep it to about 50 MB.
+    if PROFILES_SIZE >= 20000 then
       PROFILES, PROFILES_SIZE = {}, 0
     end
     PROFILES_SIZE = PROFILES_SIZE + 1
@@ -567,7 +569,7 @@ local function pool_lookup(suffix)
   end
   local sigs = call('SMEMBERS', key)
   if hit == nil then
-    if LOOKUPS_SIZE >= 100000 then
+    if LOOKUPS_SIZE >= 50000 then
       LOOKUPS, LOOKUPS_SIZE = {}, 0
     end
     LOOKUPS_SIZE = LOOKUPS_SIZE + 1
