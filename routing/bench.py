@@ -238,8 +238,10 @@ class _Scenario:
         if callers <= 1:
             return await self.measure(decisions)
         shares = [decisions // callers + (1 if index < decisions % callers else 0) for index in range(callers)]
-        results = await asyncio.gather(*(self.measure(share) for share in shares if share))
-        return [latency for result in results for latency in result]
+        # A task group, so that one caller's failure stops the others before the key prefix is cleaned up.
+        async with asyncio.TaskGroup() as group:
+            runs = [group.create_task(self.measure(share)) for share in shares if share]
+        return [latency for run in runs for latency in run.result()]
 
     async def measure(self, decisions: int) -> list[int]:
         """Run ``decisions`` timed backend calls and return each one's latency in nanoseconds."""
