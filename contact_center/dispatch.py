@@ -9,6 +9,7 @@ publishes every event to the live pages. The backend decides; the case store rem
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -227,19 +228,31 @@ class Dispatcher:
     # Agents ------------------------------------------------------------------------------------------------
 
     async def sync_agents(self, agent_ids: Sequence[int] | None = None) -> None:
-        """Load agents' profiles (skills, languages, capacity) from the store into routing; disabled ones leave."""
+        """Load agents' profiles (skills, languages, capacity) from the store into routing; disabled ones leave.
+
+        An agent leaves routing when it is disabled, or when it has sign-ins and every one of them is disabled:
+        nobody could answer its offers any more.
+        """
         async with self.database.transaction() as session:
             query = select(Agent)
             if agent_ids is not None:
                 query = query.where(col(Agent.id).in_(list(agent_ids)))
             agents = list((await session.scalars(query)).all())
-            skills = await agent_skills(session, [a.id or 0 for a in agents])
+            ids = [a.id or 0 for a in agents]
+            skills = await agent_skills(session, ids)
             teams = {a.id: a.team_id for a in agents}
+            signed: dict[int, bool] = {}
+            for user_agent, user_active in await session.execute(
+                select(User.agent_id, User.active).where(col(User.agent_id).in_(ids))
+            ):
+                signed[user_agent] = signed.get(user_agent, False) or user_active
         now = self.now()
         for agent in agents:
             agent_id = str(agent.id)
-            if not agent.active:
-                await self._apply(await self.backend.remove_agent(agent_id, now))
+            if not agent.active or not signed.get(agent.id or 0, True):
+                # An agent never loaded into routing, or already gone, has nothing to leave.
+                with contextlib.suppress(UnknownAgent):
+                    await self._apply(await self.backend.remove_agent(agent_id, now))
                 continue
             current = await self.backend.get_agent(agent_id)
             state = AgentState(
@@ -416,6 +429,20 @@ class Dispatcher:
                 body=f"left the queue after {event.waited:.0f} s",
                 contact_id=contact.id,
                 data={"routing": "abandoned", "reason": reason or "abandoned"},
+            )
+        elif isinstance(event, TaskFallback) and event.reason == "unserviceable":
+            # Accepted all the same (never lose a contact), but flagged on the case for a supervisor to act on.
+            if event.action != "queue":
+                contact.disposition = event.action
+            await record_event(
+                session,
+                case,
+                EventKind.NOTE,
+                SYSTEM,
+                at,
+                body=f"no agent could ever serve this contact (skills, language or channel); sent to {event.action}",
+                contact_id=contact.id,
+                data={"routing": "unserviceable", "action": event.action},
             )
         elif isinstance(event, TaskFallback) and event.action != "queue":
             contact.disposition = event.action

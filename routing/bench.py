@@ -11,6 +11,11 @@ own, deleted afterwards, and the run also times a bare Lua round trip (``EVALSHA
 on the same connection, so the report shows how far a decision is from the wire: ``lua_round_trip_*`` and the
 ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run.
 
+``concurrency`` callers share the timed phase: each runs the same mix of decisions against one backend, so with
+Redis their calls meet on one connection pool and leave pipelined, as an app serving many requests at once sends
+them (every decision still one atomic ``FCALL``). Latency is then each call's own wait, queueing included; with
+``concurrency=1`` (the default) calls are strictly one after another.
+
 Memory is the process's peak resident set (``max_rss_mb``; a doubled run follows its base run in the same process,
 so its figure is the larger of the two, which is its own). With ``trace_memory`` the build also runs under
 tracemalloc and reports its peak (``build_peak_mb``, the Python heap the routing state needs); that slows the build
@@ -33,6 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from routing.backend import RoutingBackend
+from routing.errors import ReservationConflict
 from routing.events import Event, TaskAccepted, TaskReserved
 from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState, Task
@@ -64,6 +70,7 @@ class BenchResult:
     """One scale point's figures."""
 
     backend: str
+    concurrency: int
     agents: int
     skills: int
     tasks: int
@@ -226,6 +233,16 @@ class _Scenario:
             offer = self.offers.pop()
             self.take(await self.backend.accept(offer.reservation_id, offer.agent_id, self.now))
 
+    async def measure_together(self, decisions: int, callers: int) -> list[int]:
+        """Run ``decisions`` timed calls from ``callers`` concurrent callers; return all their latencies (ns)."""
+        if callers <= 1:
+            return await self.measure(decisions)
+        shares = [decisions // callers + (1 if index < decisions % callers else 0) for index in range(callers)]
+        # A task group, so that one caller's failure stops the others before the key prefix is cleaned up.
+        async with asyncio.TaskGroup() as group:
+            runs = [group.create_task(self.measure(share)) for share in shares if share]
+        return [latency for run in runs for latency in run.result()]
+
     async def measure(self, decisions: int) -> list[int]:
         """Run ``decisions`` timed backend calls and return each one's latency in nanoseconds."""
         backend = self.backend
@@ -242,10 +259,13 @@ class _Scenario:
                 events = await backend.complete(self.assigned.pop(), self.now)
             elif step == 1 and self.offers:
                 offer = self.offers.pop()
-                if rng.random() < 0.05:
-                    events = await backend.reject(offer.reservation_id, offer.agent_id, self.now)
-                else:
-                    events = await backend.accept(offer.reservation_id, offer.agent_id, self.now)
+                answer = backend.reject if rng.random() < 0.05 else backend.accept
+                try:
+                    events = await answer(offer.reservation_id, offer.agent_id, self.now)
+                except ReservationConflict:
+                    # With concurrent callers an older offer may have timed out in another caller's tick first:
+                    # the engine still decided (409), so the call counts like any other.
+                    events = []
             elif step == 2:
                 events = await backend.submit(self.task(0.0), self.now)
             else:
@@ -276,11 +296,16 @@ async def _run(
     seed: int,
     trace_memory: bool,
     redis_url: str,
+    concurrency: int,
 ) -> BenchResult:
     if name != "redis":
-        return await _measure(factory or _memory_backend, name, agents, skills, tasks, decisions, seed, trace_memory)
+        return await _measure(
+            factory or _memory_backend, name, agents, skills, tasks, decisions, seed, trace_memory, concurrency
+        )
     async with _RedisSession(redis_url) as session:
-        result = await _measure(factory or session.factory, name, agents, skills, tasks, decisions, seed, trace_memory)
+        result = await _measure(
+            factory or session.factory, name, agents, skills, tasks, decisions, seed, trace_memory, concurrency
+        )
         bare, seconds = await session.bare_round_trips(max(decisions // 4, 2000))
         bare.sort()
         return dataclasses.replace(
@@ -301,6 +326,7 @@ async def _measure(
     decisions: int,
     seed: int,
     trace_memory: bool,
+    concurrency: int,
 ) -> BenchResult:
     gc.collect()
     if trace_memory:
@@ -318,15 +344,16 @@ async def _measure(
     try:
         # Warm caches and run past the build's own offer time-outs: every build offer rang at the same instant,
         # and popping thousands of their stale timers in one tick is an artefact of the build, not steady state.
-        await scenario.measure(max(decisions // 10, _WARM_UP_DECISIONS))
+        await scenario.measure_together(max(decisions // 10, _WARM_UP_DECISIONS), concurrency)
         started = time.perf_counter()
-        latencies = await scenario.measure(decisions)
+        latencies = await scenario.measure_together(decisions, concurrency)
         seconds = time.perf_counter() - started
     finally:
         gc.unfreeze()
     latencies.sort()
     return BenchResult(
         backend=name,
+        concurrency=concurrency,
         agents=agents,
         skills=skills,
         tasks=tasks,
@@ -351,11 +378,14 @@ def run_bench(
     factory: BackendFactory | None = None,
     trace_memory: bool = False,
     redis_url: str = DEFAULT_REDIS_URL,
+    concurrency: int = 1,
 ) -> BenchResult:
     """Benchmark one scale point on a fresh backend; ``trace_memory`` also reports the traced heap peak."""
-    if agents < 1 or skills < 1 or tasks < 0 or decisions < 1:
-        raise ValueError("need at least one agent, one skill and one decision, and no negative task count")
-    return asyncio.run(_run(factory, backend, agents, skills, tasks, decisions, seed, trace_memory, redis_url))
+    if agents < 1 or skills < 1 or tasks < 0 or decisions < 1 or concurrency < 1:
+        raise ValueError("need at least one agent, skill, decision and caller, and no negative task count")
+    return asyncio.run(
+        _run(factory, backend, agents, skills, tasks, decisions, seed, trace_memory, redis_url, concurrency)
+    )
 
 
 def run_bench_pair(
@@ -368,10 +398,13 @@ def run_bench_pair(
     factory: BackendFactory | None = None,
     trace_memory: bool = False,
     redis_url: str = DEFAULT_REDIS_URL,
+    concurrency: int = 1,
 ) -> tuple[BenchResult, BenchResult]:
     """Benchmark a scale point and the same with agents and tasks doubled."""
-    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory, trace_memory, redis_url)
-    doubled = run_bench(agents * 2, skills, tasks * 2, decisions, seed, backend, factory, trace_memory, redis_url)
+    base = run_bench(agents, skills, tasks, decisions, seed, backend, factory, trace_memory, redis_url, concurrency)
+    doubled = run_bench(
+        agents * 2, skills, tasks * 2, decisions, seed, backend, factory, trace_memory, redis_url, concurrency
+    )
     return base, doubled
 
 
@@ -388,12 +421,13 @@ def as_json(results: tuple[BenchResult, ...]) -> dict[str, Any]:
 def format_table(results: tuple[BenchResult, ...]) -> str:
     """Return the results as a Markdown table."""
     lines = [
-        "| backend | agents | skills | tasks | decisions/s | p50 ms | p99 ms | max ms | build heap MB | max RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| backend | callers | agents | skills | tasks | decisions/s | p50 ms | p99 ms | max ms | build heap MB "
+        "| max RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         lines.append(
-            f"| {result.backend} | {result.agents} | {result.skills} | {result.tasks} | "
+            f"| {result.backend} | {result.concurrency} | {result.agents} | {result.skills} | {result.tasks} | "
             f"{result.decisions_per_second:,.0f} | {result.p50_ms:.3f} | {result.p99_ms:.3f} | {result.max_ms:.2f} | "
             f"{f'{result.build_peak_mb:.0f}' if result.build_peak_mb else '-'} | {result.max_rss_mb:.0f} |"
         )

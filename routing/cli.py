@@ -72,6 +72,12 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
         help="Redis for --backend redis (a key prefix of the run's own is deleted afterwards)",
     )
     parser.add_argument("--decisions", type=int, default=40000, help="timed decisions per scale point")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="concurrent callers in the timed phase (with Redis their calls are pipelined on one pool)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-double", action="store_true", help="skip the doubled scale point")
     parser.add_argument("--trace-memory", action="store_true", help="also report the traced heap peak of the build")
@@ -160,8 +166,8 @@ def _erlang(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.agents < 1 or args.skills < 1 or args.tasks < 0 or args.decisions < 1:
-        return _fail("--agents, --skills and --decisions must be at least 1, and --tasks at least 0")
+    if args.agents < 1 or args.skills < 1 or args.tasks < 0 or args.decisions < 1 or args.concurrency < 1:
+        return _fail("--agents, --skills, --decisions and --concurrency must be at least 1, and --tasks at least 0")
     if args.no_double:
         results: tuple[bench.BenchResult, ...] = (
             bench.run_bench(
@@ -173,6 +179,7 @@ def _bench(args: argparse.Namespace) -> int:
                 args.backend,
                 trace_memory=args.trace_memory,
                 redis_url=args.redis_url,
+                concurrency=args.concurrency,
             ),
         )
     else:
@@ -185,6 +192,7 @@ def _bench(args: argparse.Namespace) -> int:
             args.backend,
             trace_memory=args.trace_memory,
             redis_url=args.redis_url,
+            concurrency=args.concurrency,
         )
     if args.json:
         print(json.dumps(bench.as_json(results), indent=2))

@@ -194,6 +194,7 @@ class _Task:
     __slots__ = (
         "accepted_at",
         "agent_id",
+        "agent_order",
         "excluded",
         "exhausted",
         "fallback_due",
@@ -219,6 +220,9 @@ class _Task:
         self.excluded: frozenset[str] | set[str] = _NO_EXCLUSIONS
         self.reservation: Reservation | None = None
         self.agent_id: str | None = None
+        # Which incarnation of the agent holds the task: an agent removed while assigned and added again under the
+        # same id is a new agent with no load, and must not have the old task's slot released from it.
+        self.agent_order = 0
         self.accepted_at = 0.0
         self.unserviceable = False
         self.fallback_due = False
@@ -461,7 +465,7 @@ class RoutingEngine:
             )
         ]
         agent = self._agents.get(agent_id)
-        if agent is None:
+        if agent is None or agent.order != record.agent_order:
             return events
         if wrap_up > 0 and (agent.activity in _ROUTABLE or agent.activity is Activity.WRAP_UP):
             self._unindex(agent)
@@ -774,6 +778,7 @@ class RoutingEngine:
         record.status = TaskStatus.RESERVED
         record.reservation = reservation
         record.agent_id = agent.id
+        record.agent_order = agent.order
         self._unindex(agent)
         agent.load[task.channel] = agent.load.get(task.channel, 0) + 1
         agent.total_load += 1

@@ -12,21 +12,30 @@ Key layout, under ``prefix`` (give it a hash tag such as ``routing:{cc}:`` on a 
 shares one slot):
 
 ==============================  =====================================================================================
-``a:<agent>`` ``t:<task>``      one MessagePack record per agent, task and open reservation
+``a:<agent>`` ``t:<task>``      one MessagePack record per agent (its live state), task and open reservation
 ``r:<reservation>``
+``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
+                                written only by ``upsert_agent``; decoded profiles are kept in the library by content
 ``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
 ``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
+``av:s:<ch>:<skill>:*``         (``*``: any level, checked first)
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
 ``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
                                 fixed priority key (ties by arrival)
 ``pi:<facet>``                  the pools an agent can look up by a facet (listed agent, skill, team, language, any)
+``piv``                         the version of every ``pi:`` set, so the library can keep their members across calls
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
 ``sw:<queue>`` ``so:<queue>``   statistics: waiting tasks' creation times; outcomes ``at kind value``, trimmed to the
 ``sa`` ``sao`` ``sh:<agent>``   retention; agents' activity now, first-seen order and earlier spans
 ==============================  =====================================================================================
+
+Calls from concurrent callers share the wire: while one call is in flight, the calls issued meanwhile wait and then
+leave together as one pipeline (each still its own ``FCALL``, run atomically and in the order issued), so an app
+serving many requests pays one write and one read per batch instead of per decision, and a lone caller waits for
+nothing.
 
 Timeouts fail over by construction: they are members of ``timers``, not tasks in a process, and ``tick(now)`` in
 any process pops and fires every due one inside the script. A process that dies leaves its timers to whichever
@@ -35,6 +44,7 @@ process ticks next, and two processes ticking at once never fire one timer twice
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from importlib import resources
@@ -139,6 +149,9 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
     for channel in agent.capacity:
         ch = key_part(channel)
         facets = [f"s:{ch}:{key_part(skill)}:{level}" for skill, level in skills.items()]
+        # One more bucket per skill at any level: a task finds out with one EXISTS that nobody with the skill is
+        # free, instead of looking through ten empty level buckets (the common case when every agent is busy).
+        facets.extend(f"s:{ch}:{key_part(skill)}:*" for skill in skills)
         lookups = [f"g:{ch}:{key_part(agent.id)}", *(f"s:{ch}:{key_part(skill)}" for skill in skills)]
         if agent.team is not None:
             facets.append(f"t:{ch}:{key_part(agent.team)}")
@@ -208,6 +221,9 @@ class RedisBackend:
         self.retention = retention
         self._owns_client = owns_client
         self._loaded = False
+        self._in_flight = False
+        self._waiting: list[tuple[tuple[str, ...], asyncio.Future[Any]]] = []
+        self._batches: set[asyncio.Task[None]] = set()
         s = self.settings
         self._config = "|".join(
             (
@@ -249,19 +265,75 @@ class RedisBackend:
     async def _call(self, op: str, now: float, *args: str) -> Any:
         if not self._loaded:
             await self._load()
-        call_args = [self.prefix, op, _number(now), self._config, *args]
+        call_args = (self.prefix, op, _number(now), self._config, *args)
         try:
-            reply: Any = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+            reply: Any = await self._fcall(call_args)
         except ResponseError as exc:
             # A restarted Redis without persistence has forgotten the library: load it again, once.
             if "function not found" not in str(exc).lower():
                 raise
             await self._load()
-            reply = await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+            reply = await self._fcall(call_args)
         status = _text(reply[0])
         if status == "ok":
             return reply[1] if len(reply) == 2 else reply[1:]
         raise _error(_text(reply[1]), _text(reply[2]), args)
+
+    async def _fcall(self, call_args: tuple[str, ...]) -> Any:
+        """Run one FCALL, riding the next pipelined batch if another call is on the wire."""
+        if self._in_flight:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._waiting.append((call_args, future))
+            return await future
+        self._in_flight = True
+        try:
+            return await self.client.fcall(FUNCTION_NAME, 1, *call_args)
+        finally:
+            self._in_flight = False
+            self._send_waiting()
+
+    def _send_waiting(self) -> None:
+        if not self._waiting or self._in_flight:
+            return
+        batch, self._waiting = self._waiting, []
+        self._in_flight = True
+        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
+        self._batches.add(sender)
+        sender.add_done_callback(self._batches.discard)
+
+    async def _send_batch(self, batch: list[tuple[tuple[str, ...], asyncio.Future[Any]]]) -> None:
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for call_args, _ in batch:
+                pipe.fcall(FUNCTION_NAME, 1, *call_args)
+            replies = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            for _, future in batch:
+                if future.done():
+                    continue
+                if cancelled:
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+            if cancelled:
+                raise
+        else:
+            for (_, future), reply in zip(batch, replies, strict=True):
+                if future.done():
+                    continue
+                if isinstance(reply, Exception):
+                    future.set_exception(reply)
+                else:
+                    future.set_result(reply)
+        finally:
+            # The callers this batch wakes issue their next calls in the coming turn of the loop: hold the wire
+            # until then, so that those calls leave together rather than the first alone and the rest after it.
+            asyncio.get_running_loop().call_soon(self._release_wire)
+
+    def _release_wire(self) -> None:
+        self._in_flight = False
+        self._send_waiting()
 
     async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
         payload = await self._call(op, now, *args)

@@ -20,6 +20,7 @@ local ARGV, P, OP, NOW, RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
+local PENDING, PIV
 local CONFIGS = {}
 
 local function begin(keys, args)
@@ -34,6 +35,7 @@ local function begin(keys, args)
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
   AC, AD, TC, TD, RC, RD, EV = {}, {}, {}, {}, {}, {}, {}
   SEQ, SEQ_DIRTY = nil, false
+  PENDING, PIV = {}, nil
 end
 
 local CALL = 'voice'
@@ -103,8 +105,38 @@ local function fetch(cache, prefix, id)
   end
   return record or nil
 end
+-- An agent is two records: its live state (a:<id>: activity, load, offers, index entries), rewritten by most
+-- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
+-- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
+-- kept in the library across calls keyed by their own bytes, so a lookup can never see a stale profile and the
+-- common read costs one GET and no decoding.
+local PROFILES, PROFILES_SIZE = {}, 0
+local function profile_meta(raw)
+  local meta = PROFILES[raw]
+  if meta == nil then
+    -- Bounded: a profile replaced or deleted stays here until the cache is cleared, and this memory is Redis's
+    -- (used_memory_vm_functions), so keep it to about 50 MB.
+    if PROFILES_SIZE >= 20000 then
+      PROFILES, PROFILES_SIZE = {}, 0
+    end
+    PROFILES_SIZE = PROFILES_SIZE + 1
+    meta = { __index = cmsgpack.unpack(raw) }
+    PROFILES[raw] = meta
+  end
+  return meta
+end
 local function agent(id)
-  return fetch(AC, 'a:', id)
+  local a = AC[id]
+  if a == nil then
+    local raw = call('GET', P .. 'a:' .. id)
+    if raw then
+      a = setmetatable(cmsgpack.unpack(raw), profile_meta(call('GET', P .. 'ap:' .. id)))
+    else
+      a = false
+    end
+    AC[id] = a
+  end
+  return a or nil
 end
 local function task(id)
   return fetch(TC, 't:', id)
@@ -138,7 +170,7 @@ local function flush()
     if a then
       call('SET', P .. 'a:' .. id, cmsgpack.pack(a))
     else
-      call('DEL', P .. 'a:' .. id)
+      call('DEL', P .. 'a:' .. id, P .. 'ap:' .. id)
     end
   end
   for id, t in pairs(TD) do
@@ -345,21 +377,16 @@ local function member_of(a)
   return fmt('%012d', a.order) .. a.id
 end
 
+-- Index upkeep is deferred: index_agent and unindex_agent only say whether the agent should be findable, and
+-- sync_index() brings the sorted sets in line once, before anything reads them (find_agent) and when the call
+-- ends. A decision that frees an agent and hands it the next task at once (complete, reject, time-out) so touches
+-- no index at all instead of adding the agent to every bucket and taking it out again.
 local function index_agent(a)
-  local channels = open_channels(a)
-  if #channels == 0 then
+  if #open_channels(a) == 0 then
     return
   end
-  local member, score = member_of(a), F(a.idle_since)
-  local buckets = {}
-  for _, channel in ipairs(channels) do
-    for _, suffix in ipairs(a.bk[channel]) do
-      call('ZADD', P .. 'av:' .. suffix, score, member)
-      buckets[#buckets + 1] = suffix
-    end
-  end
   a.entry = true
-  a.buckets = buckets
+  PENDING[a.id] = a
   dirty_agent(a)
 end
 
@@ -367,13 +394,41 @@ local function unindex_agent(a)
   if not a.entry then
     return
   end
-  local member = member_of(a)
-  for _, suffix in ipairs(a.buckets) do
-    call('ZREM', P .. 'av:' .. suffix, member)
-  end
-  a.buckets = {}
   a.entry = false
+  PENDING[a.id] = a
   dirty_agent(a)
+end
+
+local function sync_index()
+  for _, a in pairs(PENDING) do
+    local member, score = member_of(a), F(a.idle_since)
+    local wanted, list = {}, {}
+    if a.entry then
+      for _, channel in ipairs(open_channels(a)) do
+        for _, suffix in ipairs(a.bk[channel]) do
+          wanted[suffix] = true
+          list[#list + 1] = suffix
+        end
+      end
+    end
+    local had = {}
+    for _, suffix in ipairs(a.buckets) do
+      had[suffix] = true
+      if not wanted[suffix] then
+        call('ZREM', P .. 'av:' .. suffix, member)
+      end
+    end
+    local moved = a.bscore ~= score
+    for _, suffix in ipairs(list) do
+      if moved or not had[suffix] then
+        call('ZADD', P .. 'av:' .. suffix, score, member)
+      end
+    end
+    a.buckets = list
+    a.bscore = #list > 0 and score or nil
+    dirty_agent(a)
+  end
+  PENDING = {}
 end
 
 local function roster_add(a)
@@ -481,8 +536,60 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
+-- The pool lookups (pi:<facet>) change only when a pool is created or emptied, which is rare next to the decisions
+-- that read them, so their members are kept in the library across calls, tagged with the dataset's pool version
+-- ('piv', bumped on every change). A dataset without one starts it from the server clock, so a flushed and rebuilt
+-- dataset never matches a tag kept from before.
+local LOOKUPS, LOOKUPS_SIZE = {}, 0
+
+local function pool_version()
+  if PIV == nil then
+    PIV = call('GET', P .. 'piv')
+    if not PIV then
+      local clock = call('TIME')
+      PIV = clock[1] .. '.' .. clock[2] .. ':0'
+      call('SET', P .. 'piv', PIV)
+    end
+  end
+  return PIV
+end
+
+local function pool_lookup_changed()
+  local base, count = string.match(pool_version(), '^(.*):(%d+)$')
+  PIV = base .. ':' .. fmt('%d', tonumber(count) + 1)
+  call('SET', P .. 'piv', PIV)
+end
+
+local function pool_lookup(suffix)
+  local key = P .. 'pi:' .. suffix
+  local version = pool_version()
+  local hit = LOOKUPS[key]
+  if hit and hit[1] == version then
+    return hit[2]
+  end
+  local sigs = call('SMEMBERS', key)
+  if hit == nil then
+    if LOOKUPS_SIZE >= 50000 then
+      LOOKUPS, LOOKUPS_SIZE = {}, 0
+    end
+    LOOKUPS_SIZE = LOOKUPS_SIZE + 1
+  end
+  LOOKUPS[key] = { version, sigs }
+  return sigs
+end
+
+-- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
+-- only change while a task is out of its pool (offered), so the flag never goes stale, and an agent looking at a
+-- pool's head reads the task's record only in the rare case that someone was excluded.
 local function pool_member(t)
-  return fmt('%016d', t.seq) .. t.id
+  return fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+end
+
+local function excluded_from(member, agent_id)
+  if string.byte(member, 17) ~= 120 then -- 'x'
+    return false
+  end
+  return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
 local function enqueue(t)
@@ -492,6 +599,7 @@ local function enqueue(t)
     for _, suffix in ipairs(st.k) do
       call('SADD', P .. 'pi:' .. suffix, st.g)
     end
+    pool_lookup_changed()
   end
   t.seq = next_seq()
   t.pool = st.g
@@ -511,6 +619,7 @@ local function dequeue(t)
     for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
       call('SREM', P .. 'pi:' .. suffix, t.pool)
     end
+    pool_lookup_changed()
   end
   t.pool = nil
   dirty_task(t)
@@ -637,6 +746,7 @@ local function best_listed(req, excluded, preferred)
 end
 
 local function find_agent(t)
+  sync_index()
   local req = requirement(t)
   local excluded = t.excluded
   local preferred = t.preferred
@@ -645,6 +755,9 @@ local function find_agent(t)
   end
   local st = t.plan.steps[t.step + 1]
   if #req.skills > 0 then
+    if call('EXISTS', P .. 'av:' .. st.b .. '*') == 0 then
+      return nil -- nobody with the primary skill is free, at any level
+    end
     local minimum = req.skills[1][2]
     if STRATEGY == 'longest_idle' then
       local best = nil
@@ -684,18 +797,16 @@ local function head(sig, agent_id)
   if #top == 0 then
     return nil
   end
-  local task_id = string.sub(top[1], 17)
-  if not task(task_id).excluded[agent_id] then
-    return { tonumber(top[2]), top[1], task_id }
+  if not excluded_from(top[1], agent_id) then
+    return { tonumber(top[2]), top[1], string.sub(top[1], 18) }
   end
   -- Rare path: the agent already missed the best tasks here; look past them.
   local start, chunk = 1, 16
   while true do
     local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
     for i = 1, #members, 2 do
-      local id = string.sub(members[i], 17)
-      if not task(id).excluded[agent_id] then
-        return { tonumber(members[i + 1]), members[i], id }
+      if not excluded_from(members[i], agent_id) then
+        return { tonumber(members[i + 1]), members[i], string.sub(members[i], 18) }
       end
     end
     if #members < 2 * chunk then
@@ -709,8 +820,7 @@ local function best_entry_for(a)
   local best = nil
   for _, channel in ipairs(open_channels(a)) do
     for _, suffix in ipairs(a.pk[channel]) do
-      local sigs = call('SMEMBERS', P .. 'pi:' .. suffix)
-      for _, sig in ipairs(sigs) do
+      for _, sig in ipairs(pool_lookup(suffix)) do
         if qualifies(req_of(sig), a) then
           local h = head(sig, a.id)
           if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
@@ -741,6 +851,7 @@ reserve = function(t, a)
   t.status = 'reserved'
   t.reservation = r.id
   t.agent_id = a.id
+  t.agent_order = a.order
   dirty_task(t)
   unindex_agent(a)
   a.load[t.channel] = (a.load[t.channel] or 0) + 1
@@ -912,10 +1023,12 @@ OPS.upsert_agent = function()
   for _, lang in ipairs(s.langs) do
     langs[lang] = true
   end
-  local team = s.team
-  if team == NULL then
-    team = nil
+  local profile = { skills = s.skills, langs = langs, cap = s.cap, call_blocks = s.call_blocks, bk = s.bk,
+    pk = s.pk, rk = s.rk, pj = ARGV[5] }
+  if s.team ~= NULL then
+    profile.team = s.team
   end
+  local raw_profile = cmsgpack.pack(profile)
   local a = agent(s.id)
   if a == nil then
     local order = tonumber(call('INCR', P .. 'order'))
@@ -939,8 +1052,8 @@ OPS.upsert_agent = function()
     unindex_agent(a)
     roster_remove(a)
   end
-  a.skills, a.langs, a.team, a.cap, a.call_blocks = s.skills, langs, team, s.cap, s.call_blocks
-  a.bk, a.pk, a.rk, a.pj = s.bk, s.pk, s.rk, ARGV[5]
+  call('SET', P .. 'ap:' .. s.id, raw_profile)
+  setmetatable(a, profile_meta(raw_profile))
   dirty_agent(a)
   roster_add(a)
   index_agent(a)
@@ -1098,7 +1211,8 @@ OPS.complete = function()
   local agent_id = t.agent_id or ''
   ev_completed(t, agent_id, NOW - t.accepted_at + wrap_up, wrap_up)
   local a = agent(agent_id)
-  if a == nil then
+  -- An agent removed while assigned and added again under the same id is a new agent: nothing to release.
+  if a == nil or a.order ~= t.agent_order then
     return done()
   end
   if wrap_up > 0 and (ROUTABLE[a.activity] or a.activity == 'wrap_up') then
@@ -1308,6 +1422,7 @@ local function main(keys, args)
     return { 'err', 'unknown_operation', OP }
   end
   local reply = op()
+  sync_index()
   flush()
   return reply
 end

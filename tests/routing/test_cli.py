@@ -47,6 +47,7 @@ def test_erlang_text(parser: argparse.ArgumentParser, capsys: pytest.CaptureFixt
         (["simulate", "--agents", "0", "--arrival-rate", "1", "--aht", "1", "--duration", "10"], "agent"),
         (["simulate", "--agents", "2", "--arrival-rate", "nan", "--aht", "1", "--duration", "10"], "finite"),
         (["bench", "routing", "--agents", "0"], "at least 1"),
+        (["bench", "routing", "--concurrency", "0"], "at least 1"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
@@ -114,7 +115,7 @@ def test_bench_routing_table(parser: argparse.ArgumentParser, capsys: pytest.Cap
         "--no-double",
     ]
     assert run(parser, *argv) == 0
-    assert "| memory | 50 | 3 | 100 |" in capsys.readouterr().out
+    assert "| memory | 1 | 50 | 3 | 100 |" in capsys.readouterr().out
 
 
 def test_parse_target() -> None:
@@ -132,3 +133,13 @@ def test_bench_routing_on_redis_times_a_bare_round_trip_and_cleans_up(
     assert result["backend"] == "redis"
     assert 0 < result["lua_round_trip_p50_ms"] <= result["lua_round_trip_p99_ms"]
     assert result["round_trip_ratio"] > 0
+
+
+def test_bench_routing_on_redis_with_concurrent_callers(
+    parser: argparse.ArgumentParser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["bench", "routing", "--backend", "redis", "--agents", "20", "--skills", "2", "--tasks", "40"]
+    assert run(parser, *argv, "--decisions", "200", "--concurrency", "4", "--no-double", "--json") == 0
+    (result,) = json.loads(capsys.readouterr().out)["runs"]
+    assert (result["concurrency"], result["decisions"]) == (4, 200)
+    assert 0 < result["p50_ms"] <= result["p99_ms"]

@@ -415,3 +415,22 @@ async def test_unknown_queue_routes_on_the_tasks_own_skills(make_backend: Backen
 def test_engine_lists_queues_with_unanswered_tasks(engine: RoutingEngine) -> None:
     engine.submit(task("t1", queue="support", required_skills={"support": 1}), 0)
     assert engine.queues() == ["support"]
+
+
+async def test_agent_removed_while_assigned_and_added_again_starts_without_the_old_load(
+    backend: RoutingBackend,
+) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    (offer,) = reservations(await backend.submit(task("t1"), 1))
+    await backend.accept(offer.reservation_id, "alice", 2)
+    await backend.remove_agent("alice", 3)
+    await backend.upsert_agent(agent("alice"), 4)
+    # The old call ends on the first incarnation's books: the new alice has no slot to give back.
+    events = await backend.complete("t1", 5)
+    assert kinds(events) == ["task_completed"]
+    again = await backend.get_agent("alice")
+    assert again is not None
+    assert again.activity is Activity.AVAILABLE
+    assert sum(again.load.values()) == 0
+    (second,) = reservations(await backend.submit(task("t2"), 6))
+    assert second.agent_id == "alice"

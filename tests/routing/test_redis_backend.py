@@ -407,3 +407,30 @@ async def test_the_function_library_is_loaded_again_when_redis_forgot_it(redis_c
         assert reservations(await backend.submit(task("t1"), 1))[0].agent_id == "alice"
     finally:
         await delete_prefix(redis_client, prefix)
+
+
+async def test_concurrent_calls_on_one_backend_share_the_wire_in_the_order_issued(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("dave"), 0)  # support on chat, two at a time
+        # Twenty callers at once: while the first call is on the wire the others queue and leave as one pipeline,
+        # each still its own decision, run in the order issued; one of them fails alone.
+        calls = [
+            backend.submit(task(f"t{n:02d}", queue="support", channel="chat", required_skills={"support": 1}), 1)
+            for n in range(20)
+        ]
+        results = await asyncio.gather(
+            *calls[:10], backend.accept("R999", "dave", 1), *calls[10:], return_exceptions=True
+        )
+        assert isinstance(results[10], ReservationGone)
+        events = [result for result in results if not isinstance(result, BaseException)]
+        assert len(events) == 20
+        offered = [offer.task_id for batch in events for offer in reservations(batch)]
+        assert offered == ["t00", "t01"]  # dave's two chat slots went to the first two issued
+        waiting = await backend.waiting_tasks("support", 2)
+        assert [item.task_id for item in waiting] == [f"t{n:02d}" for n in range(20)]
+    finally:
+        await delete_prefix(redis_client, prefix)

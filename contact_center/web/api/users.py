@@ -13,7 +13,7 @@ from contact_center.models import Role, User
 from contact_center.services.users import authenticate, do_change_password, do_create_user
 from contact_center.web.api.params import Out, acting_user, now, path_id
 from contact_center.web.auth import ADMINS, STAFF, sign_in, sign_out
-from contact_center.web.keys import DATABASE
+from contact_center.web.keys import DATABASE, DISPATCHER
 from contact_center.web.router import ApiRouter
 
 __all__ = ["router"]
@@ -146,4 +146,7 @@ async def update_user(request: web.Request, body: UserPatch) -> User:
         for name, value in body.model_dump(exclude_unset=True).items():
             if value is not None:
                 setattr(user, name, value)
-        return user
+    if body.active is not None and user.agent_id is not None:
+        # A disabled user's agent leaves routing (its ringing offers go to others); enabled again, it comes back.
+        await request.app[DISPATCHER].sync_agents([user.agent_id])
+    return user
