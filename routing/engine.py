@@ -580,7 +580,7 @@ class RoutingEngine:
                     self._end_offer(reservation, now, events, timed_out, exclude=True, miss=True)
             elif kind == "step":
                 record = self._tasks.get(ref)
-                if record is not None and record.step == token:
+                if record is not None and record.step == token and record.status is not TaskStatus.ASSIGNED:
                     self._next_step(record, now, events)
             else:
                 agent = self._agents.get(ref)
@@ -624,8 +624,9 @@ class RoutingEngine:
         if kind == "offer":
             return ref in self._reservations
         if kind == "step":
+            # An answered task has left its workflow: its step deadlines no longer mean anything.
             record = self._tasks.get(ref)
-            return record is not None and record.step == token
+            return record is not None and record.step == token and record.status is not TaskStatus.ASSIGNED
         agent = self._agents.get(ref)
         return agent is not None and agent.wrap_token == token and agent.activity is Activity.WRAP_UP
 

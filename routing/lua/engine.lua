@@ -996,8 +996,9 @@ local function timer_live(member)
   if kind == 'offer' then
     return res(ref) ~= nil
   elseif kind == 'step' then
+    -- An answered task has left its workflow: its step deadlines no longer mean anything.
     local t = task(ref)
-    return t ~= nil and t.step == token
+    return t ~= nil and t.step == token and t.status ~= 'assigned'
   end
   local a = agent(ref)
   return a ~= nil and a.wrap_token == token and a.activity == 'wrap_up'
@@ -1281,7 +1282,7 @@ OPS.tick = function()
       end
     elseif kind == 'step' then
       local t = task(ref)
-      if t and t.step == token then
+      if t and t.step == token and t.status ~= 'assigned' then
         next_step(t)
       end
     else

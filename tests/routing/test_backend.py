@@ -7,7 +7,7 @@ import asyncio
 from routing.backend import RoutingBackend
 from routing.errors import ReservationConflict
 from routing.events import TaskAccepted
-from tests.routing.factories import agent, reservations, task
+from tests.routing.factories import agent, kinds, reservations, task
 
 
 def test_backend_implements_the_protocol(backend: RoutingBackend) -> None:
@@ -64,3 +64,18 @@ async def test_reject_set_activity_and_remove(backend: RoutingBackend) -> None:
     await backend.set_activity(second.agent_id, "away", 2)  # type: ignore[arg-type]
     await backend.remove_agent(second.agent_id, 3)
     assert await backend.get_agent(second.agent_id) is None
+
+
+async def test_an_answered_task_outlives_its_workflows_deadlines(backend: RoutingBackend) -> None:
+    # Found by the stateful property test: the billing workflow's last step ends at 300 s and its fallback is
+    # voicemail; a task answered before then must stay with its agent instead of going to voicemail.
+    await backend.upsert_agent(agent("alice"), 0)
+    (offer,) = reservations(await backend.submit(task("t1"), 0))
+    await backend.accept(offer.reservation_id, "alice", 5)
+    assert await backend.next_due() is None  # nothing left to time out
+    assert kinds(await backend.tick(1000)) == []
+    view = await backend.get_task("t1")
+    assert view is not None
+    assert view.status == "assigned"
+    assert (await backend.get_agent("alice")).load == {"voice": 1}  # type: ignore[union-attr]
+    assert kinds(await backend.complete("t1", 1200)) == ["task_completed", "agent_activity_changed"]
