@@ -49,6 +49,8 @@ from routing.matching import Requirement, merge_skills
 from routing.models import MAX_SKILL_LEVEL, Task
 
 __all__ = [
+    "TRANSFER_SECONDS",
+    "TRANSFER_TO",
     "FallbackAction",
     "PlannedStep",
     "QueueRules",
@@ -127,6 +129,10 @@ class RoutePlan:
 
 # Sticky routing makes one requirement per remembered agent; past this many the cache starts again.
 _INTERN_LIMIT = 100_000
+#: The task attribute naming the one agent a transferred task is offered to first (a warm hand-over).
+TRANSFER_TO = "transfer_to"
+#: How long, from the task's creation, a transfer waits for its named agent before the workflow takes over.
+TRANSFER_SECONDS = 60.0
 
 _DEFAULT_WORKFLOW = Workflow(name="default", steps=(Step(name="default"),))
 
@@ -173,7 +179,8 @@ class RoutingRules:
 
         A step that reads its agents from a task attribute the task lacks (no previous agent, say) is skipped,
         because waiting for nobody would only delay the customer. If that leaves no step, a task meant to stay
-        queued routes on its own requirements, and any other goes to its fallback at once.
+        queued routes on its own requirements, and any other goes to its fallback at once. A transferred task
+        (attribute `TRANSFER_TO`) is first offered only to its named agent, for `TRANSFER_SECONDS`.
         """
         workflow = self.workflow_for(task)
         steps: list[PlannedStep] = []
@@ -203,6 +210,12 @@ class RoutingRules:
                 )
             )
             steps.append(PlannedStep(name="task requirements", requirement=own, until=None))
+        target = task.attributes.get(TRANSFER_TO)
+        if isinstance(target, str) and target:
+            # A transfer to a named agent asks for nobody else at first, whatever the workflow wants; if that
+            # agent does not take it in time, the queue's workflow routes it as it would any other task.
+            only = self._intern(Requirement(channel=task.channel, agents=frozenset((target,))))
+            steps.insert(0, PlannedStep("transfer", only, until=task.created_at + TRANSFER_SECONDS))
         queue = self.queues.get(task.queue)
         timeout = queue.reservation_timeout if queue is not None else None
         return RoutePlan(steps=tuple(steps), fallback=workflow.fallback, reservation_timeout=timeout)

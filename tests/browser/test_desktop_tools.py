@@ -119,3 +119,25 @@ async def test_an_agent_merges_a_duplicate_answers_a_text_and_wraps_up(
     assert text.splitlines()[1].startswith("general,2,2,")
     await supervisor.close()
     await agent.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_an_agent_transfers_a_text_to_a_colleague_who_is_offered_it(browser, live_server, users, database):
+    bob, bob_desk = await signed_in_page(browser, live_server, "bob", "/desktop")
+    await bob_desk.get_by_label("Presence").select_option("available")
+    await bob_desk.get_by_text("Connected · available").wait_for()
+    await contact_in(live_server, channel="sms", external_id="SM9", address="+14155550100", body="Bill question")
+    await accept_next_offer(bob_desk)
+    await bob_desk.locator("#transcript").get_by_text("Bill question").wait_for()
+    sam, sam_desk = await signed_in_page(browser, live_server, "sam", "/desktop")
+    await sam_desk.get_by_label("Presence").select_option("available")
+    await sam_desk.get_by_text("Connected · available").wait_for()
+
+    await bob_desk.get_by_text("Wrap-up, transfer, merge").click()
+    await bob_desk.get_by_label("offered first to").select_option(label="Sam")
+    await bob_desk.get_by_role("button", name="Transfer").click()
+    await expect(bob_desk.locator("#action-result")).to_have_text("Transferred to Sam first, then general.")
+    await accept_next_offer(sam_desk)
+    await sam_desk.locator("#transcript").get_by_text("Bill question").wait_for()
+    await sam.close()
+    await bob.close()

@@ -180,6 +180,25 @@ async def test_a_transfer_queues_the_chat_again_for_the_other_queue(login, datab
     await receive_until(chat, "status", status="waiting")
 
 
+async def test_a_transfer_to_an_agent_is_offered_to_that_agent_only(login):
+    sam, bob, chat, contact_id = await take_a_chat(login)
+    alice = await login("alice")
+    agents = {a["name"]: a["id"] for a in await sam.get("/api/v1/agents")}
+    for api in (alice, sam):
+        await api.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
+    to_self = {"queue": "general", "agent_id": agents["Bob"]}
+    await bob.post(f"/api/v1/contacts/{contact_id}/transfer", to_self, expect=400)
+    await bob.post(f"/api/v1/contacts/{contact_id}/transfer", {"queue": "general", "agent_id": 9999}, expect=400)
+    to_sam = {"queue": "general", "agent_id": agents["Sam"], "note": "Sam knows this parcel"}
+    moved = await bob.post(f"/api/v1/contacts/{contact_id}/transfer", to_sam, expect=201)
+    assert moved["agent_id"] == agents["Sam"]
+    [offer] = await sam.get("/api/v1/me/offers")
+    assert offer["contact_id"] == moved["contact_id"]
+    assert await alice.get("/api/v1/me/offers") == []
+    await sam.post(f"/api/v1/reservations/{offer['reservation_id']}/accept", expect=200)
+    await receive_until(chat, "message", sender="system", body="Sam joined the chat")
+
+
 async def test_the_360_view_shows_the_retention_offer_of_the_customers_tier(login):
     sam, bob, _, contact_id = await take_a_chat(login)
     await bob.put("/api/v1/retention-offers/low", {"offer": "3 months at half price"}, expect=403)

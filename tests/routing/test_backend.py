@@ -7,6 +7,7 @@ import asyncio
 from routing.backend import RoutingBackend
 from routing.errors import ReservationConflict
 from routing.events import TaskAccepted
+from routing.workflows import TRANSFER_SECONDS, TRANSFER_TO
 from tests.routing.factories import agent, kinds, reservations, task
 
 
@@ -79,3 +80,17 @@ async def test_an_answered_task_outlives_its_workflows_deadlines(backend: Routin
     assert view.status == "assigned"
     assert (await backend.get_agent("alice")).load == {"voice": 1}  # type: ignore[union-attr]
     assert kinds(await backend.complete("t1", 1200)) == ["task_completed", "agent_activity_changed"]
+
+
+async def test_a_transfer_waits_for_its_named_agent_then_the_workflow_takes_over(backend: RoutingBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)  # the best billing agent, idle longest
+    await backend.upsert_agent(agent("bob", activity="away"), 1)  # type: ignore[arg-type]
+    transferred = task("t1", created_at=2, attributes={TRANSFER_TO: "bob"})
+    assert reservations(await backend.submit(transferred, 2)) == []  # alice is free, but it is bob's
+    (offer,) = reservations(await backend.set_activity("bob", "available", 3))  # type: ignore[arg-type]
+    assert offer.agent_id == "bob"
+    await backend.reject(offer.reservation_id, "bob", 4)
+    # Nobody else before the transfer's time is up, then the billing workflow's own agents.
+    assert reservations(await backend.tick(2 + TRANSFER_SECONDS - 1)) == []
+    (fallback,) = reservations(await backend.tick(2 + TRANSFER_SECONDS))
+    assert fallback.agent_id == "alice"

@@ -22,6 +22,7 @@ from contact_center.channels.chat.web import CHAT
 from contact_center.dispatch import DEFAULT_QUEUE, RouteRequest
 from contact_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contact_center.models import (
+    Agent,
     Case,
     CaseEvent,
     CaseStatus,
@@ -43,6 +44,7 @@ from contact_center.web.auth import AGENTS, SUPERVISORS
 from contact_center.web.keys import DATABASE, DISPATCHER, SETTINGS
 from contact_center.web.router import ApiRouter
 from knowledge_base.search import suggest_articles
+from routing.workflows import TRANSFER_TO
 
 __all__ = ["WRAP_UP_CODES", "router"]
 
@@ -94,15 +96,19 @@ class WrapUpIn(BaseModel):
 
 
 class TransferIn(BaseModel):
+    """Where a contact goes: a queue, and optionally one agent of it who is offered the contact first."""
+
     model_config = ConfigDict(extra="forbid")
 
     queue: str = Field(min_length=1, max_length=80)
+    agent_id: int | None = Field(default=None, ge=1)
     note: str = Field(default="", max_length=2000)
 
 
 class TransferOut(BaseModel):
     contact_id: int
     queue: str
+    agent_id: int | None
 
 
 async def _me(request: web.Request) -> tuple[Actor, int]:
@@ -199,6 +205,11 @@ async def workspace(request: web.Request) -> dict[str, Any]:
         overview = await _overview(session, case.customer_id)
         suggestions = await _suggestions(session, case.subject, events, overview["language"])
         queues = list((await session.scalars(select(Queue.name).order_by(col(Queue.name)))).all())
+        colleagues = (
+            await session.scalars(
+                select(Agent).where(col(Agent.active).is_(True), Agent.id != contact.agent_id).order_by(col(Agent.name))
+            )
+        ).all()
     return {
         "contact": {
             "id": contact.id,
@@ -246,6 +257,7 @@ async def workspace(request: web.Request) -> dict[str, Any]:
         "customer": overview,
         "wrap_up_codes": list(WRAP_UP_CODES),
         "queues": sorted({DEFAULT_QUEUE, *queues}),
+        "agents": [{"id": a.id, "name": a.name} for a in colleagues],
         "knowledge_base": suggestions,
     }
 
@@ -431,7 +443,7 @@ async def wrap_up(request: web.Request, body: WrapUpIn) -> dict[str, Any]:
 @router.route(
     "POST",
     "/api/v1/contacts/{contact_id}/transfer",
-    summary="Hand a contact you are handling to another queue",
+    summary="Hand a contact you are handling to another queue, or to one agent first",
     roles=AGENTS,
     body=TransferIn,
     response=TransferOut,
@@ -446,6 +458,12 @@ async def transfer(request: web.Request, body: TransferIn) -> TransferOut:
         queue = (await session.scalars(select(Queue).where(Queue.name == body.queue))).first()
         if queue is None and body.queue != DEFAULT_QUEUE:
             raise InvalidInput(f"queue {body.queue} does not exist", field="queue")
+        if body.agent_id is not None:
+            target = await session.get(Agent, body.agent_id)
+            if target is None or not target.active:
+                raise InvalidInput(f"agent {body.agent_id} does not exist or is disabled", field="agent_id")
+            if target.id == agent_id:
+                raise InvalidInput("a contact cannot be transferred to the agent handling it", field="agent_id")
         case = await get_case(session, contact.case_id)
     await request.app[DISPATCHER].complete(contact.id or 0, agent_id, 0.0)
     # The next leg is a contact of its own on the same case, so each agent's handling is counted separately.
@@ -475,7 +493,7 @@ async def transfer(request: web.Request, body: TransferIn) -> TransferOut:
             now(request),
             body=body.note or None,
             contact_id=new_id,
-            data={"transfer": {"from_contact": contact.id, "queue": body.queue}},
+            data={"transfer": {"from_contact": contact.id, "queue": body.queue, "agent_id": body.agent_id}},
         )
     await request.app[CHAT].hand_on(contact.id or 0, new_id, body.queue)
     await request.app[DISPATCHER].submit(
@@ -488,9 +506,10 @@ async def transfer(request: web.Request, body: TransferIn) -> TransferOut:
             skills=dict(case.required_skills),
             language=case.language,
             priority=case.priority,
+            attributes={TRANSFER_TO: str(body.agent_id)} if body.agent_id is not None else {},
         )
     )
-    return TransferOut(contact_id=new_id, queue=body.queue)
+    return TransferOut(contact_id=new_id, queue=body.queue, agent_id=body.agent_id)
 
 
 class RetentionOfferIn(BaseModel):

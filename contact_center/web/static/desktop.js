@@ -164,6 +164,8 @@
       fillSelect($("wrap-code"), w.wrap_up_codes);
       fillSelect($("wrap-status"), [""].concat(w.case.next_statuses), "(leave as it is)");
       fillSelect($("transfer-queue"), w.queues);
+      fillOptions($("transfer-agent"), [["", "anyone in the queue"]].concat(
+        w.agents.map(function (a) { return [String(a.id), a.name]; })));
       fillSelect($("status-now"), w.case.next_statuses);
       $("merge-form").hidden = !w.case.duplicate_of;
       $("merge-target").textContent = w.case.duplicate_of || "";
@@ -173,6 +175,13 @@
       loadWork();
       if (chatOpen) { $("chat-input").focus(); }
     }).catch(function (e) { say(e.message); });
+  }
+  function fillOptions(select, pairs) {
+    var previous = select.value;
+    select.textContent = "";
+    pairs.forEach(function (p) { var o = el("option", null, p[1]); o.value = p[0]; select.appendChild(o); });
+    select.value = previous;
+    if (select.selectedIndex < 0) { select.selectedIndex = 0; }
   }
   function fillSelect(select, values, blank) {
     var previous = select.value;
@@ -294,8 +303,14 @@
   });
   $("transfer-form").addEventListener("submit", function (e) {
     e.preventDefault();
-    api("POST", "/api/v1/contacts/" + current.contact.id + "/transfer", {queue: $("transfer-queue").value})
-      .then(function (r) { return refresh("Transferred to " + r.queue + "."); })
+    var target = $("transfer-agent");
+    var body = {queue: $("transfer-queue").value};
+    if (target.value) { body.agent_id = Number(target.value); }
+    api("POST", "/api/v1/contacts/" + current.contact.id + "/transfer", body)
+      .then(function (r) {
+        var who = r.agent_id ? target.options[target.selectedIndex].textContent + " first, then " : "";
+        return refresh("Transferred to " + who + r.queue + ".");
+      })
       .catch(function (err) { say(err.message); });
   });
   $("merge-form").addEventListener("submit", function (e) {
