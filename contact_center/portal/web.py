@@ -50,6 +50,7 @@ from contact_center.portal.signin import (
 )
 from contact_center.services.cases import timeline
 from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.web.auth import set_session_cookie
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.index import Scope
@@ -286,15 +287,7 @@ async def _start(request: web.Request, customer_id: int) -> web.Response:
         if old:
             await do_end_portal_session(session, old)
         token, _ = await do_start_portal_session(session, customer_id, request.app[CLOCK].now(), lifetime)
-    redirect.set_cookie(
-        PORTAL_COOKIE,
-        token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="Lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(redirect, PORTAL_COOKIE, token, lifetime, secure=settings.cookie_secure)
     raise redirect
 
 

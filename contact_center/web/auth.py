@@ -29,6 +29,7 @@ __all__ = [
     "check_csrf",
     "current_user",
     "read_form",
+    "set_session_cookie",
     "sign_in",
     "sign_out",
 ]
@@ -93,16 +94,17 @@ async def sign_in(request: web.Request, response: web.StreamResponse, user_id: i
         if old:
             await do_end_session(session, old)
         token, csrf = await do_start_session(session, user_id, request.app[CLOCK].now(), lifetime)
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=int(lifetime.total_seconds()),
-        httponly=True,
-        samesite="Lax",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, COOKIE, token, lifetime, secure=settings.cookie_secure)
     return csrf
+
+
+def set_session_cookie(
+    response: web.StreamResponse, name: str, token: str, lifetime: timedelta, *, secure: bool
+) -> None:
+    """Set a session cookie the way every sign-in here does: HttpOnly, SameSite=Lax, for the whole site."""
+    response.set_cookie(
+        name, token, max_age=int(lifetime.total_seconds()), httponly=True, samesite="Lax", secure=secure, path="/"
+    )
 
 
 async def sign_out(request: web.Request, response: web.StreamResponse) -> None:
