@@ -52,6 +52,7 @@ from contact_center.services.cases import timeline
 from contact_center.services.contacts import ContactIntake, receive_contact
 from contact_center.web.auth import set_session_cookie
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from field_service.visits import visits_for_cases
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.index import Scope
 from knowledge_base.models import Article, ArticleStatus, Visibility
@@ -431,9 +432,11 @@ async def _case_page(request: web.Request, signed_in: PortalSignedIn) -> web.Res
         events = [e for e in await timeline(session, case, public_only=True) if e.kind in _PUBLIC_EVENTS]
         survey = (await session.scalars(select(SurveyResponse).where(SurveyResponse.case_id == case.id))).first()
         files = await attachments_of(session, case)
+        visits = await visits_for_cases(session, [case.id or 0])
     context = {
         "case": case,
         "events": events,
+        "visits": visits,
         "files": files,
         "survey": survey,
         "can_close": case.status is not CaseStatus.CLOSED,

@@ -13,6 +13,7 @@ from contact_center.web.keys import DISPATCHER
 from knowledge_base.models import ArticleStatus, Visibility
 from knowledge_base.service import ArticleDraft, Author, do_create_article
 from tests.channels.chat.test_chat import open_chat, origin_of, receive_until
+from tests.field_service.visits import add_visits
 
 
 async def desktop_socket(api):
@@ -107,6 +108,20 @@ async def test_the_workspace_shows_the_customer_360_view(login):
     assert [c["contacts"][0]["channel"] for c in customer["cases"]] == ["chat"]
     assert "resolved" in space["wrap_up_codes"]
     assert space["knowledge_base"] == []  # no articles written yet
+
+
+async def test_the_360_view_lists_the_customers_technician_visits(login, database, clock):
+    _, bob, _, contact_id = await take_a_chat(login)
+    async with database.transaction() as session:
+        contact = await session.get(Contact, contact_id)
+        await add_visits(session, contact.case_id, clock.now())
+    space = await bob.get(f"/api/v1/contacts/{contact_id}/workspace", expect=200)
+    visits = space["customer"]["visits"]
+    assert [(v["work_order"], v["status"], v["technician"]) for v in visits] == [
+        ("W-repair", "en_route", "Ada Lovelace"),
+        ("W-inspect", "unscheduled", None),
+    ]
+    assert visits[0]["case"] == space["case"]["number"]
 
 
 async def test_the_workspace_suggests_articles_internal_ones_included(login, database, clock):

@@ -12,6 +12,7 @@ from sqlmodel import select
 from contact_center.actors import Actor
 from contact_center.models import ActorKind, Case, CaseEvent, CaseStatus, Channel, Contact, EventKind
 from contact_center.services.cases import NewCase, do_change_status, do_create_case, do_record_message, get_case
+from tests.field_service.visits import add_visits
 from tests.knowledge_base.articles import publish_fixtures
 
 AGENT = Actor(ActorKind.USER, 1, "Bob")
@@ -151,3 +152,17 @@ async def test_a_new_case_is_a_routed_web_contact_and_deflection_is_counted(port
     assert (report["drafts"], report["deflected"], report["cases_from_portal"]) == (2, 1, 1)
     await ann.post("/portal/new", {"draft": draft, "subject": "x", "body": "y"}, status=303, csrf=True)
     await ann.post("/portal/new", {"draft": draft, "subject": "x", "body": "y"}, status=403, csrf=False)
+
+
+async def test_a_case_shows_its_technician_visits_with_the_first_name_only(portal, database, clock, customers):
+    number = await open_case(database, clock, customers["ann"], "Boiler broken")
+    async with database.transaction() as session:
+        case = await get_case(session, number)
+        await add_visits(session, case.id, clock.now())
+    ann = await portal("ann@example.org")
+    page = await ann.page(f"/portal/cases/{number}")
+    assert "Technician visit" in page
+    assert "On the way" in page
+    assert "Being planned" in page
+    assert "technician Ada" in page
+    assert "Lovelace" not in page

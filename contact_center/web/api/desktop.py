@@ -43,6 +43,7 @@ from contact_center.web.api.params import acting_user, now, path_id
 from contact_center.web.auth import AGENTS, SUPERVISORS
 from contact_center.web.keys import DATABASE, DISPATCHER, SETTINGS
 from contact_center.web.router import ApiRouter
+from field_service.visits import visits_for_cases
 from knowledge_base.search import suggest_articles
 from routing.workflows import TRANSFER_TO
 
@@ -312,6 +313,8 @@ async def _overview(session: AsyncSession, customer_id: int) -> dict[str, Any]:
             select(Contact).where(Contact.customer_id == customer_id).order_by(col(Contact.started_at))
         )
     ).all()
+    numbers = {c.id or 0: c.number for c in cases}
+    visits = await visits_for_cases(session, list(numbers))
     by_case: dict[int, list[dict[str, Any]]] = {}
     for c in contacts:
         by_case.setdefault(c.case_id, []).append(
@@ -343,8 +346,19 @@ async def _overview(session: AsyncSession, customer_id: int) -> dict[str, Any]:
             }
             for c in cases
         ],
-        # Field service and retention offers are built elsewhere; the desktop shows these once they exist.
-        "visits": [],
+        "visits": [
+            {
+                "work_order": v.work_order,
+                "case": numbers.get(v.case_id),
+                "job_type": v.job_type.value,
+                "status": v.status.value,
+                "window_start": v.window_start.isoformat() if v.window_start else None,
+                "window_end": v.window_end.isoformat() if v.window_end else None,
+                "planned_start": v.planned_start.isoformat() if v.planned_start else None,
+                "technician": v.technician,
+            }
+            for v in visits
+        ],
         "retention_offer": offer.offer if offer else None,
     }
 

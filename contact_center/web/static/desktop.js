@@ -239,7 +239,14 @@
     });
     box.appendChild(cases);
     box.appendChild(el("h3", null, "Technician visits"));
-    box.appendChild(el("p", "muted", c.visits.length ? c.visits.length + " visits" : "None."));
+    if (!c.visits.length) { box.appendChild(el("p", "muted", "None.")); return; }
+    var visits = el("ul");
+    c.visits.forEach(function (v) {
+      var when = v.planned_start || v.window_start;
+      visits.appendChild(el("li", null, v.case + " · " + v.job_type.replace("_", " ") + " · " + v.status.replace("_", " ") +
+        (when ? " · " + new Date(when).toLocaleString() : "") + (v.technician ? " · " + v.technician : "")));
+    });
+    box.appendChild(visits);
   }
 
   // Composers ------------------------------------------------------------------------------------------
