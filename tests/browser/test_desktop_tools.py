@@ -141,3 +141,34 @@ async def test_an_agent_transfers_a_text_to_a_colleague_who_is_offered_it(browse
     await sam_desk.locator("#transcript").get_by_text("Bill question").wait_for()
     await sam.close()
     await bob.close()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_an_agent_answers_an_email_with_a_template_after_a_spell_check(browser, live_server, users, database):
+    agent, desktop = await signed_in_page(browser, live_server, "bob", "/desktop")
+    await desktop.get_by_label("Presence").select_option("available")
+    await desktop.get_by_text("Connected · available").wait_for()
+    await contact_in(
+        live_server,
+        channel="email",
+        external_id="<q1@example.com>",
+        address="ann@example.com",
+        subject="Meter reading",
+        body="Which reading do you need?",
+    )
+    await accept_next_offer(desktop)
+    await desktop.locator("#transcript").get_by_text("Which reading do you need?").wait_for()
+    await desktop.get_by_label("Email reply").fill("Plese send the number on the meter's display.")
+    await desktop.get_by_role("button", name="Check spelling").click()
+    await expect(desktop.locator("#spelling")).to_contain_text("Plese → please")
+    await desktop.get_by_label("Email reply").fill("Please send the number on the meter's display.")
+    await desktop.get_by_label("Template (optional)").select_option("more-information")
+    await desktop.get_by_role("button", name="Send email").click()
+    await expect(desktop.locator("#action-result")).to_contain_text("Email to ann@example.com queued: ")
+    async with database.transaction() as session:
+        [reply] = (await session.scalars(select(OutboxMessage))).all()
+    assert reply.to_address == "ann@example.com"
+    assert "[CS-000001]" in reply.subject
+    assert "Please send the number on the meter's display." in reply.body
+    assert "which product and version" in reply.body  # the template around the agent's words
+    await agent.close()

@@ -276,10 +276,22 @@
       .then(function () { $("sms-input").value = ""; return refresh("Text queued for sending."); })
       .catch(function (err) { say(err.message); });
   });
+  // Templates an agent may choose; acknowledgements and oversize notices are sent by the system, and "reply"
+  // is what a plain text is wrapped in anyway.
+  var SYSTEM_TEMPLATES = ["acknowledgement", "oversize", "reply"];
+  api("GET", "/api/v1/email-templates").then(function (templates) {
+    var names = [];
+    templates.forEach(function (t) {
+      if (SYSTEM_TEMPLATES.indexOf(t.name) < 0 && names.indexOf(t.name) < 0) { names.push(t.name); }
+    });
+    names.sort().forEach(function (name) {
+      var o = el("option", null, name.replace(/-/g, " ")); o.value = name; $("email-template").appendChild(o);
+    });
+  }).catch(function (e) { say(e.message); });
   $("email-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var text = $("email-input").value.trim() || null;
-    var template = $("email-template").value.trim() || null;
+    var template = $("email-template").value || null;
     api("POST", "/api/v1/cases/" + current.case.id + "/email-replies",
         {text: text, template: template, language: current.customer.language})
       .then(function (r) { $("email-input").value = ""; return refresh("Email to " + r.to + " queued: " + r.subject); })
