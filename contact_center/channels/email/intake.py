@@ -16,13 +16,16 @@ contact. The steps:
    itself), stores the message row and its attachments and, on a new case, the acknowledgement (the
    catalogue's template for the case's language and category) in the outbox with its auto-reply record and its
    Message-ID. One commit: a crash leaves either all of it or none, and the next delivery takes the message in
-   again. A transaction that loses a race on a unique key is retried and then finds the winner's rows.
+   again.
 8. A route request for an unassigned case, after the commit.
 
-Knowledge-base suggestions: `EmailIntake.suggest`, when set, is awaited for a message that threading puts on no
-case, between a reading transaction (steps 2-6) and the writing one (7), since the knowledge base reads the store
-in a transaction of its own; the articles it returns are listed in the acknowledgement (the shipped templates
-loop over `suggestions`). A failing `suggest` is logged and the acknowledgement goes out without articles.
+`do_take_in_message` does steps 1-7 in the caller's transaction, so the IMAP worker commits a whole batch at
+once (a savepoint per message); `take_in_message` is it in a transaction of its own.
+
+Knowledge-base suggestions: `EmailIntake.suggest`, when set, is awaited for a new case before its
+acknowledgement is written, in the same transaction; the articles it returns are listed in the acknowledgement
+(the shipped templates loop over `suggestions`). A failing `suggest` is logged and the acknowledgement goes out
+without articles.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ __all__ = [
     "Suggest",
     "Suggestion",
     "do_queue_email",
+    "do_take_in_message",
     "take_in_message",
 ]
 
@@ -137,8 +141,9 @@ class Suggestion:
     url: str
 
 
-#: (subject, text, language) -> the articles to offer; the knowledge base provides it.
-Suggest = Callable[[str, str, str], Awaitable[Sequence[Suggestion]]]
+#: (session, subject, text, language) -> the articles to offer; the knowledge base provides it. It reads in the
+#: intake's transaction (inside a savepoint), so a batch of messages needs no second connection.
+Suggest = Callable[[AsyncSession, str, str, str], Awaitable[Sequence[Suggestion]]]
 
 
 @dataclass(frozen=True)
@@ -172,14 +177,57 @@ async def take_in_message(
     limits: IntakeLimits | None = None,
     intake: EmailIntake | None = None,
 ) -> IntakeResult:
-    """Store, thread and acknowledge one raw message; return what became of it (idempotent by Message-ID)."""
+    """Store, thread and acknowledge one raw message in one transaction; return what became of it.
+
+    Idempotent by Message-ID. A transaction that loses a race on a unique key (another delivery of the message,
+    or a new customer's address) is tried again and then finds the winner's rows.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                result, route = await do_take_in_message(
+                    session,
+                    raw,
+                    now,
+                    auto_reply=auto_reply,
+                    smtp_from=smtp_from,
+                    region=region,
+                    source=source,
+                    limits=limits,
+                    intake=intake,
+                )
+            break
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    else:  # pragma: no cover - the loop either breaks or raises
+        raise AssertionError("unreachable")
+    if router is not None and route is not None:
+        await router.submit(route)
+    return result
+
+
+async def do_take_in_message(
+    session: AsyncSession,
+    raw: bytes,
+    now: datetime,
+    *,
+    auto_reply: bool,
+    smtp_from: str,
+    region: str = "US",
+    source: str = "imap",
+    limits: IntakeLimits | None = None,
+    intake: EmailIntake | None = None,
+) -> tuple[IntakeResult, RouteRequest | None]:
+    """Take one raw message in within the caller's transaction; return the outcome and the route request to
+    submit once that transaction committed (None: nothing to route)."""
     intake = intake or EmailIntake()
     limits = limits or intake.limits
     parsed = parse_message(
         raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
     )
     if isinstance(parsed, Unprocessable):
-        return await _keep_unprocessable(db, parsed, raw, now, source)
+        return await _keep_unprocessable(session, parsed, raw, now, source), None
     message = _Message(
         parsed=parsed,
         message_id=_storable_id(parsed.message_id),
@@ -189,23 +237,12 @@ async def take_in_message(
         region=region,
         auto_reply=auto_reply,
     )
-    for attempt in range(_ATTEMPTS):
-        try:
-            taken = await _take_in_once(db, message, now, intake, limits)
-            break
-        except IntegrityError:
-            # A concurrent delivery of this message (or a new customer's identity) committed first; the next
-            # attempt sees what it stored: the message as a duplicate, the customer as an existing one.
-            if attempt == _ATTEMPTS - 1:
-                raise
-    else:  # pragma: no cover - the loop either breaks or raises
-        raise AssertionError("unreachable")
-    if isinstance(taken, Unprocessable):
-        return await _keep_unprocessable(db, taken, raw, now, source)
-    result, route = taken
-    if router is not None and route is not None:
-        await router.submit(route)
-    return result
+    plan = await _plan(session, message, now, intake, limits)
+    if isinstance(plan, Unprocessable):
+        return await _keep_unprocessable(session, plan, raw, now, source), None
+    if isinstance(plan, IntakeResult):
+        return plan, None
+    return await _record(session, message, plan, now, intake)
 
 
 @dataclass(frozen=True)
@@ -230,38 +267,14 @@ class _Plan:
     sender: str
 
 
-_Taken = tuple[IntakeResult, RouteRequest | None] | Unprocessable
-
-
-async def _take_in_once(
-    db: Database, message: _Message, now: datetime, intake: EmailIntake, limits: IntakeLimits
-) -> _Taken:
-    """Take a message in with one write transaction: contact, case, message row, attachments, acknowledgement."""
-    plan: _Plan | IntakeResult | Unprocessable | None = None
-    suggestions: Sequence[Suggestion] = ()
-    if message.auto_reply and intake.suggest is not None:
-        # The knowledge base reads the store in a transaction of its own, which must not wait for ours (SQLite
-        # has one writer): threading is decided first, then the articles fetched, then the message written.
-        async with db.transaction() as session:
-            plan = await _plan(session, message, now, intake, limits)
-        if not isinstance(plan, _Plan):
-            return plan if isinstance(plan, Unprocessable) else (plan, None)
-        if plan.decision.case_id is None:
-            suggestions = await _suggestions(intake, message, plan.classified.language)
-    async with db.transaction() as session:
-        if plan is None:
-            plan = await _plan(session, message, now, intake, limits)
-        elif await _stored(session, message.message_id):
-            return IntakeResult(IntakeOutcome.DUPLICATE, message.message_id), None
-        if not isinstance(plan, _Plan):
-            return plan if isinstance(plan, Unprocessable) else (plan, None)
-        return await _record(session, message, plan, now, intake, suggestions)
-
-
-async def _suggestions(intake: EmailIntake, message: _Message, language: str) -> Sequence[Suggestion]:
+async def _suggestions(
+    session: AsyncSession, intake: EmailIntake, message: _Message, language: str
+) -> Sequence[Suggestion]:
     assert intake.suggest is not None
     try:
-        return await intake.suggest(message.parsed.subject, message.parsed.text, language)
+        # A savepoint: a failing search must not spoil the transaction the message is written in.
+        async with session.begin_nested():
+            return await intake.suggest(session, message.parsed.subject, message.parsed.text, language)
     except Exception:
         # Suggestions are a courtesy: the acknowledgement (and the case) must not depend on the knowledge base.
         log.exception("email %s: article suggestions failed", message.message_id)
@@ -311,12 +324,7 @@ async def _plan(
 
 
 async def _record(
-    session: AsyncSession,
-    message: _Message,
-    plan: _Plan,
-    now: datetime,
-    intake: EmailIntake,
-    suggestions: Sequence[Suggestion],
+    session: AsyncSession, message: _Message, plan: _Plan, now: datetime, intake: EmailIntake
 ) -> tuple[IntakeResult, RouteRequest | None]:
     """Write the contact on its case, the message row, its attachments and a new case's acknowledgement."""
     parsed, message_id, classified = message.parsed, message.message_id, plan.classified
@@ -360,6 +368,9 @@ async def _record(
     _store_attachments(session, email.id or 0, parsed)
     acknowledged = False
     if new_case and message.auto_reply:
+        suggestions: Sequence[Suggestion] = ()
+        if intake.suggest is not None:
+            suggestions = await _suggestions(session, intake, message, case.language)
         acknowledged = await _acknowledge(session, parsed, case, now, message.own, intake, suggestions)
     route = None
     if case.assignee_id is None:
@@ -605,28 +616,19 @@ def _greeting(msg: ParsedMessage) -> str:
 
 
 async def _keep_unprocessable(
-    db: Database, parsed: Unprocessable, raw: bytes, now: datetime, source: str
+    session: AsyncSession, parsed: Unprocessable, raw: bytes, now: datetime, source: str
 ) -> IntakeResult:
     message_id = _storable_id(parsed.message_id)
-    try:
-        async with db.transaction() as session:
-            found = await session.scalars(
-                select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id)
-            )
-            if found.first() is not None:
-                return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
-            session.add(
-                EmailUnprocessable(
-                    message_id=message_id,
-                    reason=parsed.reason,
-                    size=len(raw),
-                    source=source,
-                    raw=raw,
-                    received_at=now,
-                )
-            )
-    except IntegrityError:
+    found = await session.scalars(select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id))
+    if found.first() is not None:
         return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
+    session.add(
+        EmailUnprocessable(
+            message_id=message_id, reason=parsed.reason, size=len(raw), source=source, raw=raw, received_at=now
+        )
+    )
+    # Flushed here, so a concurrent delivery's IntegrityError comes from this message's own savepoint or attempt.
+    await session.flush()
     log.warning("email %s kept as unprocessable: %s", message_id, parsed.reason)
     return IntakeResult(IntakeOutcome.UNPROCESSABLE, message_id, reason=parsed.reason)
 
