@@ -364,8 +364,10 @@ async def _record(
         received_at=now,
     )
     session.add(email)
-    await session.flush()
-    _store_attachments(session, email.id or 0, parsed)
+    if parsed.attachments:
+        # Attachments need the message row's id; without any, the row goes out with the next flush or commit.
+        await session.flush()
+        _store_attachments(session, email.id or 0, parsed)
     acknowledged = False
     if new_case and message.auto_reply:
         suggestions: Sequence[Suggestion] = ()
@@ -599,7 +601,6 @@ async def _queue_auto_reply(
         now=now,
     )
     session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now))
-    await session.flush()
 
 
 async def _queue_id(session: AsyncSession, name: str | None) -> int | None:
