@@ -24,10 +24,12 @@ For each batch of messages with a UID above `last_uid` (in UID order) the reader
 marking them read (`BODY.PEEK[]`), awaits `handler(uid, raw)` for each, and only when they returned marks them
 done on the server (`\\Seen` and the keyword `$CaseCommitted`) and then advances the stored UID. With
 `concurrency` above 1 the messages of a batch are handled side by side in lanes (`handling_lanes`): a reply waits
-for the question it refers to, one sender's messages keep their order. The handler should return
-only once the message is committed (stored, raw or as a case); if it raises, the message stays unmarked, the
+for the question it refers to, one sender's messages keep their order. The handler should return only once the
+message is committed (stored, raw or as a case), or, with a `batch_scope`, once it is written in the transaction
+that scope opens for the batch and commits when it exits. If the handler raises, the message stays unmarked, the
 stored UID does not move past it, and it is offered again in the next round (after `retry_delay`). Messages after
-a failed one are still handled; the keyword keeps them from being offered twice.
+a failed one are still handled; the keyword keeps them from being offered twice. A batch scope whose exit (the
+commit) raises fails the whole batch: nothing of it is marked, and all of it is offered again.
 
 Delivery to the handler is at least once, and the handler must be idempotent by Message-ID
 (`ParsedMessage.message_id`, a hash of the raw bytes where it is missing). A second delivery happens when:
@@ -287,6 +289,7 @@ class ImapReader:
         backoff_max: float = 300.0,
         batch_size: int = 25,
         concurrency: int = 1,
+        batch_scope: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
     ) -> None:
         self.account = account
         self.store = store
@@ -299,6 +302,8 @@ class ImapReader:
         self.batch_size = batch_size
         # Messages of a batch handled at once (in independent lanes, `handling_lanes`); 1: one after another.
         self.concurrency = max(1, concurrency)
+        # Wraps the handling of each batch, e.g. in one transaction: one commit for many messages.
+        self.batch_scope = batch_scope
         # Counters for health checks and the benchmark.
         self.handled = 0
         self.failed = 0
@@ -372,7 +377,7 @@ class ImapReader:
             batch = uids[offset : offset + self.batch_size]
             wanted = [uid for uid in batch if uid not in done]
             messages = await connection.fetch(wanted) if wanted else {}
-            succeeded = await self._handle(messages)
+            succeeded = await self._handle_batch(messages)
             failed = set(messages) - succeeded
             failures += len(failed)
             self.failed += len(failed)
@@ -393,6 +398,18 @@ class ImapReader:
             if top is not None:
                 await self.store.set(key, connection.uidvalidity, top)
         return _Round(found=len(uids) - len(done), handled=handled, failures=failures)
+
+    async def _handle_batch(self, messages: dict[int, bytes]) -> set[int]:
+        """Handle a batch inside the batch scope; return the UIDs committed (none when the scope failed)."""
+        if self.batch_scope is None or not messages:
+            return await self._handle(messages)
+        try:
+            async with self.batch_scope():
+                succeeded = await self._handle(messages)
+        except Exception:
+            log.exception("IMAP %s: the batch of %d failed as a whole", self.account.state_key, len(messages))
+            return set()
+        return succeeded
 
     async def _handle(self, messages: dict[int, bytes]) -> set[int]:
         """Hand a batch to the handler, lanes side by side; return the UIDs it committed."""

@@ -29,10 +29,18 @@ from contact_center.models import (
     Queue,
 )
 from contact_center.services.cases import NewCase, do_create_case, do_record_message, get_case
-from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer, find_identity
+from contact_center.services.customers import CustomerFields, do_create_customer, find_identity
 from contact_center.services.timeline import record_event
 
-__all__ = ["ContactIntake", "ContactResult", "ContactTimes", "do_update_contact", "identity_kind", "receive_contact"]
+__all__ = [
+    "ContactIntake",
+    "ContactResult",
+    "ContactTimes",
+    "do_receive_contact",
+    "do_update_contact",
+    "identity_kind",
+    "receive_contact",
+]
 
 # Cases a new contact on the same thread may join; a resolved one is reopened by it, a closed one is not.
 _JOINABLE = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING, CaseStatus.ON_HOLD, CaseStatus.RESOLVED)
@@ -94,19 +102,35 @@ async def receive_contact(db: Database, intake: ContactIntake, now: datetime, *,
     Two concurrent deliveries of one webhook race on the unique (channel, external id) key: the loser's whole
     transaction rolls back (no half-made case) and it returns the winner's contact.
     """
-    if not intake.external_id.strip():
-        raise InvalidInput("a contact needs the channel's external id", field="external_id")
+    _check_intake(intake)
     for attempt in range(_ATTEMPTS):
         try:
             async with db.transaction() as session:
-                existing = await _existing(session, intake)
-                if existing is not None:
-                    return existing
-                return await _receive(session, intake, now, region)
+                return await do_receive_contact(session, intake, now, region=region)
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+async def do_receive_contact(
+    session: AsyncSession, intake: ContactIntake, now: datetime, *, region: str = "US"
+) -> ContactResult:
+    """Record a contact and its case in the caller's transaction; the same external id twice returns the first.
+
+    A concurrent delivery of the same external id makes the caller's commit (or a flush) raise IntegrityError:
+    the caller rolls back and tries again, which then finds the winner's contact (`receive_contact` does so).
+    """
+    _check_intake(intake)
+    existing = await _existing(session, intake)
+    if existing is not None:
+        return existing
+    return await _receive(session, intake, now, region)
+
+
+def _check_intake(intake: ContactIntake) -> None:
+    if not intake.external_id.strip():
+        raise InvalidInput("a contact needs the channel's external id", field="external_id")
 
 
 async def do_update_contact(session: AsyncSession, contact: Contact, times: ContactTimes) -> Contact:
@@ -147,7 +171,7 @@ async def _receive(session: AsyncSession, intake: ContactIntake, now: datetime, 
     kind = identity_kind(intake.channel, intake.address)
     address = normalise_address(kind, intake.address, default_region=region)
     identity = await find_identity(session, kind, address, region=region)
-    customer = await _customer_for(session, identity, intake, kind, now, region)
+    customer = await _customer_for(session, identity, intake, kind, address, now)
     thread_key = intake.thread_key or (address if intake.channel is Channel.SMS else None)
     actor = Actor(ActorKind.CUSTOMER, customer.id, customer.name)
 
@@ -211,8 +235,8 @@ async def _customer_for(
     identity: Identity | None,
     intake: ContactIntake,
     kind: IdentityKind,
+    address: str,
     now: datetime,
-    region: str,
 ) -> Customer:
     if identity is not None:
         customer = await session.get(Customer, identity.customer_id)
@@ -225,7 +249,8 @@ async def _customer_for(
     customer = await do_create_customer(
         session, CustomerFields(name=intake.name or intake.address, language=intake.language), now
     )
-    await do_add_identity(session, customer, kind, intake.address, now, region=region)
+    # find_identity has just found none in this transaction, so the identity is added without asking again.
+    session.add(Identity(customer_id=customer.id or 0, kind=kind, address=address, created_at=now))
     return customer
 
 

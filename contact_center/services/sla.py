@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
 
-from sqlalchemy import or_
+from sqlalchemy import event, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
@@ -29,8 +31,38 @@ def calendar_from_record(record: CalendarRecord) -> BusinessCalendar:
     )
 
 
+# Where a transaction keeps the policies it read (`Session.info`): a batch of new cases reads them once.
+_CACHE = "sla_policies"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_policies(session: Session, _context: object) -> None:
+    """Drop a transaction's cached policies once it wrote a policy or a calendar."""
+    if _CACHE in session.info and _touches_policies(session):
+        del session.info[_CACHE]
+
+
+def _touches_policies(session: Session) -> bool:
+    return any(
+        isinstance(row, (SlaPolicy, CalendarRecord)) for row in chain(session.new, session.dirty, session.deleted)
+    )
+
+
 async def load_policies(session: AsyncSession) -> list[PolicyTerms]:
-    """Return every SLA policy with its calendar (24/7 where it has none)."""
+    """Return every SLA policy with its calendar (24/7 where it has none), read once per transaction.
+
+    The copy lives in the session, so it never outlasts the transaction, and it is dropped when the transaction
+    changes a policy or a calendar (pending or flushed).
+    """
+    cached: list[PolicyTerms] | None = session.info.get(_CACHE)
+    if cached is not None and not _touches_policies(session.sync_session):
+        return cached
+    policies = await _read_policies(session)
+    session.info[_CACHE] = policies
+    return policies
+
+
+async def _read_policies(session: AsyncSession) -> list[PolicyTerms]:
     calendars = {c.id: calendar_from_record(c) for c in (await session.scalars(select(CalendarRecord))).all()}
     policies = (await session.scalars(select(SlaPolicy).order_by(col(SlaPolicy.id)))).all()
     return [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from contact_center.services.sla import check_sla
+from contact_center.models import SlaPolicy
+from contact_center.services.sla import check_sla, load_policies
 
 WEEKDAYS = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -126,3 +127,21 @@ async def test_a_bad_calendar_is_refused_with_the_reason(login):
         "/api/v1/sla/policies", {"name": "p", "first_response_minutes": 0, "resolution_minutes": 10}, expect=400
     )
     assert error["error"]["details"]["fields"][0]["field"] == "first_response_minutes"
+
+
+async def test_a_transaction_reads_policies_once_and_sees_its_own_changes(database):
+    async with database.transaction() as session:
+        assert await load_policies(session) == []
+        policy = SlaPolicy(name="Standard", first_response_minutes=60, resolution_minutes=480)
+        session.add(policy)
+        # Pending, not flushed yet: the cached (empty) list must not hide it.
+        assert [p.first_response_minutes for p in await load_policies(session)] == [60]
+        policy.first_response_minutes = 30
+        await session.flush()
+        assert [p.first_response_minutes for p in await load_policies(session)] == [30]
+        first = await load_policies(session)
+        assert await load_policies(session) is first
+    async with database.transaction() as session:
+        # A new transaction reads again: the copy never outlives the one that read it.
+        assert await load_policies(session) is not first
+        assert [p.first_response_minutes for p in await load_policies(session)] == [30]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from contact_center.channels.email.intake import Suggest, Suggestion
-from contact_center.db import Database
 from contact_center.settings import Settings
 from knowledge_base.search import suggest_articles
 
@@ -15,13 +16,12 @@ __all__ = ["ACKNOWLEDGEMENT_ARTICLES", "article_suggester"]
 ACKNOWLEDGEMENT_ARTICLES = 3
 
 
-def article_suggester(db: Database, settings: Settings) -> Suggest:
+def article_suggester(settings: Settings) -> Suggest:
     """Return a `Suggest` offering the public articles that best match a new email, linked on the public site."""
     base = (settings.public_base_url or "").rstrip("/")
 
-    async def suggest(subject: str, text: str, language: str) -> Sequence[Suggestion]:
-        async with db.transaction() as session:
-            results = await suggest_articles(session, f"{subject}\n{text}", language, ACKNOWLEDGEMENT_ARTICLES)
+    async def suggest(session: AsyncSession, subject: str, text: str, language: str) -> Sequence[Suggestion]:
+        results = await suggest_articles(session, f"{subject}\n{text}", language, ACKNOWLEDGEMENT_ARTICLES)
         # Customers only follow absolute links; without PUBLIC_BASE_URL the path still names the article.
         return [Suggestion(r.article.title, f"{base}/kb/{r.article.slug}") for r in results]
 

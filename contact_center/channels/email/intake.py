@@ -12,16 +12,20 @@ contact. The steps:
 5. Classification (`email_response.classification`, rules from `EMAIL_RULES`): category, skills, priority,
    queue and language for a new case and for its route request.
 6. Threading (`email_response.threading`) against stored Message-IDs, ours included, and case participants.
-7. `receive_contact` records the contact on its case (idempotent per Message-ID itself).
-8. One transaction then stores the message row, its attachments and, on a new case, the acknowledgement (the
+7. The same transaction then records the contact on its case (`do_receive_contact`, idempotent per Message-ID
+   itself), stores the message row and its attachments and, on a new case, the acknowledgement (the
    catalogue's template for the case's language and category) in the outbox with its auto-reply record and its
-   Message-ID. A crash between 7 and 8 leaves a contact without its message row; the next delivery finds the
-   contact (not a new one) and completes step 8, so nothing is lost or doubled.
-9. A route request for an unassigned case, after the commit.
+   Message-ID. One commit: a crash leaves either all of it or none, and the next delivery takes the message in
+   again.
+8. A route request for an unassigned case, after the commit.
+
+`do_take_in_message` does steps 1-7 in the caller's transaction, so the IMAP worker commits a whole batch at
+once (a savepoint per message); `take_in_message` is it in a transaction of its own.
 
 Knowledge-base suggestions: `EmailIntake.suggest`, when set, is awaited for a new case before its
-acknowledgement is written; the articles it returns are listed in the acknowledgement (the shipped templates
-loop over `suggestions`). A failing `suggest` is logged and the acknowledgement goes out without articles.
+acknowledgement is written, in the same transaction; the articles it returns are listed in the acknowledgement
+(the shipped templates loop over `suggestions`). A failing `suggest` is logged and the acknowledgement goes out
+without articles.
 """
 
 from __future__ import annotations
@@ -58,11 +62,11 @@ from contact_center.models import (
     StoredEmail,
 )
 from contact_center.models.email import SentEmail
-from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.contacts import ContactIntake, do_receive_contact
 from contact_center.services.outbox import Outbound, do_enqueue
 from email_response.autoreply import acknowledgement_headers, auto_reply_allowed
 from email_response.catalogue import TemplateCatalogue
-from email_response.classification import Rule, classify
+from email_response.classification import Classification, Rule, classify
 from email_response.composing import make_message_id
 from email_response.parsing import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
@@ -72,7 +76,13 @@ from email_response.parsing import (
     parse_message,
 )
 from email_response.templates import render_reply
-from email_response.threading import KnownMessage, case_numbers_in, case_tag, referenced_message_ids
+from email_response.threading import (
+    KnownMessage,
+    ThreadDecision,
+    case_numbers_in,
+    case_tag,
+    referenced_message_ids,
+)
 from email_response.threading import thread_message as decide_thread
 
 __all__ = [
@@ -83,6 +93,7 @@ __all__ = [
     "Suggest",
     "Suggestion",
     "do_queue_email",
+    "do_take_in_message",
     "take_in_message",
 ]
 
@@ -91,6 +102,8 @@ log = logging.getLogger(__name__)
 # The column limit of Message-IDs and contacts' external ids; a longer id is replaced by its hash.
 _ID_LENGTH = 255
 _OUTBOX_SUBJECT_LENGTH = 300
+# Attempts at a message whose transaction lost a race on a unique key (Message-ID, contact, identity).
+_ATTEMPTS = 3
 
 
 class IntakeOutcome(enum.StrEnum):
@@ -128,8 +141,9 @@ class Suggestion:
     url: str
 
 
-#: (subject, text, language) -> the articles to offer; the knowledge base provides it.
-Suggest = Callable[[str, str, str], Awaitable[Sequence[Suggestion]]]
+#: (session, subject, text, language) -> the articles to offer; the knowledge base provides it. It reads in the
+#: intake's transaction (inside a savepoint), so a batch of messages needs no second connection.
+Suggest = Callable[[AsyncSession, str, str, str], Awaitable[Sequence[Suggestion]]]
 
 
 @dataclass(frozen=True)
@@ -163,32 +177,134 @@ async def take_in_message(
     limits: IntakeLimits | None = None,
     intake: EmailIntake | None = None,
 ) -> IntakeResult:
-    """Store, thread and acknowledge one raw message; return what became of it (idempotent by Message-ID)."""
+    """Store, thread and acknowledge one raw message in one transaction; return what became of it.
+
+    Idempotent by Message-ID. A transaction that loses a race on a unique key (another delivery of the message,
+    or a new customer's address) is tried again and then finds the winner's rows.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                result, route = await do_take_in_message(
+                    session,
+                    raw,
+                    now,
+                    auto_reply=auto_reply,
+                    smtp_from=smtp_from,
+                    region=region,
+                    source=source,
+                    limits=limits,
+                    intake=intake,
+                )
+            break
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    else:  # pragma: no cover - the loop either breaks or raises
+        raise AssertionError("unreachable")
+    if router is not None and route is not None:
+        await router.submit(route)
+    return result
+
+
+async def do_take_in_message(
+    session: AsyncSession,
+    raw: bytes,
+    now: datetime,
+    *,
+    auto_reply: bool,
+    smtp_from: str,
+    region: str = "US",
+    source: str = "imap",
+    limits: IntakeLimits | None = None,
+    intake: EmailIntake | None = None,
+) -> tuple[IntakeResult, RouteRequest | None]:
+    """Take one raw message in within the caller's transaction; return the outcome and the route request to
+    submit once that transaction committed (None: nothing to route)."""
     intake = intake or EmailIntake()
     limits = limits or intake.limits
     parsed = parse_message(
         raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
     )
     if isinstance(parsed, Unprocessable):
-        return await _keep_unprocessable(db, parsed, raw, now, source)
-    message_id = _storable_id(parsed.message_id)
-    own = {parseaddr(smtp_from)[1].lower() or smtp_from.lower()}
-    async with db.transaction() as session:
-        if await _stored(session, message_id):
-            return IntakeResult(IntakeOutcome.DUPLICATE, message_id)
-        if parsed.oversize:
-            return await _keep_oversize(session, parsed, message_id, raw, now, auto_reply, own, source, limits, intake)
-        if parsed.delivery_status is not None:
-            sent = await find_sent(session, parsed.delivery_status.original_message_id)
-            if sent is not None:
-                return await _keep_bounce(session, parsed, message_id, raw, now, source, sent)
-        decision = decide_thread(parsed, *await _thread_candidates(session, parsed, own))
-        classified = classify(parsed.subject, parsed.text, intake.rules, default_language=intake.default_language)
-        queue_name = classified.queue or intake.queue
-        queue_id = await _queue_id(session, queue_name)
-    if decision.refused_case_ids:
-        log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
+        return await _keep_unprocessable(session, parsed, raw, now, source), None
+    message = _Message(
+        parsed=parsed,
+        message_id=_storable_id(parsed.message_id),
+        raw=raw,
+        own=frozenset({parseaddr(smtp_from)[1].lower() or smtp_from.lower()}),
+        source=source,
+        region=region,
+        auto_reply=auto_reply,
+    )
+    plan = await _plan(session, message, now, intake, limits)
+    if isinstance(plan, Unprocessable):
+        return await _keep_unprocessable(session, plan, raw, now, source), None
+    if isinstance(plan, IntakeResult):
+        return plan, None
+    return await _record(session, message, plan, now, intake)
 
+
+@dataclass(frozen=True)
+class _Message:
+    parsed: ParsedMessage
+    message_id: str
+    raw: bytes
+    own: frozenset[str]
+    source: str
+    region: str
+    auto_reply: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a message goes, decided from the store before anything of it is written."""
+
+    decision: ThreadDecision
+    classified: Classification
+    queue_name: str | None
+    queue_id: int | None
+    sender: str
+
+
+async def _suggestions(
+    session: AsyncSession, intake: EmailIntake, message: _Message, language: str
+) -> Sequence[Suggestion]:
+    assert intake.suggest is not None
+    try:
+        # A savepoint: a failing search must not spoil the transaction the message is written in.
+        async with session.begin_nested():
+            return await intake.suggest(session, message.parsed.subject, message.parsed.text, language)
+    except Exception:
+        # Suggestions are a courtesy: the acknowledgement (and the case) must not depend on the knowledge base.
+        log.exception("email %s: article suggestions failed", message.message_id)
+        return ()
+
+
+async def _plan(
+    session: AsyncSession, message: _Message, now: datetime, intake: EmailIntake, limits: IntakeLimits
+) -> _Plan | IntakeResult | Unprocessable:
+    """Decide a message's fate: a duplicate, oversize or bounce (stored here), no usable sender, or its thread."""
+    parsed, message_id = message.parsed, message.message_id
+    if await _stored(session, message_id):
+        return IntakeResult(IntakeOutcome.DUPLICATE, message_id)
+    if parsed.oversize:
+        return await _keep_oversize(
+            session,
+            parsed,
+            message_id,
+            message.raw,
+            now,
+            message.auto_reply,
+            message.own,
+            message.source,
+            limits,
+            intake,
+        )
+    if parsed.delivery_status is not None:
+        sent = await find_sent(session, parsed.delivery_status.original_message_id)
+        if sent is not None:
+            return await _keep_bounce(session, parsed, message_id, message.raw, now, message.source, sent)
     sender = parsed.sender.address if parsed.sender else (parsed.reply_address or "")
     try:
         valid_sender = normalise_address(IdentityKind.EMAIL, sender) if sender else None
@@ -197,83 +313,87 @@ async def take_in_message(
     if valid_sender is None:
         # No one to make a customer of (no From, or not an address): kept raw for an admin, never dropped.
         reason = f"no usable sender address ({sender!r})" if sender else "no sender address"
-        return await _keep_unprocessable(db, Unprocessable(reason, message_id, len(raw)), raw, now, source)
-    contact = await receive_contact(
-        db,
+        return Unprocessable(reason, message_id, len(message.raw))
+    decision = decide_thread(parsed, *await _thread_candidates(session, parsed, message.own))
+    if decision.refused_case_ids:
+        log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
+    classified = classify(parsed.subject, parsed.text, intake.rules, default_language=intake.default_language)
+    queue_name = classified.queue or intake.queue
+    queue_id = await _queue_id(session, queue_name)
+    return _Plan(decision, classified, queue_name, queue_id, sender)
+
+
+async def _record(
+    session: AsyncSession, message: _Message, plan: _Plan, now: datetime, intake: EmailIntake
+) -> tuple[IntakeResult, RouteRequest | None]:
+    """Write the contact on its case, the message row, its attachments and a new case's acknowledgement."""
+    parsed, message_id, classified = message.parsed, message.message_id, plan.classified
+    contact = await do_receive_contact(
+        session,
         ContactIntake(
             channel=Channel.EMAIL,
             external_id=message_id,
-            address=sender,
+            address=plan.sender,
             name=(parsed.sender.name or None) if parsed.sender else None,
             subject=parsed.subject or None,
             body=parsed.text or "(empty message)",
-            case_id=decision.case_id,
-            queue_id=queue_id,
+            case_id=plan.decision.case_id,
+            queue_id=plan.queue_id,
             priority=_PRIORITIES.get(classified.priority or "", CasePriority.NORMAL),
             category=classified.category,
             required_skills=classified.required_skills,
             language=classified.language,
         ),
         now,
-        region=region,
+        region=message.region,
     )
     case, contact_id = contact.case, contact.contact.id
-    # A new case is one threading did not choose (receive_contact starts one for a customer not on that case).
-    new_case = case.id != decision.case_id
-    suggestions: Sequence[Suggestion] = ()
-    if new_case and auto_reply and intake.suggest is not None:
-        try:
-            suggestions = await intake.suggest(parsed.subject, parsed.text, case.language)
-        except Exception:
-            # Suggestions are a courtesy: the acknowledgement (and the case) must not depend on the knowledge base.
-            log.exception("email %s: article suggestions failed", message_id)
-    try:
-        async with db.transaction() as session:
-            if await _stored(session, message_id):
-                return IntakeResult(IntakeOutcome.DUPLICATE, message_id, case.id, contact_id)
-            email = StoredEmail(
-                message_id=message_id,
-                case_id=case.id,
-                contact_id=contact_id,
-                sender=sender or None,
-                participants=sorted(_participants(parsed) - own),
-                subject=parsed.subject,
-                thread_reason=decision.reason.value if not new_case else "new-case",
-                size=len(raw),
-                source=source,
-                raw=raw,
-                received_at=now,
-            )
-            session.add(email)
-            await session.flush()
-            _store_attachments(session, email.id or 0, parsed)
-            acknowledged = False
-            if new_case and auto_reply:
-                acknowledged = await _acknowledge(session, parsed, case, now, own, intake, suggestions)
-    except IntegrityError:
-        # Another delivery of the same message stored it first.
-        return IntakeResult(IntakeOutcome.DUPLICATE, message_id, case.id, contact_id)
-
-    if router is not None and case.assignee_id is None:
-        await router.submit(
-            RouteRequest(
-                contact_id=contact_id or 0,
-                case_id=case.id or 0,
-                customer_id=case.customer_id,
-                channel=Channel.EMAIL,
-                queue=queue_name,
-                skills=dict(case.required_skills),
-                priority=case.priority,
-                language=case.language,
-                attributes={
-                    "from": sender,
-                    "subject": parsed.subject[:200],
-                    **({"category": case.category} if case.category else {}),
-                },
-            )
+    # A new case is one threading did not choose (a new contact starts one for a customer not on that case).
+    new_case = case.id != plan.decision.case_id
+    email = StoredEmail(
+        message_id=message_id,
+        case_id=case.id,
+        contact_id=contact_id,
+        sender=plan.sender or None,
+        participants=sorted(_participants(parsed) - message.own),
+        subject=parsed.subject,
+        thread_reason=plan.decision.reason.value if not new_case else "new-case",
+        size=len(message.raw),
+        source=message.source,
+        raw=message.raw,
+        received_at=now,
+    )
+    session.add(email)
+    if parsed.attachments:
+        # Attachments need the message row's id; without any, the row goes out with the next flush or commit.
+        await session.flush()
+        _store_attachments(session, email.id or 0, parsed)
+    acknowledged = False
+    if new_case and message.auto_reply:
+        suggestions: Sequence[Suggestion] = ()
+        if intake.suggest is not None:
+            suggestions = await _suggestions(session, intake, message, case.language)
+        acknowledged = await _acknowledge(session, parsed, case, now, message.own, intake, suggestions)
+    route = None
+    if case.assignee_id is None:
+        route = RouteRequest(
+            contact_id=contact_id or 0,
+            case_id=case.id or 0,
+            customer_id=case.customer_id,
+            channel=Channel.EMAIL,
+            queue=plan.queue_name,
+            skills=dict(case.required_skills),
+            priority=case.priority,
+            language=case.language,
+            attributes={
+                "from": plan.sender,
+                "subject": parsed.subject[:200],
+                **({"category": case.category} if case.category else {}),
+            },
         )
     outcome = IntakeOutcome.NEW_CASE if new_case else IntakeOutcome.THREADED
-    return IntakeResult(outcome, message_id, case.id, contact_id, acknowledged, decision.reason.value)
+    result = IntakeResult(outcome, message_id, case.id, contact_id, acknowledged, plan.decision.reason.value)
+    return result, route
 
 
 def _storable_id(message_id: str) -> str:
@@ -481,7 +601,6 @@ async def _queue_auto_reply(
         now=now,
     )
     session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now))
-    await session.flush()
 
 
 async def _queue_id(session: AsyncSession, name: str | None) -> int | None:
@@ -498,28 +617,19 @@ def _greeting(msg: ParsedMessage) -> str:
 
 
 async def _keep_unprocessable(
-    db: Database, parsed: Unprocessable, raw: bytes, now: datetime, source: str
+    session: AsyncSession, parsed: Unprocessable, raw: bytes, now: datetime, source: str
 ) -> IntakeResult:
     message_id = _storable_id(parsed.message_id)
-    try:
-        async with db.transaction() as session:
-            found = await session.scalars(
-                select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id)
-            )
-            if found.first() is not None:
-                return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
-            session.add(
-                EmailUnprocessable(
-                    message_id=message_id,
-                    reason=parsed.reason,
-                    size=len(raw),
-                    source=source,
-                    raw=raw,
-                    received_at=now,
-                )
-            )
-    except IntegrityError:
+    found = await session.scalars(select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id))
+    if found.first() is not None:
         return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
+    session.add(
+        EmailUnprocessable(
+            message_id=message_id, reason=parsed.reason, size=len(raw), source=source, raw=raw, received_at=now
+        )
+    )
+    # Flushed here, so a concurrent delivery's IntegrityError comes from this message's own savepoint or attempt.
+    await session.flush()
     log.warning("email %s kept as unprocessable: %s", message_id, parsed.reason)
     return IntakeResult(IntakeOutcome.UNPROCESSABLE, message_id, reason=parsed.reason)
 

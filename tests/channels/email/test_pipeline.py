@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from contact_center.channels.email.articles import article_suggester
@@ -108,7 +109,7 @@ async def test_classification_feeds_the_case_and_the_route_request(database, clo
 
 
 async def test_a_mailbox_queue_applies_when_no_rule_names_one_and_suggestions_are_listed(database, clock, router):
-    async def suggest(subject: str, text: str, language: str) -> list[Suggestion]:
+    async def suggest(_session: AsyncSession, subject: str, text: str, language: str) -> list[Suggestion]:
         assert language == "en"
         return [Suggestion("Resetting your router", "https://help.example.test/kb/12")]
 
@@ -138,7 +139,7 @@ async def test_a_mailbox_queue_applies_when_no_rule_names_one_and_suggestions_ar
 
 
 async def test_a_failing_suggest_still_acknowledges(database, clock):
-    async def suggest(subject: str, text: str, language: str) -> list[Suggestion]:
+    async def suggest(_session: AsyncSession, subject: str, text: str, language: str) -> list[Suggestion]:
         raise RuntimeError("knowledge base down")
 
     raw = mfs("""\
@@ -252,7 +253,7 @@ async def test_acknowledgements_offer_the_knowledge_bases_public_articles(tmp_pa
 
         The router keeps failing, can I reset it?
         """)
-    intake = EmailIntake(suggest=article_suggester(database, settings))
+    intake = EmailIntake(suggest=article_suggester(settings))
     result = await take_in_message(
         database, raw, clock.now(), router=None, auto_reply=True, smtp_from=HELP, intake=intake
     )

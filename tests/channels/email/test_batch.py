@@ -1,0 +1,83 @@
+"""The IMAP worker's batch transaction: many messages, one commit; a message that fails undoes only itself."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from contact_center.channels.email.intake import EmailIntake, IntakeOutcome
+from contact_center.channels.email.templates import default_catalogue
+from contact_center.channels.email.worker import BatchTransaction
+from contact_center.models import Case, Contact, OutboxMessage, StoredEmail
+from email_response.catalogue import TemplateKey
+from email_response.templates import TemplateError
+
+from .conftest import HELP, RecordingRouter, mfs
+
+
+def question(n: int, subject: str, body: str) -> bytes:
+    return mfs(f"""\
+        From: Customer {n} <c{n}@example.org>
+        To: Help <help@example.test>
+        Subject: {subject}
+        Message-ID: <q{n}@example.org>
+
+        {body}
+        """)
+
+
+# The Chinese acknowledgement compiles but cannot render (StrictUndefined): every Chinese new case fails.
+BROKEN = EmailIntake(
+    catalogue=default_catalogue().with_overrides(
+        [(TemplateKey("acknowledgement", "zh"), "{{ subject }}", "{{ no_such_value }}", None)]
+    )
+)
+
+
+async def take_in(batch: BatchTransaction, raw: bytes, clock) -> IntakeOutcome:
+    result = await batch.take_in(
+        raw, clock.now(), auto_reply=True, smtp_from=HELP, region="US", source="imap", intake=BROKEN
+    )
+    return result.outcome
+
+
+async def test_a_failing_message_undoes_only_itself_and_routes_wait_for_the_commit(database, clock):
+    router = RecordingRouter()
+    batch = BatchTransaction(database, router)
+    async with batch.scope():
+        assert await take_in(batch, question(1, "Invoice is wrong", "Hello, the invoice is wrong."), clock) == (
+            IntakeOutcome.NEW_CASE
+        )
+        with pytest.raises(TemplateError):
+            await take_in(batch, question(2, "发票有误", "您好\uff0c我的发票金额不对\uff0c请帮忙查看。"), clock)
+        assert await take_in(batch, question(3, "Cannot sign in", "Hello, I cannot sign in."), clock) == (
+            IntakeOutcome.NEW_CASE
+        )
+        assert router.submitted == []  # nothing is offered to agents before the commit
+
+    async with database.transaction() as session:
+        stored = sorted((await session.scalars(select(StoredEmail.message_id))).all())
+        case_ids = sorted((await session.scalars(select(StoredEmail.case_id))).all())
+        contacts = sorted((await session.scalars(select(Contact.external_id))).all())
+        cases = len((await session.scalars(select(Case))).all())
+        outbox = len((await session.scalars(select(OutboxMessage))).all())
+    assert stored == contacts == ["<q1@example.org>", "<q3@example.org>"]
+    assert (cases, outbox) == (2, 2)
+    assert sorted(request.case_id for request in router.submitted) == case_ids
+
+
+async def test_a_batch_that_does_not_commit_leaves_nothing(database, clock):
+    batch = BatchTransaction(database, None)
+
+    async def die_before_the_commit() -> None:
+        async with batch.scope():
+            await take_in(batch, question(1, "Invoice is wrong", "Hello, the invoice is wrong."), clock)
+            raise RuntimeError("the process dies before the commit")
+
+    with pytest.raises(RuntimeError, match="dies"):
+        await die_before_the_commit()
+    async with database.transaction() as session:
+        assert (await session.scalars(select(StoredEmail))).all() == []
+        assert (await session.scalars(select(Contact))).all() == []
+    with pytest.raises(RuntimeError, match="outside a batch scope"):
+        await take_in(batch, question(4, "Hello", "Hello."), clock)
