@@ -1,6 +1,7 @@
 """Every field-service module imports on its own without the app, aiohttp or Redis; the pure ones without SQL.
 
-The adapters (tables, the stock ledger, the store and the CLI that opens it) are the only modules that touch SQL.
+The adapters (tables, the stock ledger, the store, the visits read for the desktop and portal, and the CLI that opens
+the store) are the only modules that touch SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import field_service
 MODULES = sorted(
     f"field_service.{path.stem}" for path in Path(field_service.__file__).parent.glob("*.py") if path.stem != "__init__"
 )
-ADAPTERS = {"field_service.models", "field_service.ledger", "field_service.store", "field_service.cli"}
+ADAPTERS = {
+    "field_service.models",
+    "field_service.ledger",
+    "field_service.store",
+    "field_service.visits",
+    "field_service.cli",
+}
 FORBIDDEN = ("contact_center", "aiohttp", "redis")
 SQL = ("sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite")
 
