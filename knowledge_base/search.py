@@ -121,5 +121,6 @@ async def suggest_articles(
         return []
     visibilities = (Visibility.PUBLIC, Visibility.INTERNAL) if include_internal else (Visibility.PUBLIC,)
     scope = Scope(statuses=(ArticleStatus.PUBLISHED,), visibilities=visibilities, language=language)
-    results = await _results(session, query, scope, limit + len(exclude))
-    return [result for result in results if result.article.id not in set(exclude)][:limit]
+    excluded = set(exclude)
+    results = await _results(session, query, scope, limit + len(excluded))
+    return [result for result in results if result.article.id not in excluded][:limit]
