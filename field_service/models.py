@@ -9,7 +9,7 @@ a level from ever going negative, whatever the code above them does.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -19,8 +19,10 @@ from sqlmodel import Field, SQLModel
 from field_service.problem import JobType
 
 __all__ = [
+    "Asset",
     "Instant",
     "LocationKind",
+    "MeterReading",
     "MovementKind",
     "Part",
     "StockLevel",
@@ -194,6 +196,8 @@ class WorkOrderRecord(SQLModel, table=True):
     sla_deadline: datetime | None = Field(default=None, sa_type=Instant)
     # {sku: quantity}
     parts: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON)
+    # The installed equipment the job is on, if any: its warranty decides whether the job is chargeable.
+    asset_id: int | None = Field(default=None, foreign_key="assets.id", index=True)
     pinned_technician: str | None = Field(default=None, max_length=64)
     technician: str | None = Field(default=None, max_length=64, index=True)
     planned_start: datetime | None = Field(default=None, sa_type=Instant)
@@ -201,3 +205,38 @@ class WorkOrderRecord(SQLModel, table=True):
     notes: str = Field(default="", sa_type=sa.Text)
     created_at: datetime = Field(sa_type=Instant)
     updated_at: datetime = Field(sa_type=Instant)
+
+
+class Asset(SQLModel, table=True):
+    """Equipment installed at a customer's site: what technicians service, and what warranties and plans cover."""
+
+    __tablename__ = "assets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    product: str = Field(max_length=200)
+    serial: str = Field(default="", max_length=120)
+    address: str = Field(default="", max_length=500)
+    lat: float
+    lon: float
+    installed_on: date | None = None
+    # The last day work on it is covered; after that, labour and parts are charged.
+    warranty_end: date | None = None
+    # What its meter counts ("hours", "copies", "kWh"), empty when it has none.
+    meter_unit: str = Field(default="", max_length=32)
+    created_at: datetime = Field(sa_type=Instant)
+
+
+class MeterReading(SQLModel, table=True):
+    """One reading of an asset's meter, usually taken on a visit; preventive plans with a threshold read these."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = (sa.Index("ix_meter_readings_asset_read_at", "asset_id", "read_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="assets.id")
+    work_order_id: int | None = Field(default=None, foreign_key="work_orders.id", index=True)
+    value: float
+    read_at: datetime = Field(sa_type=Instant)
+    actor: str = Field(default="", max_length=200)
