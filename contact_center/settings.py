@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -52,6 +53,9 @@ class Settings:
     routing_rules: Path | None = None
     # Other sites that may embed the chat widget (their origins, e.g. https://shop.example); our own is always allowed.
     chat_allowed_origins: tuple[str, ...] = ()
+    # Field service: the time zone of shifts and planned days, and the solver time of automatic re-plans.
+    field_time_zone: str = "UTC"
+    field_replan_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,6 +91,8 @@ class Settings:
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
             routing_rules=_existing_file(env, "ROUTING_RULES"),
             chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
+            field_time_zone=_time_zone(env, "FIELD_TIME_ZONE"),
+            field_replan_seconds=_int(env, "FIELD_REPLAN_SECONDS", default=5, minimum=1),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))
@@ -191,3 +197,12 @@ def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} {raw!r} is not a boolean (use true or false)")
+
+
+def _time_zone(env: Mapping[str, str], name: str) -> str:
+    raw = env.get(name) or "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{name} {raw!r} is not a known time zone such as Europe/Amsterdam") from exc
+    return raw

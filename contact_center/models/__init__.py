@@ -20,6 +20,7 @@ from contact_center.models.cases import (
 )
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
+from contact_center.models.field_dispatch import FieldNotice, FieldNoticeKind, SchedulePlan
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.portal import (
     PortalAttachment,
@@ -65,6 +66,8 @@ __all__ = [
     "EmailAutoReply",
     "EmailUnprocessable",
     "EventKind",
+    "FieldNotice",
+    "FieldNoticeKind",
     "Identity",
     "IdentityKind",
     "ImapState",
@@ -80,6 +83,7 @@ __all__ = [
     "Queue",
     "RetentionOffer",
     "Role",
+    "SchedulePlan",
     "Skill",
     "SlaPolicy",
     "SmsDelivery",

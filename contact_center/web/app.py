@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -27,13 +28,14 @@ from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
-from contact_center.web import desktop, health, kb_pages, pages, wallboard
+from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, wallboard
 from contact_center.web.api import (
     agents,
     cases,
     contacts,
     customers,
     email,
+    field_dispatch,
     knowledge_base,
     portal,
     routing,
@@ -48,6 +50,7 @@ from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
 from contact_center.web.sockets import add_socket_registry
+from contact_center.workers.field_reminders import run_field_reminders
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
@@ -68,6 +71,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     desktop_api.router,
     wallboard_api.router,
     email.router,
+    field_dispatch.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -127,6 +131,7 @@ def create_app(
     add_socket_registry(app)
     app.router.add_routes(desktop.routes)
     app.router.add_routes(wallboard.routes)
+    app.router.add_routes(dispatch_board.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
@@ -161,6 +166,12 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     if settings.background_workers:
         tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
         tasks.append(asyncio.create_task(dispatcher.run_timers(), name="routing-timers"))
+        tasks.append(
+            asyncio.create_task(
+                run_field_reminders(app[DATABASE], app[CLOCK], ZoneInfo(settings.field_time_zone)),
+                name="field-reminders",
+            )
+        )
     app[_BACKGROUND] = tasks
     yield
     for task in tasks:
