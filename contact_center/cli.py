@@ -10,6 +10,8 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import date, datetime, tzinfo
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,7 +84,7 @@ def _register_engine_commands(
     register_routing(commands)
     register_bench(bench_commands)
     register_schedule_bench(bench_commands)
-    register_field_service(commands, _field_service_store, SystemClock().now)
+    register_field_service(commands, _field_service_store, SystemClock().now, _save_field_day)
     register_ivr(commands)
     register_email(commands)
     register_email_bench(bench_commands)
@@ -98,6 +100,20 @@ async def _field_service_store() -> AsyncIterator[Callable[[], AbstractAsyncCont
         yield database.transaction
     finally:
         await database.dispose()
+
+
+async def _save_field_day(
+    transactions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    day: date,
+    tz: tzinfo,
+    now: datetime,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Plan and save a day for ``schedule --save`` through the dispatcher's planning service."""
+    from contact_center.services.field_planning import plan_day
+
+    return await plan_day(transactions, day, tz, now, seconds=seconds, seed=seed, actor="contact-center schedule")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,9 +13,9 @@ import asyncio
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,10 +31,14 @@ from field_service.solomon import SolomonError
 from field_service.store import load_problem, save_plan
 from field_service.travel import HaversineTravel
 
-__all__ = ["OpenStore", "register_bench", "register_commands"]
+__all__ = ["OpenStore", "SaveDay", "Transactions", "register_bench", "register_commands"]
 
-# Opens the store for one command run and yields a factory of transactions (each a session, committed on success).
-OpenStore = Callable[[], AbstractAsyncContextManager[Callable[[], AbstractAsyncContextManager[AsyncSession]]]]
+# A factory of transactions: each a session, committed on success.
+Transactions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+# Opens the store for one command run and yields its factory of transactions.
+OpenStore = Callable[[], AbstractAsyncContextManager[Transactions]]
+# Plans and saves a day the way the app does (day, time zone, now, seconds, seed): returns plan_json with "saved".
+SaveDay = Callable[[Transactions, date, tzinfo, datetime, float, int], Awaitable[dict[str, Any]]]
 
 _BAD_INPUT = 2
 
@@ -61,8 +65,13 @@ def register_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     open_store: OpenStore,
     now: Callable[[], datetime],
+    save_day: SaveDay | None = None,
 ) -> None:
-    """Add the ``schedule`` command, which plans a day from the store."""
+    """Add the ``schedule`` command, which plans a day from the store.
+
+    With ``save_day`` (the app's planning service), ``--save`` plans and saves through it, so a day saved from the
+    command line is planned under the same lease and tells customers as one saved from the dispatcher's page.
+    """
     parser = subparsers.add_parser(
         "schedule",
         help="plan a day's field-service work and print it",
@@ -75,10 +84,12 @@ def register_commands(
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", action="store_true", help="store the plan and reserve parts")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.set_defaults(func=lambda args: _schedule(args, open_store, now))
+    parser.set_defaults(func=lambda args: _schedule(args, open_store, now, save_day))
 
 
-def _schedule(args: argparse.Namespace, open_store: OpenStore, now: Callable[[], datetime]) -> int:
+def _schedule(
+    args: argparse.Namespace, open_store: OpenStore, now: Callable[[], datetime], save_day: SaveDay | None
+) -> int:
     try:
         day = date.fromisoformat(args.date)
     except ValueError:
@@ -90,7 +101,9 @@ def _schedule(args: argparse.Namespace, open_store: OpenStore, now: Callable[[],
     if not (math.isfinite(args.seconds) and args.seconds > 0):
         return _fail("--seconds must be a positive number")
     try:
-        report = asyncio.run(_plan_day(open_store, now, day, tz, args.seconds, args.seed, save=args.save))
+        report = asyncio.run(
+            _plan_day(open_store, now, day, tz, args.seconds, args.seed, save=args.save, save_day=save_day)
+        )
     except (ProblemError, ScheduleError) as exc:
         return _fail(str(exc))
     if args.json:
@@ -114,8 +127,11 @@ async def _plan_day(
     seed: int,
     *,
     save: bool,
+    save_day: SaveDay | None = None,
 ) -> dict[str, Any]:
     async with open_store() as transaction:
+        if save and save_day is not None:
+            return await save_day(transaction, day, tz, now(), seconds, seed)
         async with transaction() as session:
             problem = await load_problem(session, day, tz)
         compiled = build_day(problem, HaversineTravel())

@@ -168,6 +168,11 @@ async def plan_day(
                 for route in report["routes"]
             ]
             report["reasons"] = reasons
+            report["saved"] = {
+                "scheduled": list(saved.scheduled),
+                "unscheduled": list(saved.unscheduled),
+                "parts_short": list(saved.parts_short),
+            }
             report["seconds"] = seconds
             record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).one()
             record.plan, record.planned_at, record.planned_by = report, now, actor
