@@ -223,6 +223,8 @@ async def day_schedule(session: AsyncSession, day: date, tz: tzinfo) -> dict[str
     record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).first()
     saved: dict[str, Any] = record.plan if record else {}
     figures = {v["work_order"]: v for route in saved.get("routes", []) for v in route["visits"]}
+    # The run's drive per technician counts the way home too; a lane without a run sums its visits' drives.
+    driven = {route["technician"]: route["travel_seconds"] for route in saved.get("routes", [])}
     reasons: dict[str, str] = saved.get("reasons", {})
     technicians = (
         await session.scalars(
@@ -266,7 +268,7 @@ async def day_schedule(session: AsyncSession, day: date, tz: tzinfo) -> dict[str
                 "name": technician.name,
                 "off": off,
                 "visits": visits,
-                "travel_seconds": sum(v["travel_seconds"] or 0 for v in visits),
+                "travel_seconds": driven.get(technician.code, sum(v["travel_seconds"] or 0 for v in visits)),
                 "late_seconds": sum(v["late_seconds"] or 0 for v in visits),
                 "route_url": route_link(stops) if visits else None,
             }

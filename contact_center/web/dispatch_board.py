@@ -60,6 +60,8 @@ async def board(request: web.Request) -> web.Response:
     async with request.app[DATABASE].transaction() as session:
         schedule = await field_planning.day_schedule(session, day, field_tz(request))
     technicians = [lane["technician"] for lane in schedule["routes"] if not lane["off"]]
+    work_orders = [v["work_order"] for lane in schedule["routes"] for v in lane["visits"]]
+    work_orders += [u["work_order"] for u in schedule["unassigned"]]
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
@@ -68,6 +70,7 @@ async def board(request: web.Request) -> web.Response:
         "next": (day + timedelta(days=1)).isoformat(),
         "schedule": schedule,
         "technicians": technicians,
+        "work_orders": work_orders,
         "notice": request.query.get("notice", "")[:300],
         "seconds": _DEFAULT_SECONDS,
     }
