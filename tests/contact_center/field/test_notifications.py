@@ -15,7 +15,7 @@ from contact_center.models import FieldNotice, FieldNoticeKind, OutboxChannel, O
 from contact_center.services.field_notifications import queue_on_the_way, queue_reminders
 from contact_center.services.field_planning import plan_day
 from contact_center.workers.field_reminders import run_field_reminders
-from field_service.models import WorkOrderRecord
+from field_service.models import Asset, WorkOrderRecord
 from field_service.problem import JobType
 from tests.contact_center.field.conftest import DAY, TZ, World, add_order, orders, window
 
@@ -169,3 +169,22 @@ async def test_nobody_to_tell_means_no_message(database: Database, clock: Manual
     await plan(database, clock)
     assert (await orders(database))["WO-LOOSE"].planned_start is not None
     assert await outbox(database) == []
+
+
+async def test_a_job_on_an_asset_without_a_case_tells_the_asset_s_owner(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    async with database.transaction() as session:
+        asset = (await session.scalars(select(Asset).where(Asset.code == world.asset))).one()
+        session.add(
+            WorkOrderRecord(
+                code="WO-PM", job_type=JobType.METER_READING, lat=asset.lat, lon=asset.lon, duration_minutes=15,
+                asset_id=asset.id, window_start=window(10, 12)[0], window_end=window(10, 12)[1],
+                created_at=clock.now(), updated_at=clock.now(),
+            )
+        )  # fmt: skip
+    await plan(database, clock)
+    [email] = await outbox(database)
+    assert (email.to_address, email.case_id) == ("wu@example.com", None)
+    assert "仪表" in email.body  # the meter must be reachable
+    assert "工单号" not in email.body  # no case to quote
