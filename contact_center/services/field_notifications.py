@@ -38,7 +38,8 @@ __all__ = [
 MESSAGES = Path(__file__).resolve().parent.parent / "field_messages"
 #: Reminders for tomorrow's visits go out from this local time of day on (nobody wants one at midnight).
 REMINDERS_FROM = time(9, 0)
-# A visit without a customer window is announced as a window of this length from its planned start.
+# A visit without a customer window is announced as a window of this length from the hour of its planned start,
+# so that re-plans moving it by some minutes do not send the customer a new message each time.
 _ANNOUNCED_WINDOW = timedelta(hours=2)
 _REMINDED = (WorkOrderStatus.SCHEDULED, WorkOrderStatus.DISPATCHED)
 
@@ -49,11 +50,12 @@ def _catalogue() -> TemplateCatalogue:
 
 
 def appointment_of(order: WorkOrderRecord) -> tuple[datetime, datetime] | None:
-    """Return the window the customer is told: their appointment window, else two hours from the planned start."""
+    """Return the window the customer is told: their appointment window, else two hours from the planned hour."""
     if order.window_start is not None and order.window_end is not None:
         return order.window_start, order.window_end
     if order.planned_start is not None:
-        return order.planned_start, order.planned_start + _ANNOUNCED_WINDOW
+        start = order.planned_start.replace(minute=0, second=0, microsecond=0)
+        return start, start + _ANNOUNCED_WINDOW
     return None
 
 

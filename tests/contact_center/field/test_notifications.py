@@ -86,7 +86,7 @@ async def test_a_visit_without_a_window_is_announced_from_its_planned_start(
     [sms] = await outbox(database)
     planned = (await orders(database))[code].planned_start
     assert planned is not None
-    local = planned.astimezone(TZ)
+    local = planned.astimezone(TZ).replace(minute=0)
     assert f"between {local:%H:%M} and {local + timedelta(hours=2):%H:%M}" in sms.body
 
 
