@@ -27,10 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
+from contact_center.actors import Actor
 from contact_center.errors import Conflict, InvalidInput
-from contact_center.models import SchedulePlan
+from contact_center.models import ActorKind, SchedulePlan
 from contact_center.services.field_notifications import queue_confirmation
 from contact_center.services.technicians import do_add_absence, get_technician
+from contact_center.services.work_orders import do_record_planning
 from field_service.day import build_day
 from field_service.models import TechnicianRecord, WorkOrderRecord, WorkOrderStatus
 from field_service.optimiser import ScheduleError, optimise
@@ -159,6 +161,13 @@ async def plan_day(
         report = plan_json(compiled, plan)
         reasons = unassigned_reasons(compiled, plan)
         async with transactions() as session:
+            replanned = [job.id for job in compiled.jobs if job.fixed_start is None]
+            before = {
+                order.code: (order.technician, order.planned_start)
+                for order in (
+                    await session.scalars(select(WorkOrderRecord).where(col(WorkOrderRecord.code).in_(replanned)))
+                ).all()
+            }
             saved = await save_plan(session, compiled, plan, now, actor=actor)
             for code in saved.parts_short:
                 reasons[code] = "its parts were taken by other work orders while the day was planned"
@@ -176,10 +185,15 @@ async def plan_day(
             report["seconds"] = seconds
             record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).one()
             record.plan, record.planned_at, record.planned_by = report, now, actor
+            planner = Actor(ActorKind.SYSTEM, None, actor or "planner")
             for order in (
-                await session.scalars(select(WorkOrderRecord).where(col(WorkOrderRecord.code).in_(saved.scheduled)))
+                await session.scalars(select(WorkOrderRecord).where(col(WorkOrderRecord.code).in_(replanned)))
             ).all():
-                await queue_confirmation(session, order, now, tz=tz)
+                await do_record_planning(
+                    session, order, before[order.code], planner, now, tz=tz, reason=reasons.get(order.code)
+                )
+                if order.code in saved.scheduled:
+                    await queue_confirmation(session, order, now, tz=tz)
         return report
 
 

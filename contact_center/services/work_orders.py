@@ -30,6 +30,7 @@ __all__ = [
     "Unprocessable",
     "WorkOrderChanges",
     "do_create_work_order",
+    "do_record_planning",
     "do_update_work_order",
     "get_work_order",
     "list_work_orders",
@@ -189,6 +190,44 @@ async def do_update_work_order(
                 data={"work_order": order.code, "action": "updated", "changes": changed},
             )
     return sorted(changed)
+
+
+async def do_record_planning(
+    session: AsyncSession,
+    order: WorkOrderRecord,
+    before: tuple[str | None, datetime | None],
+    actor: Actor,
+    now: datetime,
+    *,
+    tz: tzinfo,
+    reason: str | None = None,
+) -> None:
+    """Note on the case's timeline that planning gave the work order a technician and time, moved or dropped it."""
+    if order.case_id is None or (order.technician, order.planned_start) == before:
+        return
+    case = await session.get(Case, order.case_id)
+    if case is None:
+        return
+    if order.planned_start is not None and order.planned_end is not None:
+        start, end = order.planned_start.astimezone(tz), order.planned_end.astimezone(tz)
+        body = f"Work order {order.code} scheduled: {order.technician}, {start:%Y-%m-%d %H:%M}-{end:%H:%M}"
+        data: dict[str, Any] = {
+            "technician": order.technician,
+            "planned_start": order.planned_start.isoformat(),
+            "planned_end": order.planned_end.isoformat(),
+        }
+    else:
+        body = f"Work order {order.code} unscheduled" + (f": {reason}" if reason else "")
+        data = {"reason": reason}
+    await record_event(
+        session,
+        case,
+        EventKind.WORK_ORDER,
+        actor,
+        now,
+        body=body,
+        data={"work_order": order.code, "action": "scheduled" if order.planned_start else "unscheduled", **data},
+    )
 
 
 async def list_work_orders(

@@ -51,6 +51,11 @@ async def test_a_day_is_optimised_saved_and_shown_with_reasons(
     assert await sam.get(DAY_PATH, expect=200) == shown
     state = await orders(database)
     assert state[fuse].technician == "ada"
+    events = await (await login("bob")).get(f"/api/v1/cases/{world.ann_case}/timeline", expect=200)
+    planning = {e["data"]["work_order"]: e for e in events if e["data"].get("action") in ("scheduled", "unscheduled")}
+    assert planning[fuse]["body"].startswith(f"Work order {fuse} scheduled: ada, 2026-12-07 ")
+    assert planning[fuse]["actor_name"] == "Sam"
+    assert network not in planning  # never planned, so nothing changed for it
     assert state[fuse].status is WorkOrderStatus.SCHEDULED
 
 
@@ -134,6 +139,13 @@ async def test_a_sick_technician_s_visits_go_to_the_others(
     after = await orders(database)
     assert all(after[code].technician != sick for code in codes)
     assert {after[code].technician for code in theirs} == {"ben" if sick == "ada" else "ada"}
+    events = await sam.get(f"/api/v1/cases/{world.ann_case}/timeline", expect=200)
+    moves = [
+        e["data"]["technician"]
+        for e in events
+        if e["data"].get("work_order") == theirs[0] and e["data"]["action"] == "scheduled"
+    ]
+    assert moves[-2:] == [sick, after[theirs[0]].technician]  # planned on the sick one, then moved
     shown = await sam.get(DAY_PATH, expect=200)
     lane = {lane["technician"]: lane for lane in shown["routes"]}
     assert sick not in lane  # off, and nothing left on them
