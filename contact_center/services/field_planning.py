@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-import time as monotonic
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, time, timedelta, tzinfo
+from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
@@ -80,10 +80,13 @@ async def day_lease(
 ) -> AsyncIterator[str]:
     """Hold the day's planning lease for the block (waiting up to ``wait`` seconds for it); yield the owner id."""
     owner = secrets.token_hex(8)
-    until = now + timedelta(seconds=hold) + _LEASE_MARGIN
-    deadline = monotonic.monotonic() + wait
-    while not await _claim(transactions, day, owner, now, until):
-        if monotonic.monotonic() > deadline:
+    started = monotonic()
+    while True:
+        # "now" moves on while we wait, so that a dead holder's lease expires for us.
+        current = now + timedelta(seconds=monotonic() - started)
+        if await _claim(transactions, day, owner, current, current + timedelta(seconds=hold) + _LEASE_MARGIN):
+            break
+        if monotonic() - started > wait:
             raise PlanningBusy(f"another planning run of {day.isoformat()} is still going; try again shortly")
         await asyncio.sleep(_POLL_SECONDS)
     try:
