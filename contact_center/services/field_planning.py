@@ -153,7 +153,7 @@ async def plan_day(
             async with transactions() as session:
                 await prepare(session)
         async with transactions() as session:
-            problem = _of_the_day(await load_problem(session, day, tz))
+            problem = _of_the_day(await load_problem(session, day, tz), await _planned_codes(session, day, tz))
         # Visits cannot start in the past: during the day, only what is left of it is planned.
         compiled = build_day(problem, HaversineTravel(), now if now > problem.midnight() else None)
         try:
@@ -221,16 +221,27 @@ async def dispatch_day(transactions: Transactions, day: date, tz: tzinfo, now: d
         return sorted(order.code for order in orders)
 
 
-def _of_the_day(problem: Problem) -> Problem:
-    """Keep the work orders that can happen on the day: without a window, or with one that overlaps the day."""
+def _of_the_day(problem: Problem, planned: set[str]) -> Problem:
+    """Keep the work orders that can happen on the day (without a window, or with one that overlaps the day) and
+    those planned on it (``planned``): one whose window moved to another day is then dropped from this one."""
     start = problem.midnight()
     end = start + timedelta(days=1)
     orders = tuple(
         order
         for order in problem.work_orders
-        if order.fixed is not None or order.window is None or (order.window.start < end and order.window.end >= start)
+        if order.id in planned or order.window is None or (order.window.start < end and order.window.end >= start)
     )
     return dataclasses.replace(problem, work_orders=orders)
+
+
+async def _planned_codes(session: AsyncSession, day: date, tz: tzinfo) -> set[str]:
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    codes = await session.scalars(
+        select(WorkOrderRecord.code).where(
+            col(WorkOrderRecord.planned_start) >= start, col(WorkOrderRecord.planned_start) < start + timedelta(days=1)
+        )
+    )
+    return set(codes.all())
 
 
 async def day_schedule(session: AsyncSession, day: date, tz: tzinfo) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from contact_center.services.technicians import (
     get_technician,
 )
 from contact_center.services.work_orders import (
-    KEEP,
     NewWorkOrder,
     WorkOrderChanges,
     do_create_work_order,
@@ -316,10 +315,11 @@ async def patch_order(request: web.Request, body: WorkOrderPatch) -> WorkOrderRe
     async with request.app[DATABASE].transaction() as session:
         order = await get_work_order(session, code, for_update=True)
         changed = await do_update_work_order(session, order, changes, actor, now(request))
-    if "window" in changed and changes.window is not KEEP:
+    if "window" in changed:
+        # The day it was planned on first, which lets it go, then the day of its new window, which takes it.
         tz = field_tz(request)
-        days = {moment.astimezone(tz).date() for moment in (order.planned_start, order.window_start) if moment}
-        for day in sorted(days):
+        days = [moment.astimezone(tz).date() for moment in (order.planned_start, order.window_start) if moment]
+        for day in dict.fromkeys(days):
             await replan_quietly(request, day, actor.name or "")
     async with request.app[DATABASE].transaction() as session:
         return await get_work_order(session, code)

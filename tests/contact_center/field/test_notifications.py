@@ -76,6 +76,15 @@ async def test_a_moved_appointment_is_confirmed_again(
         f"/api/v1/work-orders/{code}", {"window_start": start.isoformat(), "window_end": end.isoformat()}, expect=200
     )
     assert len(await outbox(database)) == 3
+    # To a window on the next day, which is planned too: the visit moves there.
+    await plan_day(database.transaction, DAY + timedelta(days=1), TZ, clock.now(), seconds=0.3)
+    start, end = window(9, 12, DAY + timedelta(days=1))
+    moved = await sam.patch(
+        f"/api/v1/work-orders/{code}", {"window_start": start.isoformat(), "window_end": end.isoformat()}, expect=200
+    )
+    assert moved["status"] == "scheduled"
+    assert moved["planned_start"][:10] == "2026-12-08"
+    assert "is booked for 2026-12-08, arriving between 09:00 and 12:00" in (await outbox(database))[-1].body
 
 
 async def test_a_visit_without_a_window_is_announced_from_its_planned_start(
