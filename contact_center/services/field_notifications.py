@@ -11,6 +11,8 @@ same moment send each one once.
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.models import Case, FieldNotice, FieldNoticeKind, OutboxChannel, OutboxMessage, case_number
-from contact_center.services.field_contacts import FieldContact, work_order_contact
+from contact_center.models import FieldNotice, FieldNoticeKind, OutboxChannel, OutboxMessage, case_number
+from contact_center.services.field_contacts import FieldContact, work_order_contact, work_order_contacts
 from contact_center.services.outbox import Outbound, do_enqueue
 from email_response.catalogue import TemplateCatalogue
 from email_response.templates import render_reply
@@ -31,6 +33,7 @@ __all__ = [
     "REMINDERS_FROM",
     "appointment_of",
     "queue_confirmation",
+    "queue_confirmations",
     "queue_on_the_way",
     "queue_reminders",
 ]
@@ -63,23 +66,45 @@ async def queue_confirmation(
     session: AsyncSession, order: WorkOrderRecord, now: datetime, *, tz: tzinfo = UTC
 ) -> OutboxMessage | None:
     """Confirm a scheduled visit's appointment, unless the customer was already told this very appointment."""
-    appointment = appointment_of(order)
-    if appointment is None or order.planned_start is None or order.id is None:
-        return None
-    told = (
-        await session.scalars(
-            select(FieldNotice.appointment)
-            .where(FieldNotice.work_order_id == order.id, FieldNotice.kind == FieldNoticeKind.CONFIRMATION)
-            .order_by(col(FieldNotice.id).desc())
+    return (await queue_confirmations(session, [order], now, tz=tz)).get(order.code)
+
+
+async def queue_confirmations(
+    session: AsyncSession, orders: Sequence[WorkOrderRecord], now: datetime, *, tz: tzinfo = UTC
+) -> dict[str, OutboxMessage]:
+    """Confirm the appointments of scheduled visits that changed since the last confirmation; return {code: message}."""
+    told: dict[int, list[str]] = defaultdict(list)
+    rows = await session.execute(
+        select(FieldNotice.work_order_id, FieldNotice.appointment)
+        .where(
+            col(FieldNotice.work_order_id).in_([o.id for o in orders]),
+            FieldNotice.kind == FieldNoticeKind.CONFIRMATION,
         )
-    ).all()
-    window = _key(appointment)
-    if told and told[0].split("#")[0] == window:
-        return None
-    # Numbered, so that an appointment moved away and back is confirmed again, yet only once per move.
-    return await _notify(
-        session, order, FieldNoticeKind.CONFIRMATION, f"{window}#{len(told)}", _when(appointment, tz), now
+        .order_by(col(FieldNotice.id))
     )
+    for order_id, told_about in rows.all():
+        told[order_id].append(told_about)
+    due = []
+    for order in orders:
+        appointment = appointment_of(order)
+        if appointment is None or order.planned_start is None or order.id is None:
+            continue
+        previous = told[order.id]
+        if previous and previous[-1].split("#")[0] == _key(appointment):
+            continue
+        due.append((order, appointment, len(previous)))
+    contacts = await work_order_contacts(session, [order for order, _, _ in due])
+    sent = {}
+    for order, appointment, count in due:
+        # Numbered, so that an appointment moved away and back is confirmed again, yet only once per move.
+        key = f"{_key(appointment)}#{count}"
+        context = _when(appointment, tz)
+        message = await _notify(
+            session, order, contacts.get(order.code), FieldNoticeKind.CONFIRMATION, key, context, now
+        )
+        if message is not None:
+            sent[order.code] = message
+    return sent
 
 
 async def queue_reminders(session: AsyncSession, now: datetime, *, tz: tzinfo = UTC) -> list[OutboxMessage]:
@@ -109,13 +134,13 @@ async def queue_reminders(session: AsyncSession, now: datetime, *, tz: tzinfo = 
             )
         ).all()
     )
+    due = [(o, a) for o in orders if (a := appointment_of(o)) is not None and (o.id, _key(a)) not in reminded]
+    contacts = await work_order_contacts(session, [order for order, _ in due])
     sent = []
-    for order in orders:
-        appointment = appointment_of(order)
-        if appointment is None or (order.id, _key(appointment)) in reminded:
-            continue
+    for order, appointment in due:
+        context = _when(appointment, tz)
         message = await _notify(
-            session, order, FieldNoticeKind.REMINDER, _key(appointment), _when(appointment, tz), now
+            session, order, contacts.get(order.code), FieldNoticeKind.REMINDER, _key(appointment), context, now
         )
         if message is not None:
             sent.append(message)
@@ -153,19 +178,20 @@ async def queue_on_the_way(
         # The first name only: all a customer needs to greet them at the door.
         technician = record.name.split()[0] if record and record.name.strip() else None
     context = {"eta": f"{local_eta:%H:%M}", "technician": technician}
-    return await _notify(session, order, FieldNoticeKind.ON_THE_WAY, key, context, now)
+    contact = await work_order_contact(session, order)
+    return await _notify(session, order, contact, FieldNoticeKind.ON_THE_WAY, key, context, now)
 
 
 async def _notify(
     session: AsyncSession,
     order: WorkOrderRecord,
+    contact: FieldContact | None,
     kind: FieldNoticeKind,
     appointment: str,
     context: dict[str, Any],
     now: datetime,
 ) -> OutboxMessage | None:
     assert order.id is not None
-    contact = await work_order_contact(session, order)
     if contact is None or not (contact.phone or contact.email):
         return None
     notice = FieldNotice(work_order_id=order.id, kind=kind, appointment=appointment, created_at=now)
@@ -176,9 +202,8 @@ async def _notify(
     except IntegrityError:
         # Another process recorded this very message first: it sends it, we do not.
         return None
-    case_ref = None
-    if order.case_id is not None and await session.get(Case, order.case_id) is not None:
-        case_ref = case_number(order.case_id)
+    # The work order's case exists (a foreign key): its number is all the message quotes.
+    case_ref = case_number(order.case_id) if order.case_id is not None else None
     message = await do_enqueue(session, _outbound(kind, order, contact, case_ref, context), now)
     notice.outbox_id = message.id
     await session.flush()

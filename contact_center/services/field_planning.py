@@ -29,8 +29,8 @@ from sqlmodel import col, or_, select
 
 from contact_center.actors import Actor
 from contact_center.errors import Conflict, InvalidInput
-from contact_center.models import ActorKind, SchedulePlan
-from contact_center.services.field_notifications import queue_confirmation
+from contact_center.models import ActorKind, Case, SchedulePlan
+from contact_center.services.field_notifications import queue_confirmations
 from contact_center.services.technicians import do_add_absence, get_technician
 from contact_center.services.work_orders import do_record_planning
 from field_service.day import build_day
@@ -189,14 +189,18 @@ async def plan_day(
             record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).one()
             record.plan, record.planned_at, record.planned_by = report, now, actor
             planner = Actor(ActorKind.SYSTEM, None, actor or "planner")
-            for order in (
+            replanned_orders = (
                 await session.scalars(select(WorkOrderRecord).where(col(WorkOrderRecord.code).in_(replanned)))
-            ).all():
+            ).all()
+            # Loaded once, so that each timeline note finds its case in the session instead of asking the database.
+            cases = {o.case_id for o in replanned_orders if o.case_id is not None}
+            (await session.scalars(select(Case).where(col(Case.id).in_(cases)))).all()
+            for order in replanned_orders:
                 await do_record_planning(
                     session, order, before[order.code], planner, now, tz=tz, reason=reasons.get(order.code)
                 )
-                if order.code in saved.scheduled:
-                    await queue_confirmation(session, order, now, tz=tz)
+            scheduled = set(saved.scheduled)
+            await queue_confirmations(session, [o for o in replanned_orders if o.code in scheduled], now, tz=tz)
         return report
 
 
