@@ -32,7 +32,6 @@ __all__ = [
     "MESSAGES",
     "REMINDERS_FROM",
     "appointment_of",
-    "queue_confirmation",
     "queue_confirmations",
     "queue_on_the_way",
     "queue_reminders",
@@ -60,13 +59,6 @@ def appointment_of(order: WorkOrderRecord) -> tuple[datetime, datetime] | None:
         start = order.planned_start.replace(minute=0, second=0, microsecond=0)
         return start, start + _ANNOUNCED_WINDOW
     return None
-
-
-async def queue_confirmation(
-    session: AsyncSession, order: WorkOrderRecord, now: datetime, *, tz: tzinfo = UTC
-) -> OutboxMessage | None:
-    """Confirm a scheduled visit's appointment, unless the customer was already told this very appointment."""
-    return (await queue_confirmations(session, [order], now, tz=tz)).get(order.code)
 
 
 async def queue_confirmations(

@@ -12,9 +12,11 @@ from sqlmodel import col, select
 from contact_center.clock import ManualClock
 from contact_center.db import Database
 from contact_center.models import FieldNotice, FieldNoticeKind, OutboxChannel, OutboxMessage
-from contact_center.services.field_notifications import queue_on_the_way, queue_reminders
+from contact_center.services.field_notifications import MESSAGES, queue_on_the_way, queue_reminders
 from contact_center.services.field_planning import plan_day
 from contact_center.workers.field_reminders import run_field_reminders
+from email_response.catalogue import TemplateCatalogue
+from email_response.templates import render_reply
 from field_service.models import Asset, WorkOrderRecord
 from field_service.problem import JobType
 from tests.contact_center.field.conftest import DAY, TZ, World, add_order, orders, window
@@ -197,3 +199,22 @@ async def test_a_job_on_an_asset_without_a_case_tells_the_asset_s_owner(
     assert (email.to_address, email.case_id) == ("wu@example.com", None)
     assert "仪表" in email.body  # the meter must be reachable
     assert "工单号" not in email.body  # no case to quote
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("kind", list(FieldNoticeKind))
+def test_every_message_is_shipped_and_says_what_to_prepare_for_every_job_type(
+    kind: FieldNoticeKind, language: str
+) -> None:
+    entry = TemplateCatalogue.from_files(MESSAGES).choose(kind.value, language=language)
+    assert entry is not None
+    assert entry.key.language == language
+    texts = set()
+    for job_type in JobType:
+        context = {"name": "N", "work_order": "WO-1", "job_type": job_type.value, "case_number": None}
+        context.update(
+            {"day": "2026-12-07", "window_from": "09:00", "window_to": "11:00", "eta": "09:40", "technician": None}
+        )
+        texts.add(render_reply(entry.template, context).text)
+    # Confirmations and reminders differ per job type; "on the way" says the same to everyone.
+    assert len(texts) == (1 if kind is FieldNoticeKind.ON_THE_WAY else len(JobType))
