@@ -1,4 +1,7 @@
-"""Who to tell about a work order: the customer of its case, or else the owner of the asset it is on."""
+"""Who to tell about a work order: the customer of its case, or else the owner of the asset it is on.
+
+A phone number that answered STOP (sms_opt_outs) is left out, so that messages go by email instead of failing.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.models import Case, Customer, Identity, IdentityKind
+from contact_center.models import Case, Customer, Identity, IdentityKind, SmsOptOut
 from field_service.models import Asset, WorkOrderRecord
 
 __all__ = ["FieldContact", "work_order_contact", "work_order_contacts"]
@@ -59,6 +62,14 @@ async def work_order_contacts(session: AsyncSession, orders: Sequence[WorkOrderR
     identities = (
         await session.scalars(select(Identity).where(col(Identity.customer_id).in_(known)).order_by(col(Identity.id)))
     ).all()
+    phones = {i.address for i in identities if i.kind is IdentityKind.PHONE}
+    opted_out = set(
+        (
+            await session.scalars(
+                select(SmsOptOut.address).where(col(SmsOptOut.address).in_(phones), col(SmsOptOut.opted_out))
+            )
+        ).all()
+    )
     contacts: dict[str, FieldContact] = {}
     for code, customer_id in wanted.items():
         customer = survivors.get(customer_id)
@@ -69,7 +80,7 @@ async def work_order_contacts(session: AsyncSession, orders: Sequence[WorkOrderR
             customer.id,
             customer.name,
             customer.language,
-            next((i.address for i in theirs if i.kind is IdentityKind.PHONE), None),
+            next((i.address for i in theirs if i.kind is IdentityKind.PHONE and i.address not in opted_out), None),
             next((i.address for i in theirs if i.kind is IdentityKind.EMAIL), None),
         )
     return contacts

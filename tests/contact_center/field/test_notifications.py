@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from contact_center.clock import ManualClock
 from contact_center.db import Database
-from contact_center.models import FieldNotice, FieldNoticeKind, OutboxChannel, OutboxMessage
+from contact_center.models import FieldNotice, FieldNoticeKind, OutboxChannel, OutboxMessage, SmsOptOut
 from contact_center.services.field_notifications import MESSAGES, queue_on_the_way, queue_reminders
 from contact_center.services.field_planning import plan_day
 from contact_center.workers.field_reminders import run_field_reminders
@@ -218,3 +218,14 @@ def test_every_message_is_shipped_and_says_what_to_prepare_for_every_job_type(
         texts.add(render_reply(entry.template, context).text)
     # Confirmations and reminders differ per job type; "on the way" says the same to everyone.
     assert len(texts) == (1 if kind is FieldNoticeKind.ON_THE_WAY else len(JobType))
+
+
+async def test_a_customer_who_answered_stop_is_emailed_instead(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    async with database.transaction() as session:
+        session.add(SmsOptOut(address="+31612345678", keyword="STOP", updated_at=clock.now()))
+    await add_order(database, clock, world.ann_case, window=window(9, 12))
+    await plan(database, clock)
+    [email] = await outbox(database)
+    assert (email.channel, email.to_address) == (OutboxChannel.EMAIL, "ann@example.com")
