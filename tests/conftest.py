@@ -52,6 +52,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     else:
         schema = f"t_{secrets.token_hex(6)}"
         admin = await asyncpg.connect(_raw_postgres_dsn())
+        # In public, once: installed into a test's own schema it would vanish with that schema under the feet of
+        # tests running at the same time.
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
         await admin.execute(f'CREATE SCHEMA "{schema}"')
         await admin.close()
         db = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
