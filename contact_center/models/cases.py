@@ -74,6 +74,7 @@ class EventKind(enum.StrEnum):
     MERGED = "merged"
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
+    WORK_ORDER = "work_order"
 
 
 class ActorKind(enum.StrEnum):

@@ -244,7 +244,8 @@
     c.visits.forEach(function (v) {
       var when = v.planned_start || v.window_start;
       visits.appendChild(el("li", null, v.case + " · " + v.job_type.replace("_", " ") + " · " + v.status.replace("_", " ") +
-        (when ? " · " + new Date(when).toLocaleString() : "") + (v.technician ? " · " + v.technician : "")));
+        (when ? " · " + new Date(when).toLocaleString() : "") + (v.technician ? " · " + v.technician : "") +
+        (v.eta ? " · ETA " + new Date(v.eta).toLocaleTimeString() : "")));
     });
     box.appendChild(visits);
   }
