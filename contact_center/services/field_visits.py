@@ -284,7 +284,7 @@ async def job_details(session: AsyncSession, code: str, worker: Worker) -> JobDe
     defective: dict[str, int] = {}
     _add_recorded(events, used, defective)
     skus = {*order.parts, *used, *defective}
-    names = dict((await session.execute(select(Part.sku, Part.name).where(col(Part.sku).in_(skus)))).tuples().all())
+    names = dict((await session.execute(select(Part.sku, Part.name).where(col(Part.sku).in_(skus)))).all())
     asset = await session.get(Asset, order.asset_id) if order.asset_id else None
     photos = (
         await session.execute(
@@ -352,7 +352,7 @@ async def _eta(session: AsyncSession, order: WorkOrderRecord, now: datetime, tra
     )
     arrivals = [
         Arrival(event.created_at, Location(lat, lon))
-        for event, lat, lon in rows.tuples()
+        for event, lat, lon in rows.all()
         if event.data.get("to") == WorkOrderStatus.ON_SITE.value
     ]
     origin = previous_stop(arrivals, Location(technician.home_lat, technician.home_lon), now)
