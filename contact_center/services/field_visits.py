@@ -9,7 +9,7 @@ half-booked. The reads for the technician's day and a job's page live here too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -414,7 +414,7 @@ async def _van_and_warehouse(session: AsyncSession, technician: str | None) -> t
     return van.code, warehouse.code if warehouse else None
 
 
-def _add_recorded(events: Any, used: dict[str, int], defective: dict[str, int]) -> None:
+def _add_recorded(events: Iterable[WorkOrderEvent], used: dict[str, int], defective: dict[str, int]) -> None:
     """Sum the parts recorded on a job's parts events into ``used`` and ``defective``."""
     for event in events:
         if event.kind != WorkOrderEventKind.PARTS:
