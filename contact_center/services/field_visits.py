@@ -52,6 +52,8 @@ __all__ = [
     "JobDetails",
     "StatusChange",
     "Worker",
+    "active_technicians",
+    "assigned_job",
     "do_add_note",
     "do_attach_photo",
     "do_change_status",
@@ -243,6 +245,13 @@ async def do_attach_photo(
     return photo
 
 
+async def assigned_job(session: AsyncSession, code: str, worker: Worker) -> WorkOrderRecord:
+    """Return the work order if the worker may work it (checked before a slow upload is read, without a lock)."""
+    order = await _find(session, code)
+    _check_owner(order, worker)
+    return order
+
+
 async def load_photo(session: AsyncSession, code: str, photo_id: int, worker: Worker) -> WorkOrderPhoto:
     """Return a job's photo to staff, or to a technician on their own job only."""
     order = await _find(session, code)
@@ -269,10 +278,17 @@ async def technician_day(session: AsyncSession, technician: str, day: date, tz: 
     return list(rows.scalars().all())
 
 
+async def active_technicians(session: AsyncSession) -> list[TechnicianRecord]:
+    """Return the technicians at work, by name (a supervisor picks whose day to open)."""
+    rows = await session.execute(
+        select(TechnicianRecord).where(col(TechnicianRecord.active)).order_by(col(TechnicianRecord.name))
+    )
+    return list(rows.scalars().all())
+
+
 async def job_details(session: AsyncSession, code: str, worker: Worker) -> JobDetails:
     """Return what the job page shows: contact, asset history, parts recorded so far, the steps and photos."""
-    order = await _find(session, code)
-    _check_owner(order, worker)
+    order = await assigned_job(session, code, worker)
     events = tuple(
         (
             await session.execute(

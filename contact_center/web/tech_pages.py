@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contact_center.errors import DomainError, InvalidInput
 from contact_center.services.field_visits import (
     Worker,
+    active_technicians,
+    assigned_job,
     do_add_note,
     do_attach_photo,
     do_change_status,
@@ -84,7 +86,12 @@ async def day_page(request: web.Request) -> web.Response:
         raise InvalidInput(f"{raw!r} is not a date like 2026-12-07", field="date") from None
     async with request.app[DATABASE].transaction() as session:
         worker = await worker_for(session, signed_in.user)
-        technician = day_for(worker, request.query.get("technician") or None)
+        asked = request.query.get("technician") or None
+        if worker.supervisor and asked is None and worker.technician is None:
+            technicians = await active_technicians(session)
+            context = {"user": signed_in.user, "csrf": signed_in.session.csrf_token, "technicians": technicians}
+            return aiohttp_jinja2.render_template("tech_pick.html", request, context)
+        technician = day_for(worker, asked)
         jobs = await technician_day(session, technician, day, tz)
     context = {
         "user": signed_in.user,
@@ -182,6 +189,8 @@ async def post_note(request: web.Request) -> web.Response:
 async def post_photo(request: web.Request) -> web.Response:
     """Attach a photo taken with the phone's camera."""
     signed_in = await _technician(request)
+    async with request.app[DATABASE].transaction() as session:
+        await assigned_job(session, request.match_info["code"], await worker_for(session, signed_in.user))
     try:
         upload = await read_photo_upload(request)
     except DomainError as exc:

@@ -15,6 +15,7 @@ from sqlmodel import select
 from contact_center.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from contact_center.services.field_visits import (
     Worker,
+    assigned_job,
     do_add_note,
     do_attach_photo,
     do_change_status,
@@ -296,9 +297,11 @@ async def add_note(request: web.Request, body: NoteIn) -> Any:
 )
 async def attach_photo(request: web.Request) -> dict[str, Any]:
     code = request.match_info["code"]
-    upload = await read_photo_upload(request)
     async with request.app[DATABASE].transaction() as session:
         worker = await signed_in_worker(request, session)
+        await assigned_job(session, code, worker)
+    upload = await read_photo_upload(request)
+    async with request.app[DATABASE].transaction() as session:
         photo = await do_attach_photo(session, code, worker, now(request), upload.content, upload.type.media_type)
     return {"id": photo.id, "media_type": photo.media_type, "size": photo.size, "url": photo_url(code, photo.id or 0)}
 
