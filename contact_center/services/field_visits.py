@@ -176,20 +176,30 @@ async def do_record_parts(
     *,
     used: Mapping[str, int],
     defective: Mapping[str, int],
+    replace: bool = False,
 ) -> WorkOrderEvent:
-    """Note parts used and defective parts taken out on the job; completion books them in the stock ledger."""
+    """Note parts used and defective parts taken out on the job; completion books them in the stock ledger.
+
+    Quantities add to what was recorded before; with ``replace`` they set it instead (0 takes a mistake back).
+    """
     order = await _job(session, code, worker)
     _may_record(order, "parts")
     if not used and not defective:
         raise InvalidInput("name at least one part used or returned defective", field="used")
+    if any(n < (0 if replace else 1) for n in (*used.values(), *defective.values())):
+        raise InvalidInput("quantities are whole units of at least 1 (0 only to correct)", field="used")
     known = set((await session.execute(select(Part.sku).where(col(Part.sku).in_([*used, *defective])))).scalars())
     unknown = sorted({*used, *defective} - known)
     if unknown:
         raise InvalidInput(f"no part {', '.join(unknown)} in the catalogue", field="used")
-    data = {"used": dict(used), "defective": dict(defective)}
+    data: dict[str, Any] = {"used": dict(used), "defective": dict(defective)}
+    if replace:
+        data["replace"] = True
     listed = ", ".join(f"{n} x {sku}" for sku, n in used.items())
     returned = ", ".join(f"{n} x {sku}" for sku, n in defective.items())
     summary = f"{order.code}: parts used {listed or 'none'}" + (f"; defective returned {returned}" if returned else "")
+    if replace:
+        summary += " (corrected)"
     return await _record(session, order, worker, now, WorkOrderEventKind.PARTS, data, summary=summary)
 
 
@@ -431,13 +441,18 @@ async def _van_and_warehouse(session: AsyncSession, technician: str | None) -> t
 
 
 def _add_recorded(events: Iterable[WorkOrderEvent], used: dict[str, int], defective: dict[str, int]) -> None:
-    """Sum the parts recorded on a job's parts events into ``used`` and ``defective``."""
+    """Total the parts recorded on a job's parts events into ``used`` and ``defective``, corrections applied."""
     for event in events:
         if event.kind != WorkOrderEventKind.PARTS:
             continue
+        replace = bool(event.data.get("replace"))
         for target, key in ((used, "used"), (defective, "defective")):
             for sku, quantity in (event.data.get(key) or {}).items():
-                target[sku] = target.get(sku, 0) + int(quantity)
+                total = int(quantity) + (0 if replace else target.get(sku, 0))
+                if total > 0:
+                    target[sku] = total
+                else:
+                    target.pop(sku, None)
 
 
 def _latest_eta(order: WorkOrderRecord, events: tuple[WorkOrderEvent, ...]) -> datetime | None:

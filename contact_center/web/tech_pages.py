@@ -138,7 +138,9 @@ async def post_parts(request: web.Request) -> web.Response:
         used, defective = int(form.get("used") or 0), int(form.get("defective") or 0)
     except ValueError:
         return await _render_job(request, signed_in, "Quantities are whole numbers.", 400)
-    if not sku or used < 0 or defective < 0 or used + defective == 0 or max(used, defective) > 10_000:
+    # A removal (the button beside a recorded part) sets that part's totals back to zero.
+    remove = form.get("remove") == "1"
+    if not sku or min(used, defective) < 0 or max(used, defective) > 10_000 or (used + defective == 0 and not remove):
         return await _render_job(request, signed_in, "Name the part and how many were used or returned.", 400)
 
     async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
@@ -147,8 +149,9 @@ async def post_parts(request: web.Request) -> web.Response:
             request.match_info["code"],
             worker,
             now,
-            used={sku: used} if used else {},
-            defective={sku: defective} if defective else {},
+            used={sku: 0} if remove else ({sku: used} if used else {}),
+            defective={sku: 0} if remove else ({sku: defective} if defective else {}),
+            replace=remove,
         )
 
     return await _act(request, signed_in, act)

@@ -83,6 +83,10 @@ async def test_forms_post_then_redirect_and_refusals_say_why(login, day):
     await post_form(tess, "/tech/jobs/W-boiler/status", {"status": "on_site"})
     response = await post_form(tess, "/tech/jobs/W-boiler/parts", {"sku": "FUSE", "used": "x"})
     assert response.status == 400
+    assert (await post_form(tess, "/tech/jobs/W-boiler/parts", {"sku": "FUSE", "used": "3"})).status == 303
+    assert "Used 3 \u00d7 Fuse 13 A" in await page(tess, "/tech/jobs/W-boiler")
+    assert (await post_form(tess, "/tech/jobs/W-boiler/parts", {"sku": "FUSE", "remove": "1"})).status == 303
+    assert 'id="parts-recorded"' not in await page(tess, "/tech/jobs/W-boiler")
     response = await post_form(tess, "/tech/jobs/W-boiler/readings", {"value": "lots"})
     assert response.status == 400
     response = await post_form(tess, "/tech/jobs/W-boiler/notes", {"text": "Cellar is flooded."})

@@ -251,3 +251,15 @@ async def test_photos_are_typed_by_their_bytes_capped_and_shown_only_to_staff_an
     assert (await tom.client.get(photo["url"])).status == 403
     assert (await tess.client.get("/api/v1/work-orders/W-socket/photos/" + str(photo["id"]))).status == 404
     assert (await tess.client.get("/api/v1/work-orders/W-boiler/photos/x1")).status == 404
+
+
+async def test_a_mistaken_part_is_corrected_before_completion(login, day, database):
+    tess = await login("tess")
+    await step(tess, "W-boiler", "en_route")
+    await step(tess, "W-boiler", "on_site")
+    await tess.post("/api/v1/work-orders/W-boiler/parts", {"used": {"FUSE": 2, "VALVE": 1}}, expect=201)
+    await tess.post("/api/v1/work-orders/W-boiler/parts", {"used": {"FUSE": 1}, "replace": True}, expect=201)
+    await tess.post("/api/v1/work-orders/W-boiler/parts", {"used": {"VALVE": 0}, "replace": True}, expect=201)
+    await step(tess, "W-boiler", "completed")
+    assert await stock(database, "VAN-TESS", "FUSE") == (1, 0, 0)
+    assert await stock(database, "VAN-TESS", "VALVE") == (1, 0, 0)

@@ -98,12 +98,13 @@ class PartsIn(BaseModel):
 
     used: dict[str, int] = Field(default_factory=dict, description="{SKU: units used}")
     defective: dict[str, int] = Field(default_factory=dict, description="{SKU: defective units taken out}")
+    replace: bool = Field(default=False, description="set these SKUs' totals instead of adding (0 removes)")
 
     @field_validator("used", "defective")
     @classmethod
-    def positive(cls, value: dict[str, int]) -> dict[str, int]:
-        if any(n < 1 or n > 10_000 for n in value.values()):
-            raise ValueError("quantities are whole units from 1 to 10000")
+    def bounded(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(n < 0 or n > 10_000 for n in value.values()):
+            raise ValueError("quantities are whole units up to 10000")
         if any(not sku.strip() or len(sku) > 64 for sku in value):
             raise ValueError("name each part by its SKU")
         return value
@@ -253,7 +254,13 @@ async def record_parts(request: web.Request, body: PartsIn) -> Any:
     async with request.app[DATABASE].transaction() as session:
         worker = await signed_in_worker(request, session)
         return await do_record_parts(
-            session, request.match_info["code"], worker, now(request), used=body.used, defective=body.defective
+            session,
+            request.match_info["code"],
+            worker,
+            now(request),
+            used=body.used,
+            defective=body.defective,
+            replace=body.replace,
         )
 
 
