@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.errors import DomainError, InvalidInput
 from contact_center.services.field_visits import (
+    StatusChange,
     Worker,
     active_technicians,
     assigned_job,
@@ -30,7 +31,7 @@ from contact_center.services.field_visits import (
     worker_for,
 )
 from contact_center.services.users import SignedIn
-from contact_center.web.api.technician import day_for, photo_url
+from contact_center.web.api.technician import announce_visit, day_for, photo_url
 from contact_center.web.auth import TECHNICIANS, authorize, check_csrf, read_form
 from contact_center.web.keys import CLOCK, DATABASE
 from contact_center.web.photo_upload import read_photo_upload
@@ -122,10 +123,17 @@ async def post_status(request: web.Request) -> web.Response:
     except ValueError:
         return await _render_job(request, signed_in, "Choose a step.", 400)
 
-    async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
-        await do_change_status(session, request.match_info["code"], target, worker, now, reason=form.get("reason", ""))
+    changes: list[StatusChange] = []
 
-    return await _act(request, signed_in, act)
+    async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
+        code, reason = request.match_info["code"], form.get("reason", "")
+        changes.append(await do_change_status(session, code, target, worker, now, reason=reason))
+
+    def announce() -> None:
+        for change in changes:
+            announce_visit(request, change)
+
+    return await _act(request, signed_in, act, after=announce)
 
 
 @routes.post("/tech/jobs/{code}/parts")
@@ -206,8 +214,13 @@ async def post_photo(request: web.Request) -> web.Response:
     return await _act(request, signed_in, act)
 
 
-async def _act(request: web.Request, signed_in: SignedIn, act: Action) -> web.Response:
-    """Run one change in a transaction, then go back to the job; show the job with the reason if it was refused."""
+async def _act(
+    request: web.Request, signed_in: SignedIn, act: Action, after: Callable[[], None] | None = None
+) -> web.Response:
+    """Run one change in a transaction, then go back to the job; show the job with the reason if it was refused.
+
+    ``after`` runs once the change is committed (to announce it).
+    """
     try:
         async with request.app[DATABASE].transaction() as session:
             worker = await worker_for(session, signed_in.user)
@@ -216,6 +229,8 @@ async def _act(request: web.Request, signed_in: SignedIn, act: Action) -> web.Re
         if exc.status in (403, 404):
             raise
         return await _render_job(request, signed_in, exc.message, exc.status)
+    if after is not None:
+        after()
     raise web.HTTPSeeOther(str(request.app.router["tech_job"].url_for(code=request.match_info["code"])))
 
 

@@ -18,6 +18,7 @@ from field_service.problem import Location
 from field_service.travel import HaversineTravel
 from field_service.visits import visits_for_cases
 from field_service.worklog import WorkOrderEvent, WorkOrderEventKind
+from tests.channels.chat.test_chat import origin_of, receive_until
 from tests.conftest import PASSWORD, START, Api
 from tests.field_service.visit_day import BOILER_SITE, TESS_HOME, SeededDay, seed_day, tiny_png
 
@@ -263,3 +264,18 @@ async def test_a_mistaken_part_is_corrected_before_completion(login, day, databa
     await step(tess, "W-boiler", "completed")
     assert await stock(database, "VAN-TESS", "FUSE") == (1, 0, 0)
     assert await stock(database, "VAN-TESS", "VALVE") == (1, 0, 0)
+
+
+async def test_agent_desktops_hear_when_a_cases_visit_moves(login, day):
+    tess, bob = await login("tess"), await login("bob")
+    ws = await bob.client.ws_connect("/desktop/ws", headers={"Origin": origin_of(bob.client)})
+    await receive_until(ws, "hello")
+    set_off = await step(tess, "W-boiler", "en_route")
+    heard = await receive_until(ws, "visit")
+    assert (heard["case_id"], heard["work_order"], heard["status"]) == (day.case_id, "W-boiler", "en_route")
+    assert heard["eta"] == set_off["eta"].replace("Z", "+00:00")
+    # A job that belongs to no case is nobody's news on the desktop.
+    await step(tess, "W-socket", "en_route")
+    await step(tess, "W-boiler", "on_site")
+    assert (await receive_until(ws, "visit"))["status"] == "on_site"
+    await ws.close()

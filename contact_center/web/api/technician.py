@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from contact_center.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from contact_center.services.field_visits import (
+    StatusChange,
     Worker,
     assigned_job,
     do_add_note,
@@ -27,14 +28,14 @@ from contact_center.services.field_visits import (
 )
 from contact_center.web.api.params import Out, now
 from contact_center.web.auth import STAFF, TECHNICIANS, current_user
-from contact_center.web.keys import DATABASE
+from contact_center.web.keys import DATABASE, HUB
 from contact_center.web.photo_upload import read_photo_upload
 from contact_center.web.router import ApiRouter
 from field_service.history import asset_history
 from field_service.models import Asset, WorkOrderStatus
 from field_service.problem import JobType
 
-__all__ = ["day_for", "photo_url", "router", "signed_in_worker"]
+__all__ = ["announce_visit", "day_for", "photo_url", "router", "signed_in_worker"]
 
 router = ApiRouter("technician")
 
@@ -238,6 +239,7 @@ async def change_status(request: web.Request, body: StatusIn) -> dict[str, Any]:
         change = await do_change_status(
             session, request.match_info["code"], body.status, worker, now(request), reason=body.reason
         )
+    announce_visit(request, change)
     return {"work_order": change.order, "eta": change.eta}
 
 
@@ -352,6 +354,23 @@ async def history(request: web.Request) -> Any:
         if asset is None:
             raise NotFound(f"asset {code} does not exist", resource="asset")
         return await asset_history(session, asset)
+
+
+def announce_visit(request: web.Request, change: StatusChange) -> None:
+    """Tell open agent desktops (in every server process) that a case's visit moved, once the change is committed."""
+    order = change.order
+    if order.case_id is None:
+        return
+    request.app[HUB].publish(
+        {
+            "topic": "field",
+            "kind": "visit_changed",
+            "case_id": order.case_id,
+            "work_order": order.code,
+            "status": order.status.value,
+            "eta": change.eta.isoformat() if change.eta else None,
+        }
+    )
 
 
 def photo_url(code: str, photo_id: int) -> str:
