@@ -231,7 +231,8 @@ async def _act(
         return await _render_job(request, signed_in, exc.message, exc.status)
     if after is not None:
         after()
-    raise web.HTTPSeeOther(str(request.app.router["tech_job"].url_for(code=request.match_info["code"])))
+    job = request.app.router["tech_job"].url_for(code=request.match_info["code"])
+    raise web.HTTPSeeOther(str(job.with_query(request.query)))
 
 
 async def _render_job(request: web.Request, signed_in: SignedIn, error: str | None, status: int) -> web.Response:
@@ -252,6 +253,8 @@ async def _render_job(request: web.Request, signed_in: SignedIn, error: str | No
         "open": order.status.value in NEXT,
         "photos": [photo_url(order.code, photo_id) for photo_id in details.photo_ids],
         "error": error,
+        # The page's own query (its time zone) carried through each form and the redirect after it.
+        "query": f"?{request.query_string}" if request.query_string else "",
         "zone": str(tz),
         "clock": lambda moment: _clock(moment, tz),
     }

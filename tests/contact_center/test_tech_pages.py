@@ -121,3 +121,15 @@ async def test_photos_from_the_page_are_checked_and_shown(login, day):
     html = await page(tess, "/tech/jobs/W-boiler")
     (url,) = re.findall(r'<img src="([^"]+)"', html)
     assert url == photo_url("W-boiler", int(url.rsplit("/", 1)[1]))
+
+
+async def test_times_show_in_the_zone_asked_for_and_forms_keep_it(login, day):
+    tess = await login("tess")
+    day_page = await page(tess, "/tech?tz=Europe/Amsterdam")
+    assert "11:30\u201312:30" in day_page
+    assert 'href="/tech/jobs/W-boiler?tz=Europe/Amsterdam"' in day_page
+    job = await page(tess, "/tech/jobs/W-boiler?tz=Europe/Amsterdam")
+    assert 'action="/tech/jobs/W-boiler/status?tz=Europe/Amsterdam"' in job
+    response = await post_form(tess, "/tech/jobs/W-boiler/status?tz=Europe/Amsterdam", {"status": "en_route"})
+    assert (response.status, response.headers["Location"]) == (303, "/tech/jobs/W-boiler?tz=Europe/Amsterdam")
+    await page(tess, "/tech?tz=Mars/Olympus", 400)
