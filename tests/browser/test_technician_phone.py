@@ -1,14 +1,19 @@
 """A technician's visit on a phone, in Debian's chromium at 390x844: sign in, the day in route order, set off,
-arrive, record a part and a meter reading, attach a photo, finish; then the store says what the page said."""
+arrive, record a part and a meter reading, attach a photo, finish; then the store says what the page said. And the
+agent desktop's 360 view follows the visit as the technician moves it."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
+from playwright.async_api import expect
 from sqlmodel import select
 
 from field_service.ledger import StockLedger
 from field_service.models import MeterReading, WorkOrderRecord, WorkOrderStatus
 from field_service.worklog import WorkOrderPhoto
+from tests.browser.test_chat_desktop_wallboard import signed_in_page
+from tests.browser.test_desktop_tools import accept_next_offer, contact_in
 from tests.conftest import PASSWORD, START
 from tests.field_service.visit_day import EMAIL, PHONE, seed_day, tiny_png
 
@@ -104,3 +109,28 @@ async def test_a_technician_works_a_job_from_the_phone(live_server, browser, dat
         assert readings == [(1500.5, order.id)]
         photos = (await session.execute(select(WorkOrderPhoto.media_type, WorkOrderPhoto.size))).all()
         assert photos == [("image/png", len(tiny_png()))]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_agent_desktop_follows_the_visit_live(browser, live_server, users, database, clock):
+    async with database.transaction() as session:
+        await seed_day(session, clock.now(), users["tess"])
+    agent, desktop = await signed_in_page(browser, live_server, "bob", "/desktop")
+    await desktop.get_by_label("Presence").select_option("available")
+    await desktop.get_by_text("Connected · available").wait_for()
+    # Ann texts in; her 360 view lists the visit planned on her boiler case.
+    await contact_in(live_server, channel="sms", external_id="SM-ann", address=PHONE, body="When is the engineer here?")
+    await accept_next_offer(desktop)
+    visits = desktop.locator("#c360 li", has_text="repair")
+    await expect(visits).to_contain_text("scheduled")
+
+    async with aiohttp.ClientSession(live_server, cookie_jar=aiohttp.CookieJar(unsafe=True)) as tess:
+        signed_in = await tess.post("/api/v1/auth/login", json={"username": "tess@example.test", "password": PASSWORD})
+        csrf = (await signed_in.json())["csrf_token"]
+        moved = await tess.post(
+            "/api/v1/work-orders/W-boiler/status", json={"status": "en_route"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert moved.status == 200, await moved.text()
+    await expect(visits).to_contain_text("en route")
+    await expect(visits).to_contain_text("ETA")
+    await agent.close()
