@@ -71,7 +71,7 @@ async def visits_for_cases(session: AsyncSession, case_ids: Sequence[int]) -> li
         )
     )
     found = rows.all()
-    steps = await _last_steps([order.id for order, _name in found if order.id is not None], session)
+    steps = await _last_steps(session, [order.id for order, _name in found if order.id is not None])
     visits = []
     for order, name in found:
         step = steps.get(order.id or 0)
@@ -93,7 +93,7 @@ async def visits_for_cases(session: AsyncSession, case_ids: Sequence[int]) -> li
     return visits
 
 
-async def _last_steps(order_ids: list[int], session: AsyncSession) -> dict[int, WorkOrderEvent]:
+async def _last_steps(session: AsyncSession, order_ids: list[int]) -> dict[int, WorkOrderEvent]:
     """Return each work order's latest status step."""
     rows = await session.execute(
         select(WorkOrderEvent)
