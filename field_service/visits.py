@@ -1,4 +1,8 @@
-"""Technician visits as the people around a case see them: the agent desktop's 360 view and the customer portal."""
+"""Technician visits as the people around a case see them: the agent desktop's 360 view and the customer portal.
+
+The status is live: each visit carries when its last step happened and, while the technician is on the way, the
+ETA computed when they set off (from ``work_order_events``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlmodel import col, select
 
 from field_service.models import TechnicianRecord, WorkOrderRecord, WorkOrderStatus
 from field_service.problem import JobType
+from field_service.worklog import WorkOrderEvent, WorkOrderEventKind
 
 __all__ = ["CUSTOMER_STAGES", "Visit", "visits_for_cases"]
 
@@ -38,6 +43,9 @@ class Visit:
     window_end: datetime | None
     planned_start: datetime | None
     technician: str | None
+    # When the status last changed, and the expected arrival while the technician is on the way.
+    status_since: datetime | None = None
+    eta: datetime | None = None
 
     @property
     def stage(self) -> str:
@@ -62,16 +70,34 @@ async def visits_for_cases(session: AsyncSession, case_ids: Sequence[int]) -> li
             col(WorkOrderRecord.planned_start).is_(None), col(WorkOrderRecord.planned_start), col(WorkOrderRecord.id)
         )
     )
-    return [
-        Visit(
-            work_order=order.code,
-            case_id=order.case_id or 0,
-            job_type=order.job_type,
-            status=order.status,
-            window_start=order.window_start,
-            window_end=order.window_end,
-            planned_start=order.planned_start,
-            technician=name,
+    found = rows.all()
+    steps = await _last_steps(session, [order.id for order, _name in found if order.id is not None])
+    visits = []
+    for order, name in found:
+        step = steps.get(order.id or 0)
+        eta = step.data.get("eta") if step and order.status is WorkOrderStatus.EN_ROUTE else None
+        visits.append(
+            Visit(
+                work_order=order.code,
+                case_id=order.case_id or 0,
+                job_type=order.job_type,
+                status=order.status,
+                window_start=order.window_start,
+                window_end=order.window_end,
+                planned_start=order.planned_start,
+                technician=name,
+                status_since=step.created_at if step else None,
+                eta=datetime.fromisoformat(str(eta)) if eta else None,
+            )
         )
-        for order, name in rows.all()
-    ]
+    return visits
+
+
+async def _last_steps(session: AsyncSession, order_ids: list[int]) -> dict[int, WorkOrderEvent]:
+    """Return each work order's latest status step."""
+    rows = await session.execute(
+        select(WorkOrderEvent)
+        .where(col(WorkOrderEvent.work_order_id).in_(order_ids), WorkOrderEvent.kind == WorkOrderEventKind.STATUS)
+        .order_by(col(WorkOrderEvent.id))
+    )
+    return {event.work_order_id: event for event in rows.scalars()}

@@ -37,6 +37,7 @@ from contact_center.models.users import Role, User, WebSession
 
 # The domain packages own their tables; importing them here puts them in the one metadata migrations compare.
 from field_service import models as field_service_models  # noqa: F401
+from field_service import worklog as field_service_worklog  # noqa: F401
 from knowledge_base.models import Article, ArticleFeedback, ArticleVersion, KbTerm
 
 metadata = SQLModel.metadata

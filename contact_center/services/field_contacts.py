@@ -1,6 +1,7 @@
 """Who to tell about a work order: the customer of its case, or else the owner of the asset it is on.
 
-A phone number that answered STOP (sms_opt_outs) is left out, so that messages go by email instead of failing.
+A phone number that answered STOP (sms_opt_outs) is still there to call, but not to text: messages go by email
+instead of failing.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ _MAX_MERGES = 10
 
 @dataclass(frozen=True)
 class FieldContact:
-    """A customer's name, language and the first phone number and email address they gave us."""
+    """A customer's name, language and the first phone number and email address they gave us.
+
+    ``sms_phone`` is the first number that may be texted (None when every number answered STOP).
+    """
 
     customer_id: int
     name: str
     language: str
     phone: str | None
+    sms_phone: str | None
     email: str | None
 
 
@@ -80,6 +85,7 @@ async def work_order_contacts(session: AsyncSession, orders: Sequence[WorkOrderR
             customer.id,
             customer.name,
             customer.language,
+            next((i.address for i in theirs if i.kind is IdentityKind.PHONE), None),
             next((i.address for i in theirs if i.kind is IdentityKind.PHONE and i.address not in opted_out), None),
             next((i.address for i in theirs if i.kind is IdentityKind.EMAIL), None),
         )

@@ -184,7 +184,7 @@ async def _notify(
     now: datetime,
 ) -> OutboxMessage | None:
     assert order.id is not None
-    if contact is None or not (contact.phone or contact.email):
+    if contact is None or not (contact.sms_phone or contact.email):
         return None
     notice = FieldNotice(work_order_id=order.id, kind=kind, appointment=appointment, created_at=now)
     try:
@@ -217,8 +217,8 @@ def _outbound(
             **context,
         },
     )
-    if contact.phone:
-        return Outbound(OutboxChannel.SMS, contact.phone, rendered.text.strip(), case_id=order.case_id)
+    if contact.sms_phone:
+        return Outbound(OutboxChannel.SMS, contact.sms_phone, rendered.text.strip(), case_id=order.case_id)
     assert contact.email is not None
     return Outbound(OutboxChannel.EMAIL, contact.email, rendered.text, subject=rendered.subject, case_id=order.case_id)
 

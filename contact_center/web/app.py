@@ -28,7 +28,7 @@ from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
-from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, wallboard
+from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, tech_pages, wallboard
 from contact_center.web.api import (
     agents,
     cases,
@@ -40,6 +40,7 @@ from contact_center.web.api import (
     portal,
     routing,
     sla,
+    technician,
     users,
 )
 from contact_center.web.api import desktop as desktop_api
@@ -72,6 +73,7 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     wallboard_api.router,
     email.router,
     field_dispatch.router,
+    technician.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -128,6 +130,7 @@ def create_app(
     app.router.add_routes(pages.routes)
     app.router.add_routes(portal_web.routes)
     app.router.add_routes(kb_pages.routes)
+    app.router.add_routes(tech_pages.routes)
     add_socket_registry(app)
     app.router.add_routes(desktop.routes)
     app.router.add_routes(wallboard.routes)

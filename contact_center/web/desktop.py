@@ -205,6 +205,8 @@ async def _forward(
                 await writer.send({"type": "activity", "activity": message["activity"], "reason": message["reason"]})
                 if message.get("reason") == "removed":
                     return  # routing dropped the agent: disabled
+        elif topic == "field" and kind == "visit_changed":
+            await writer.send({"type": "visit", **{k: message[k] for k in ("case_id", "work_order", "status", "eta")}})
         elif topic == "chat":
             chat_id = int(message["chat_id"])
             holder = await _chat_agent(request, chat_id, chats, fresh=message.get("type") == "status")

@@ -20,6 +20,8 @@ ADAPTERS = {
     "field_service.ledger",
     "field_service.store",
     "field_service.visits",
+    "field_service.worklog",
+    "field_service.history",
     "field_service.cli",
 }
 FORBIDDEN = ("contact_center", "aiohttp", "redis")

@@ -356,6 +356,8 @@ async def _overview(session: AsyncSession, customer_id: int) -> dict[str, Any]:
                 "window_end": v.window_end.isoformat() if v.window_end else None,
                 "planned_start": v.planned_start.isoformat() if v.planned_start else None,
                 "technician": v.technician,
+                "status_since": v.status_since.isoformat() if v.status_since else None,
+                "eta": v.eta.isoformat() if v.eta else None,
             }
             for v in visits
         ],

@@ -244,7 +244,8 @@
     c.visits.forEach(function (v) {
       var when = v.planned_start || v.window_start;
       visits.appendChild(el("li", null, v.case + " · " + v.job_type.replace("_", " ") + " · " + v.status.replace("_", " ") +
-        (when ? " · " + new Date(when).toLocaleString() : "") + (v.technician ? " · " + v.technician : "")));
+        (when ? " · " + new Date(when).toLocaleString() : "") + (v.technician ? " · " + v.technician : "") +
+        (v.eta ? " · ETA " + new Date(v.eta).toLocaleTimeString() : "")));
     });
     box.appendChild(visits);
   }
@@ -356,6 +357,14 @@
         Object.keys(offers).forEach(function (id) { if (offers[id].data.contact_id === m.contact_id) { removeOffer(id); } });
       } else if (m.type === "activity") { showActivity(m.activity); }
       else if (m.type === "work_changed") { loadWork(); }
+      else if (m.type === "visit") {
+        // A technician moved a visit of the open customer's cases: redraw the 360 view with its live status.
+        if (current && current.customer && current.customer.cases.some(function (k) { return k.id === m.case_id; })) {
+          api("GET", "/api/v1/contacts/" + current.contact.id + "/workspace").then(function (w) {
+            if (current && current.contact.id === w.contact.id) { showCustomer(w.customer); }
+          }).catch(function (e) { say(e.message); });
+        }
+      }
       else if (m.type === "message") {
         if (current && current.chat && current.chat.id === m.chat_id) { addChatMessage(m); }
         else { unread[m.chat_id] = true; loadWork(); }
