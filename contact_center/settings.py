@@ -52,6 +52,8 @@ class Settings:
     routing_rules: Path | None = None
     # Other sites that may embed the chat widget (their origins, e.g. https://shop.example); our own is always allowed.
     chat_allowed_origins: tuple[str, ...] = ()
+    # How long a process holds the lease on a run-once background loop without renewing (contact_center.leases).
+    lease_seconds: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,6 +89,7 @@ class Settings:
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
             routing_rules=_existing_file(env, "ROUTING_RULES"),
             chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
+            lease_seconds=_int(env, "LEASE_SECONDS", default=15, minimum=1),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))

@@ -23,6 +23,7 @@ from contact_center.clock import Clock, SystemClock
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
+from contact_center.leases import LoopFactory, new_holder, run_exclusively
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
 from contact_center.relay import RedisRelay
@@ -43,7 +44,7 @@ from contact_center.web.api import (
 from contact_center.web.api import desktop as desktop_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, LEASE_HOLDER, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
@@ -51,7 +52,7 @@ from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
-__all__ = ["API_ROUTERS", "api_endpoints", "create_app"]
+__all__ = ["API_ROUTERS", "api_endpoints", "create_app", "exclusively"]
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
@@ -106,6 +107,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
+    app[LEASE_HOLDER] = new_holder()
     app[METRICS] = Metrics()
     owns_database = database is None
     app[DATABASE] = database or Database(settings.database_url)
@@ -159,7 +161,9 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         log.exception("routing state not loaded; retrying in the background")
         tasks.append(asyncio.create_task(_retry_load_routing(app), name="routing-load"))
     if settings.background_workers:
-        tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
+        db, clock = app[DATABASE], app[CLOCK]
+        tasks.append(asyncio.create_task(exclusively(app, "sla-timer", lambda: run_sla_timer(db, clock))))
+        # Not under a lease: every routing timeout fires in one atomic backend script, so each process may tick.
         tasks.append(asyncio.create_task(dispatcher.run_timers(), name="routing-timers"))
     app[_BACKGROUND] = tasks
     yield
@@ -167,6 +171,22 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
+
+
+async def exclusively(app: web.Application, name: str, loop_factory: LoopFactory) -> None:
+    """Run a background loop in one process only of those sharing this case store (see `contact_center.leases`).
+
+    Lease times are wall-clock time, whatever clock the app's business logic is given: they measure whether a
+    process is alive.
+    """
+    await run_exclusively(
+        name,
+        loop_factory,
+        db=app[DATABASE],
+        holder=app[LEASE_HOLDER],
+        clock=SystemClock(),
+        period=float(app[SETTINGS].lease_seconds),
+    )
 
 
 async def _event_relay(app: web.Application) -> AsyncIterator[None]:
