@@ -26,6 +26,7 @@ from contact_center.hub import EventHub
 from contact_center.leases import LoopFactory, new_holder, run_exclusively
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
+from contact_center.recovery import keep_routing_state
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
 from contact_center.web import desktop, health, kb_pages, pages, wallboard
@@ -51,6 +52,7 @@ from contact_center.web.router import ApiRouter, Endpoint
 from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
+from routing.redis_backend import RedisBackend
 
 __all__ = ["API_ROUTERS", "api_endpoints", "create_app", "exclusively"]
 
@@ -145,6 +147,7 @@ def create_app(
     app.cleanup_ctx.append(_background_work)
     if settings.redis_url:
         app.cleanup_ctx.append(_event_relay)
+        app.cleanup_ctx.append(_routing_state_watch)
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
@@ -200,6 +203,19 @@ async def _event_relay(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         await client.aclose()
+
+
+async def _routing_state_watch(app: web.Application) -> AsyncIterator[None]:
+    """Rebuild the shared routing state from the case store whenever Redis comes back empty."""
+    backend = app[DISPATCHER].backend
+    task = None
+    if isinstance(backend, RedisBackend):
+        marker = f"{app[SETTINGS].redis_prefix}loaded"
+        task = asyncio.create_task(keep_routing_state(app[DISPATCHER], backend.client, marker), name="routing-watch")
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:
