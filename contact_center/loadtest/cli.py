@@ -145,7 +145,9 @@ async def _run_real(
         recorded: Recorded = await drive(
             Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
         )
-        await asyncio.sleep(2.0)  # let offers made for the last contacts be answered
+        # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
+        # 5 s): what is missing at the audit is then lost, not late.
+        await asyncio.sleep(7.0)
     finally:
         await floor.stop()
     db = Database(settings.database_url)
