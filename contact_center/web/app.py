@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
@@ -211,6 +213,9 @@ async def _routing_state_watch(app: web.Application) -> AsyncIterator[None]:
     task = None
     if isinstance(backend, RedisBackend):
         marker = f"{app[SETTINGS].redis_prefix}loaded"
+        # Start-up has just loaded the state (`_background_work` runs first): mark it, so it is not loaded twice.
+        with contextlib.suppress(RedisError, OSError):
+            await backend.client.set(marker, "1")
         task = asyncio.create_task(keep_routing_state(app[DISPATCHER], backend.client, marker), name="routing-watch")
     yield
     if task is not None:
