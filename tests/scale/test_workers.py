@@ -21,7 +21,7 @@ from contact_center.cli import main
 from contact_center.db import Database
 from contact_center.migrate import upgrade
 from contact_center.models import Channel
-from tests.conftest import POSTGRES_URL
+from tests.conftest import DATABASES, POSTGRES_URL
 from tests.scale.conftest import free_port
 from tests.scale.test_faults import contacts_by_external_id, eventually
 
@@ -43,6 +43,8 @@ def test_more_than_one_worker_needs_postgresql_and_redis(monkeypatch, tmp_path, 
 @pytest.fixture
 async def own_database() -> AsyncIterator[str]:
     """A database of this test's own on the shared server, migrated to head (server processes need a URL)."""
+    if "postgresql" not in DATABASES:
+        pytest.skip("server processes share PostgreSQL; TEST_DATABASES leaves it out")
     name = f"t_workers_{secrets.token_hex(4)}"
     admin_dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
     admin = await asyncpg.connect(admin_dsn)
