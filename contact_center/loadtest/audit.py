@@ -9,9 +9,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from contact_center.channels.chat.models import ChatSession
 from contact_center.db import Database
-from contact_center.models import Case, Channel, Contact
+from contact_center.models import Case, Channel, ChatSession, Contact
 
 __all__ = ["Audit", "audit_store"]
 
