@@ -317,4 +317,5 @@ def _print_table(result: dict[str, Any]) -> None:
         if figures["errors"]:
             print(f"  errors: {figures['errors']}")
     print(f"audit: {result['audit']}")
+    print(f"agents: {result['agent_outcomes']}")
     print(f"target met: {result['target_met']}")
