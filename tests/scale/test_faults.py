@@ -29,7 +29,7 @@ from contact_center.web.keys import DISPATCHER
 from contact_center.workers.outbox import send_due
 from email_response.smtp import SmtpSender
 from tests.channels.email.conftest import Mailroom, dovecot, mailbox, mfs
-from tests.conftest import PASSWORD, Api
+from tests.contact_center.test_routing_scale_out import sign_in
 from tests.scale.conftest import free_port
 
 __all__ = ["dovecot", "mailbox"]
@@ -37,14 +37,6 @@ __all__ = ["dovecot", "mailbox"]
 TOKEN = "fault-token"
 BASE_URL = "https://cc.example.test"
 HELP = "help@example.test"
-
-
-async def sign_in(client, persona: str) -> Api:
-    response = await client.post(
-        "/api/v1/auth/login", json={"username": f"{persona}@example.test", "password": PASSWORD}
-    )
-    assert response.status == 200
-    return Api(client, (await response.json())["csrf_token"])
 
 
 async def eventually(check, *, seconds: float = 15.0, every: float = 0.1):

@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from contact_center.cli import main
 from contact_center.db import Database
+from contact_center.leases import holder_of
 from contact_center.migrate import upgrade
 from contact_center.models import Channel
 from tests.conftest import DATABASES, POSTGRES_URL
@@ -67,10 +69,7 @@ def children_of(pid: int) -> set[int]:
 
 
 async def lease_holder_pid(db: Database, name: str) -> int | None:
-    from datetime import UTC, datetime
-
-    from contact_center.leases import holder_of
-
+    """Return the pid of the process holding a lease (holders are named host:pid:random)."""
     holder = await holder_of(db, name, datetime.now(UTC))
     return int(holder.split(":")[1]) if holder else None
 
