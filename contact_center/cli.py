@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
         sub.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
         sub.set_defaults(func=_serve if name == "serve" else _demo)
+        if name == "serve":
+            sub.add_argument(
+                "--workers",
+                type=int,
+                default=1,
+                help="server processes sharing the port (default 1; more need PostgreSQL and REDIS_URL)",
+            )
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema", description="Upgrade the database.")
     migrate.add_argument("--revision", default="head", help="target revision (default head)")
@@ -75,6 +82,7 @@ def _register_engine_commands(
     """Add the commands the routing engine, the IVR, the email channel and field service define for themselves."""
     from contact_center.channels.email.cli import register_bench as register_email_bench
     from contact_center.channels.email.cli import register_commands as register_email
+    from contact_center.loadtest.cli import register_bench as register_load_bench
     from field_service.cli import register_bench as register_schedule_bench
     from field_service.cli import register_commands as register_field_service
     from ivr.cli import register_commands as register_ivr
@@ -88,6 +96,7 @@ def _register_engine_commands(
     register_ivr(commands)
     register_email(commands)
     register_email_bench(bench_commands)
+    register_load_bench(bench_commands)
 
 
 @asynccontextmanager
@@ -143,8 +152,13 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from contact_center.supervisor import check_workers, supervise
+
     settings = _settings()
+    check_workers(settings, args.workers)
     upgrade(settings.database_url)
+    if args.workers > 1:
+        return supervise(args.host, args.port, args.workers)
     _run(settings, args.host, args.port)
     return 0
 

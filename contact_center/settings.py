@@ -56,6 +56,8 @@ class Settings:
     # Field service: the time zone of shifts and planned days, and the solver time of automatic re-plans.
     field_time_zone: str = "UTC"
     field_replan_seconds: float = 5.0
+    # How long a process holds the lease on a run-once background loop without renewing (contact_center.leases).
+    lease_seconds: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
             chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
             field_time_zone=_time_zone(env, "FIELD_TIME_ZONE"),
             field_replan_seconds=_int(env, "FIELD_REPLAN_SECONDS", default=5, minimum=1),
+            lease_seconds=_int(env, "LEASE_SECONDS", default=15, minimum=1),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))

@@ -21,6 +21,7 @@ from contact_center.models.cases import (
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.field_dispatch import FieldNotice, FieldNoticeKind, SchedulePlan
+from contact_center.models.leases import Lease
 from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.portal import (
     PortalAttachment,
@@ -73,6 +74,7 @@ __all__ = [
     "IdentityKind",
     "ImapState",
     "KbTerm",
+    "Lease",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from contact_center.channels.base import Transport
@@ -24,8 +26,10 @@ from contact_center.clock import Clock, SystemClock
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
+from contact_center.leases import LoopFactory, new_holder, run_exclusively
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
+from contact_center.recovery import keep_routing_state
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
 from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, tech_pages, wallboard
@@ -46,7 +50,7 @@ from contact_center.web.api import (
 from contact_center.web.api import desktop as desktop_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, LEASE_HOLDER, METRICS, ROUTER, SETTINGS
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
@@ -54,8 +58,9 @@ from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.field_reminders import run_field_reminders
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
+from routing.redis_backend import RedisBackend
 
-__all__ = ["API_ROUTERS", "api_endpoints", "create_app"]
+__all__ = ["API_ROUTERS", "api_endpoints", "create_app", "exclusively"]
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
@@ -112,6 +117,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
+    app[LEASE_HOLDER] = new_holder()
     app[METRICS] = Metrics()
     owns_database = database is None
     app[DATABASE] = database or Database(settings.database_url)
@@ -151,6 +157,7 @@ def create_app(
     app.cleanup_ctx.append(_background_work)
     if settings.redis_url:
         app.cleanup_ctx.append(_event_relay)
+        app.cleanup_ctx.append(_routing_state_watch)
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
@@ -167,20 +174,39 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         log.exception("routing state not loaded; retrying in the background")
         tasks.append(asyncio.create_task(_retry_load_routing(app), name="routing-load"))
     if settings.background_workers:
-        tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
+        db, clock = app[DATABASE], app[CLOCK]
+        field_zone = ZoneInfo(settings.field_time_zone)
+        singletons: dict[str, LoopFactory] = {
+            "sla-timer": lambda: run_sla_timer(db, clock),
+            # Each reminder is also keyed once per appointment; the lease saves the other processes the work.
+            "field-reminders": lambda: run_field_reminders(db, clock, field_zone),
+        }
+        for name, loop in singletons.items():
+            tasks.append(asyncio.create_task(exclusively(app, name, loop), name=name))
+        # Not under a lease: every routing timeout fires in one atomic backend script, so each process may tick.
         tasks.append(asyncio.create_task(dispatcher.run_timers(), name="routing-timers"))
-        tasks.append(
-            asyncio.create_task(
-                run_field_reminders(app[DATABASE], app[CLOCK], ZoneInfo(settings.field_time_zone)),
-                name="field-reminders",
-            )
-        )
     app[_BACKGROUND] = tasks
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
+
+
+async def exclusively(app: web.Application, name: str, loop_factory: LoopFactory) -> None:
+    """Run a background loop in one process only of those sharing this case store (see `contact_center.leases`).
+
+    Lease times are wall-clock time, whatever clock the app's business logic is given: they measure whether a
+    process is alive.
+    """
+    await run_exclusively(
+        name,
+        loop_factory,
+        db=app[DATABASE],
+        holder=app[LEASE_HOLDER],
+        clock=SystemClock(),
+        period=float(app[SETTINGS].lease_seconds),
+    )
 
 
 async def _event_relay(app: web.Application) -> AsyncIterator[None]:
@@ -194,6 +220,22 @@ async def _event_relay(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         await client.aclose()
+
+
+async def _routing_state_watch(app: web.Application) -> AsyncIterator[None]:
+    """Rebuild the shared routing state from the case store whenever Redis comes back empty."""
+    backend = app[DISPATCHER].backend
+    task = None
+    if isinstance(backend, RedisBackend):
+        marker = f"{app[SETTINGS].redis_prefix}loaded"
+        # Start-up has just loaded the state (`_background_work` runs first): mark it, so it is not loaded twice.
+        with contextlib.suppress(RedisError, OSError):
+            await backend.client.set(marker, "1")
+        task = asyncio.create_task(keep_routing_state(app[DISPATCHER], backend.client, marker), name="routing-watch")
+    yield
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _outbox_sender(app: web.Application) -> AsyncIterator[None]:

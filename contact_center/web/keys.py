@@ -11,7 +11,7 @@ from contact_center.hub import EventHub
 from contact_center.settings import Settings
 from contact_center.web.metrics import Metrics
 
-__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "METRICS", "ROUTER", "SETTINGS"]
+__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "LEASE_HOLDER", "METRICS", "ROUTER", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -21,3 +21,5 @@ HUB = web.AppKey("hub", EventHub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 # What channel adapters hand contacts to; the dispatcher in production, the same object as DISPATCHER.
 ROUTER = web.AppKey("router", ContactRouter)
+# This app's name as a lease holder (`contact_center.leases`): background work that runs once across processes.
+LEASE_HOLDER = web.AppKey("lease_holder", str)

@@ -15,6 +15,7 @@ from contact_center.clock import SystemClock
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend
 from contact_center.hub import EventHub
+from contact_center.leases import new_holder, run_exclusively
 from contact_center.migrate import upgrade
 from contact_center.settings import ConfigError, Settings
 
@@ -71,7 +72,21 @@ async def read_mailboxes(settings: Settings, *, once: bool) -> None:
             for reader in readers:
                 await reader.run_once()
         else:
-            await asyncio.gather(*(reader.run() for reader in readers))
+            # Under the same per-mailbox leases as the app's readers: one reader per mailbox across processes.
+            holder = new_holder()
+            await asyncio.gather(
+                *(
+                    run_exclusively(
+                        f"imap:{reader.account.state_key}",
+                        reader.run,
+                        db=db,
+                        holder=holder,
+                        clock=clock,
+                        period=float(settings.lease_seconds),
+                    )
+                    for reader in readers
+                )
+            )
     finally:
         if dispatcher is not None:
             await dispatcher.close()

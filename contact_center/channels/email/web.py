@@ -19,7 +19,9 @@ from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
 from contact_center.channels.email.transport import EmailTransport
 from contact_center.channels.email.worker import build_imap_readers
-from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from contact_center.clock import SystemClock
+from contact_center.leases import run_exclusively
+from contact_center.web.keys import CLOCK, DATABASE, LEASE_HOLDER, ROUTER, SETTINGS
 from email_response.smtp import SmtpSender
 
 __all__ = ["add_email_channel", "email_transport"]
@@ -57,8 +59,22 @@ async def _email_context(app: web.Application) -> AsyncIterator[None]:
     load_email_rules(settings)  # a bad EMAIL_RULES stops start-up here, not later in a background task
     if settings.background_workers and settings.imap_host and settings.imap_username:
         readers = build_imap_readers(app[DATABASE], settings, app[ROUTER], app[CLOCK])
+        # One reader per mailbox across all server processes (and email workers): each under a lease of its own.
         app[_IMAP_TASK] = asyncio.gather(
-            *(asyncio.create_task(reader.run(), name=f"email-imap-{reader.account.mailbox}") for reader in readers)
+            *(
+                asyncio.create_task(
+                    run_exclusively(
+                        f"imap:{reader.account.state_key}",
+                        reader.run,
+                        db=app[DATABASE],
+                        holder=app[LEASE_HOLDER],
+                        clock=SystemClock(),
+                        period=float(settings.lease_seconds),
+                    ),
+                    name=f"email-imap-{reader.account.mailbox}",
+                )
+                for reader in readers
+            )
         )
     elif settings.imap_host:
         log.info("IMAP_HOST is set but IMAP_USERNAME is not (or background workers are off): no mail is read")

@@ -8,7 +8,8 @@ UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes wh
 connection, so a slow or broken mailbox does not hold the others up.
 
 `contact-center email worker` runs the intake as a process of its own (`--once`: read what is there and stop).
-Two workers on one mailbox do no harm: intake is idempotent by Message-ID.
+Each mailbox is read by one process at a time, under a lease of its own (`contact_center.leases`): a second
+worker waits and takes over when the first dies. Intake stays idempotent by Message-ID all the same.
 """
 
 from __future__ import annotations

@@ -59,4 +59,18 @@ def options_from_env(env: Mapping[str, str] | None = None) -> TwilioOptions:
         hold_music_url=env.get("TWILIO_HOLD_MUSIC_URL") or _HOLD_MUSIC,
         callback_offer_seconds=int(raw_wait),
         help_text=env.get("TWILIO_SMS_HELP_TEXT") or TwilioOptions.help_text,
+        store_timeout=_seconds(env, "TWILIO_STORE_TIMEOUT", TwilioOptions.store_timeout),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} {raw!r} is not a number of seconds") from None
+    if not 0 < value <= 15:
+        raise ConfigError(f"{name} must be more than 0 and at most 15 seconds (Twilio waits 15 s), not {raw}")
+    return value

@@ -1,0 +1,321 @@
+"""`contact-center bench load`: the whole platform under a fixed arrival rate, and the machine's ceiling beside it.
+
+Unless `--url` names a running server, the benchmark makes a database of its own on the PostgreSQL server of
+DATABASE_URL (dropped afterwards), a Redis key prefix of its own on REDIS_URL, and starts `contact-center serve
+--workers N` on a free port with the bench IVR flow (every call queued at once). This process is the client: it
+signs agents in on the desktop WebSocket, drives the traffic (`traffic.drive`), audits the store, then sends the
+same traffic to a trivial aiohttp server with as many processes (`ceiling`) and prints both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from contact_center.db import Database
+from contact_center.loadtest.agents import AgentFloor, sign_in
+from contact_center.loadtest.audit import audit_store
+from contact_center.loadtest.traffic import Recorded, Target, drive
+from contact_center.migrate import upgrade
+from contact_center.models import Role
+from contact_center.services.agents import AgentFields, do_create_agent
+from contact_center.services.users import do_create_user
+from contact_center.settings import ConfigError, Settings
+from contact_center.supervisor import listening_socket
+
+__all__ = ["register_bench"]
+
+FLOW = Path(__file__).with_name("flow.yaml")
+# The issue's target on this machine: 1,000 inbound contacts a second with p99 under 100 ms.
+TARGET_CONTACTS_PER_S = 1000
+TARGET_P99_MS = 100.0
+_READY_SECONDS = 120.0
+
+
+def register_bench(bench_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `bench load` to the `bench` command group."""
+    load = bench_commands.add_parser(
+        "load",
+        help="drive webhooks, chats and API calls at a fixed rate against serve --workers (PostgreSQL + Redis)",
+        description=(
+            "Start the server with --workers on a fresh database (or target --url), drive signed Twilio voice and "
+            "SMS webhooks, chats and API calls at --rate arrivals a second with agents accepting offers, audit the "
+            "store, and run the same load against a trivial aiohttp server (the machine's ceiling)."
+        ),
+    )
+    load.add_argument("--duration", type=float, default=60.0, help="seconds of traffic per run (default 60)")
+    load.add_argument("--rate", type=float, default=500.0, help="arrivals a second (default 500)")
+    load.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
+    load.add_argument("--agents", type=int, default=20, help="simulated agents on the desktop (default 20)")
+    load.add_argument("--url", help="drive this running server instead (it must use DATABASE_URL and REDIS_URL)")
+    load.add_argument("--json", action="store_true", help="print the result as JSON")
+    load.set_defaults(func=_bench_load)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    settings: Settings
+    duration: float
+    rate: float
+    workers: int
+    agents: int
+    url: str | None
+
+
+def _bench_load(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(os.environ)
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        raise ConfigError("bench load needs DATABASE_URL=postgresql://... (the server runs with --workers)")
+    if not settings.redis_url:
+        raise ConfigError("bench load needs REDIS_URL (the server processes share routing state in Redis)")
+    if args.duration <= 0 or args.rate <= 0 or args.workers < 1 or args.agents < 1:
+        raise ConfigError("--duration, --rate, --workers and --agents must be positive")
+    if args.url and not settings.twilio_auth_token:
+        raise ConfigError("with --url, set TWILIO_AUTH_TOKEN (and PUBLIC_BASE_URL) as the server has them")
+    plan = _Plan(settings, args.duration, args.rate, args.workers, args.agents, args.url)
+    result = asyncio.run(_bench(plan))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        _print_table(result)
+    return 0
+
+
+async def _bench(plan: _Plan) -> dict[str, Any]:
+    async with _store(plan) as settings:
+        accounts, supervisor = await _seed(settings, plan.agents)
+        with _server(plan, settings) as (base_url, public_url, token):
+            await _wait_ready(base_url, plan.workers)
+            real = await _run_real(plan, settings, base_url, public_url, token, accounts, supervisor)
+        with _ceiling(plan.workers) as ceiling_url:
+            await _wait_ready(ceiling_url, 1)
+            ceiling = await drive(Target(ceiling_url, ceiling_url, "ceiling"), rate=plan.rate, duration=plan.duration)
+    server = real["server"]
+    inbound = [server["endpoints"].get(kind, {}).get("p99_ms", 0.0) for kind in ("voice", "sms", "chat")]
+    return {
+        "benchmark": "load",
+        "rate_per_s": plan.rate,
+        "duration_s": plan.duration,
+        "workers": plan.workers,
+        "agents": plan.agents,
+        "cpus": os.cpu_count(),
+        **real,
+        "ceiling": ceiling.summary(),
+        "target": {"contacts_per_s": TARGET_CONTACTS_PER_S, "p99_ms": TARGET_P99_MS},
+        "target_met": server["contacts_per_s"] >= TARGET_CONTACTS_PER_S
+        and max(inbound) < TARGET_P99_MS
+        and not server["errors"],
+    }
+
+
+async def _run_real(
+    plan: _Plan,
+    settings: Settings,
+    base_url: str,
+    public_url: str,
+    token: str,
+    accounts: list[tuple[str, str, int]],
+    supervisor: tuple[str, str],
+) -> dict[str, Any]:
+    floor = AgentFloor(base_url, public_url)
+    await floor.start(accounts)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as api:
+        await sign_in(api, base_url, *supervisor)
+        cookies = {cookie.key: cookie.value for cookie in api.cookie_jar}
+    try:
+        recorded: Recorded = await drive(
+            Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
+        )
+        # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
+        # 5 s): what is missing at the audit is then lost, not late.
+        await asyncio.sleep(7.0)
+    finally:
+        await floor.stop()
+    db = Database(settings.database_url)
+    try:
+        audit = await audit_store(
+            db,
+            calls=recorded.accepted_calls,
+            texts=recorded.accepted_texts,
+            chats=recorded.started_chats,
+            accepted=floor.accepted,
+        )
+    finally:
+        await db.dispose()
+    return {"server": recorded.summary(), "audit": audit.as_dict(), "agent_outcomes": dict(floor.outcomes)}
+
+
+@contextlib.asynccontextmanager
+async def _store(plan: _Plan) -> AsyncIterator[Settings]:
+    """Yield settings on a database and Redis prefix of the run's own (or the configured ones, with --url)."""
+    settings = plan.settings
+    if plan.url:
+        await asyncio.to_thread(upgrade, settings.database_url)
+        yield settings
+        return
+    name = f"cc_load_{secrets.token_hex(4)}"
+    url = make_url(settings.database_url)
+    await _administer(settings.database_url, f'CREATE DATABASE "{name}"')
+    prefix = f"bench:{name}:"
+    own = replace(settings, database_url=url.set(database=name).render_as_string(hide_password=False))
+    own = replace(own, redis_prefix=prefix)
+    try:
+        await asyncio.to_thread(upgrade, own.database_url)
+        yield own
+    finally:
+        await _administer(settings.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        assert settings.redis_url is not None
+        redis = Redis.from_url(settings.redis_url)
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await redis.delete(*keys[start : start + 1000])
+        await redis.aclose()
+
+
+async def _administer(database_url: str, statement: str) -> None:
+    """Run a statement that cannot run inside a transaction (CREATE / DROP DATABASE)."""
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _seed(settings: Settings, count: int) -> tuple[list[tuple[str, str, int]], tuple[str, str]]:
+    """Create the run's agents (each with a sign-in) and a supervisor; return their credentials."""
+    password = secrets.token_urlsafe(12)
+    run = secrets.token_hex(3)
+    now = datetime.now(UTC)
+    db = Database(settings.database_url)
+    accounts = []
+    try:
+        async with db.transaction() as session:
+            for number in range(count):
+                name = f"load-{run}-agent-{number}"
+                agent = await do_create_agent(
+                    session, AgentFields(name=name, email=f"{name}@bench.test", capacity={"chat": 2}), now
+                )
+                username = f"{name}@bench.test"
+                await do_create_user(
+                    session, username=username, password=password, role=Role.AGENT, now=now, agent_id=agent.id
+                )
+                accounts.append((username, password, agent.id or 0))
+            supervisor = f"load-{run}-supervisor@bench.test"
+            await do_create_user(session, username=supervisor, password=password, role=Role.SUPERVISOR, now=now)
+    finally:
+        await db.dispose()
+    return accounts, (supervisor, password)
+
+
+@contextlib.contextmanager
+def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str]]:
+    """Start `serve --workers` on a free port (or use --url); yield (url, public url, Twilio auth token)."""
+    if plan.url:
+        yield plan.url.rstrip("/"), settings.public_base_url or plan.url.rstrip("/"), settings.twilio_auth_token or ""
+        return
+    probe = listening_socket("127.0.0.1", 0)
+    port = probe.getsockname()[1]
+    probe.close()
+    base = f"http://127.0.0.1:{port}"
+    token = secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url or "",
+        "REDIS_PREFIX": settings.redis_prefix,
+        "PUBLIC_BASE_URL": base,
+        "TWILIO_AUTH_TOKEN": token,
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_IVR_FLOW": str(FLOW),
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "contact_center.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+        [*command, "--workers", str(plan.workers)],
+        env=env,
+    )
+    try:
+        yield base, base, token
+    finally:
+        _stop(server)
+
+
+@contextlib.contextmanager
+def _ceiling(workers: int) -> Iterator[str]:
+    """Start the trivial server with `workers` processes on one socket; yield its URL."""
+    sock = listening_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    children = [
+        subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "contact_center.loadtest.ceiling", "--fd", str(sock.fileno())],
+            pass_fds=(sock.fileno(),),
+        )
+        for _ in range(workers)
+    ]
+    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for child in children:
+            _stop(child)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def _wait_ready(base_url: str, answers: int) -> None:
+    """Wait until `answers` readiness checks in a row succeed (each worker has started)."""
+    deadline = time.monotonic() + _READY_SECONDS
+    in_a_row = 0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while in_a_row < answers * 4:
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the server at {base_url} did not become ready in {_READY_SECONDS:.0f} s")
+            try:
+                async with session.get(f"{base_url}/readyz") as response:
+                    in_a_row = in_a_row + 1 if response.status == 200 else 0
+            except (aiohttp.ClientError, TimeoutError):
+                in_a_row = 0
+            await asyncio.sleep(0.25)
+    # Processes that share one socket and are not accepting yet get no requests: give the slower ones time.
+    await asyncio.sleep(3.0 if answers > 1 else 0.0)
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    for run in ("server", "ceiling"):
+        figures = result[run]
+        print(f"{run}: {figures['throughput_per_s']} req/s, {figures['contacts_per_s']} contacts/s")
+        for kind, numbers in figures["endpoints"].items():
+            print(f"  {kind:6} n={numbers['count']:6} p50 {numbers['p50_ms']:7.1f} ms  p99 {numbers['p99_ms']:7.1f} ms")
+        if figures["errors"]:
+            print(f"  errors: {figures['errors']}")
+    print(f"audit: {result['audit']}")
+    print(f"agents: {result['agent_outcomes']}")
+    print(f"target met: {result['target_met']}")
