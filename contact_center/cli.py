@@ -75,6 +75,7 @@ def _register_engine_commands(
     from contact_center.channels.email.cli import register_commands as register_email
     from field_service.cli import register_bench as register_schedule_bench
     from field_service.cli import register_commands as register_field_service
+    from field_service.maintenance_cli import register_commands as register_maintenance
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
@@ -83,6 +84,7 @@ def _register_engine_commands(
     register_bench(bench_commands)
     register_schedule_bench(bench_commands)
     register_field_service(commands, _field_service_store, SystemClock().now)
+    register_maintenance(commands, _field_service_store, SystemClock().now)
     register_ivr(commands)
     register_email(commands)
     register_email_bench(bench_commands)

@@ -20,7 +20,7 @@ from contact_center.models.cases import (
 )
 from contact_center.models.customers import Customer, CustomerTier, Identity, IdentityKind
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
-from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models.outbox import OutboxAttachment, OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.portal import (
     PortalAttachment,
     PortalCode,
@@ -36,6 +36,7 @@ from contact_center.models.users import Role, User, WebSession
 
 # The domain packages own their tables; importing them here puts them in the one metadata migrations compare.
 from field_service import models as field_service_models  # noqa: F401
+from field_service import operations as field_operations_models  # noqa: F401
 from knowledge_base.models import Article, ArticleFeedback, ArticleVersion, KbTerm
 
 metadata = SQLModel.metadata
@@ -69,6 +70,7 @@ __all__ = [
     "IdentityKind",
     "ImapState",
     "KbTerm",
+    "OutboxAttachment",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",

@@ -48,6 +48,7 @@ from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
 from contact_center.web.sockets import add_socket_registry
+from contact_center.workers.maintenance import run_maintenance_planner
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 
@@ -161,6 +162,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
     if settings.background_workers:
         tasks.append(asyncio.create_task(run_sla_timer(app[DATABASE], app[CLOCK]), name="sla-timer"))
         tasks.append(asyncio.create_task(dispatcher.run_timers(), name="routing-timers"))
+        tasks.append(asyncio.create_task(run_maintenance_planner(app[DATABASE], app[CLOCK]), name="maintenance"))
     app[_BACKGROUND] = tasks
     yield
     for task in tasks:
