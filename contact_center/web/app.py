@@ -41,6 +41,9 @@ from contact_center.web.api import (
     users,
 )
 from contact_center.web.api import desktop as desktop_api
+from contact_center.web.api import invoices as invoices_api
+from contact_center.web.api import maintenance as maintenance_api
+from contact_center.web.api import stock as stock_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, METRICS, ROUTER, SETTINGS
@@ -69,6 +72,9 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     desktop_api.router,
     wallboard_api.router,
     email.router,
+    invoices_api.router,
+    stock_api.router,
+    maintenance_api.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
