@@ -91,9 +91,11 @@ async def request_transfer(
         created_at=now,
         updated_at=now,
     )
-    session.add(request)
-    await session.flush()
-    await StockLedger(session, now, actor).reserve(origin.code, part.sku, quantity, hold_key(request.id or 0))
+    # One savepoint for the request and its hold: a request whose units are not there is not left behind.
+    async with session.begin_nested():
+        session.add(request)
+        await session.flush()
+        await StockLedger(session, now, actor).reserve(origin.code, part.sku, quantity, hold_key(request.id or 0))
     return _view(request, order.code, part.sku, origin.code, target.code)
 
 

@@ -27,7 +27,7 @@ from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
-from contact_center.web import desktop, health, kb_pages, pages, wallboard
+from contact_center.web import desktop, health, kb_pages, pages, stock_pages, wallboard
 from contact_center.web.api import (
     agents,
     cases,
@@ -134,6 +134,7 @@ def create_app(
     add_socket_registry(app)
     app.router.add_routes(desktop.routes)
     app.router.add_routes(wallboard.routes)
+    app.router.add_routes(stock_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
