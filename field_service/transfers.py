@@ -19,7 +19,15 @@ from field_service.models import Part, StockLocation, TechnicianRecord, WorkOrde
 from field_service.operations import TransferRequest, TransferStatus
 from field_service.purchasing import RequestConflict, UnknownRequest, find_location, find_part
 
-__all__ = ["TransferView", "cancel_transfer", "request_transfer", "ship_transfer", "transfer_requests", "van_of"]
+__all__ = [
+    "TransferView",
+    "cancel_transfer",
+    "get_transfer",
+    "request_transfer",
+    "ship_transfer",
+    "transfer_requests",
+    "van_of",
+]
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,22 @@ async def transfer_requests(session: AsyncSession, *, status: TransferStatus | N
         _view(r, orders[r.work_order_id], parts[r.part_id], locations[r.from_location_id], locations[r.to_location_id])
         for r in requests
     ]
+
+
+async def get_transfer(session: AsyncSession, request_id: int) -> TransferView:
+    """Return one transfer request."""
+    request = await session.get(TransferRequest, request_id)
+    if request is None:
+        raise UnknownRequest(f"no transfer request {request_id}")
+    order = await session.get(WorkOrderRecord, request.work_order_id)
+    part = await session.get(Part, request.part_id)
+    origin = await session.get(StockLocation, request.from_location_id)
+    target = await session.get(StockLocation, request.to_location_id)
+    assert order is not None
+    assert part is not None
+    assert origin is not None
+    assert target is not None
+    return _view(request, order.code, part.sku, origin.code, target.code)
 
 
 async def _locked(

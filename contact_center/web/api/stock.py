@@ -38,7 +38,7 @@ from field_service.purchasing import (
     receive_purchase,
     stock_alerts,
 )
-from field_service.transfers import cancel_transfer, request_transfer, ship_transfer, transfer_requests
+from field_service.transfers import cancel_transfer, get_transfer, request_transfer, ship_transfer, transfer_requests
 
 __all__ = ["router", "stock_errors", "technician_code"]
 
@@ -330,11 +330,10 @@ async def ship(request: web.Request) -> Any:
     request_id = path_id(request, "request_id", "transfer request")
     signed_in, actor = await acting_user(request)
     async with stock_errors(), request.app[DATABASE].transaction() as session:
+        found = await get_transfer(session, request_id)
         mine = await technician_code(session, signed_in)
-        if mine is not None:
-            found = {r.id: r for r in await transfer_requests(session)}.get(request_id)
-            if found is not None and (await find_location(session, found.source)).technician != mine:
-                raise Forbidden("a technician ships only from their own van")
+        if mine is not None and (await find_location(session, found.source)).technician != mine:
+            raise Forbidden("a technician ships only from their own van")
         return await ship_transfer(session, request_id, now(request), actor.name or "")
 
 
@@ -349,10 +348,9 @@ async def cancel(request: web.Request) -> Any:
     request_id = path_id(request, "request_id", "transfer request")
     signed_in, actor = await acting_user(request)
     async with stock_errors(), request.app[DATABASE].transaction() as session:
-        if await technician_code(session, signed_in) is not None:
-            found = {r.id: r for r in await transfer_requests(session)}.get(request_id)
-            if found is not None and found.requested_by != (actor.name or ""):
-                raise Forbidden("a technician withdraws only their own requests")
+        found = await get_transfer(session, request_id)
+        if await technician_code(session, signed_in) is not None and found.requested_by != (actor.name or ""):
+            raise Forbidden("a technician withdraws only their own requests")
         return await cancel_transfer(session, request_id, now(request), actor.name or "")
 
 
