@@ -52,6 +52,8 @@ class Settings:
     routing_rules: Path | None = None
     # Other sites that may embed the chat widget (their origins, e.g. https://shop.example); our own is always allowed.
     chat_allowed_origins: tuple[str, ...] = ()
+    # A YAML file whose keys replace the shipped field-service price list's (field_service/price_list.yaml).
+    price_list: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,6 +89,7 @@ class Settings:
             background_workers=_bool(env, "BACKGROUND_WORKERS", default=True),
             routing_rules=_existing_file(env, "ROUTING_RULES"),
             chat_allowed_origins=_origins(env, "CHAT_ALLOWED_ORIGINS"),
+            price_list=_existing_file(env, "PRICE_LIST"),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))

@@ -117,6 +117,7 @@ def create_app(
     owns_database = database is None
     app[DATABASE] = database or Database(settings.database_url)
     app[HUB] = EventHub()
+    app[invoices_api.PRICES] = invoices_api.price_list(settings)
     dispatcher = Dispatcher(build_backend(settings), app[DATABASE], app[CLOCK], app[HUB])
     app[DISPATCHER] = dispatcher
     app[ROUTER] = dispatcher

@@ -123,3 +123,27 @@ async def test_staff_list_and_open_invoices_as_json_html_and_pdf(database, clock
     missing = await bob.get("/api/v1/invoices/INV-2026-000099", expect=404)
     assert missing["error"]["code"] == "not_found"
     await (await login("tess")).get("/api/v1/invoices", expect=403)
+
+
+async def test_the_price_list_file_overrides_the_shipped_one_and_a_bad_one_stops_start_up(
+    database, clock, settings, tmp_path
+) -> None:
+    from dataclasses import replace
+
+    import pytest
+
+    from contact_center.settings import ConfigError
+    from contact_center.web.api.invoices import PRICES
+    from contact_center.web.app import create_app
+
+    override = tmp_path / "prices.yaml"
+    override.write_text("currency: GBP\nlabour_cents_per_hour:\n  repair: 6000\n")
+    app = create_app(replace(settings, price_list=override), database=database, clock=clock)
+    async with database.transaction() as session:
+        job = await completed_repair(session, clock.now())
+        invoice = await invoice_on_completion(session, job.order, clock.now(), prices=app[PRICES])
+    assert invoice is not None
+    assert (invoice.currency, invoice.lines[0]["amount_cents"]) == ("GBP", 9000)
+    override.write_text('tax_rate: "2"\n')
+    with pytest.raises(ConfigError, match="PRICE_LIST"):
+        create_app(replace(settings, price_list=override), database=database, clock=clock)

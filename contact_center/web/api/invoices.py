@@ -12,17 +12,29 @@ from sqlmodel import col, select
 
 from contact_center.errors import NotFound
 from contact_center.services.invoices import invoice_document
+from contact_center.settings import ConfigError, Settings
 from contact_center.web.api.params import Out, Page
 from contact_center.web.auth import AGENTS
 from contact_center.web.keys import DATABASE
 from contact_center.web.router import ApiRouter
 from field_service.invoice_rendering import render_html, render_pdf
+from field_service.invoicing import PriceList, PriceListError, load_price_list
 from field_service.models import WorkOrderRecord
 from field_service.operations import Invoice
 
-__all__ = ["find_invoice", "invoice_file", "router"]
+__all__ = ["PRICES", "find_invoice", "invoice_file", "price_list", "router"]
 
 router = ApiRouter("invoices")
+#: The price list new invoices are issued with: pass it to ``invoice_on_completion(..., prices=app[PRICES])``.
+PRICES = web.AppKey("price_list", PriceList)
+
+
+def price_list(settings: Settings) -> PriceList:
+    """Return the shipped price list with the PRICE_LIST file's changes; a bad file stops start-up."""
+    try:
+        return load_price_list(settings.price_list)
+    except PriceListError as exc:
+        raise ConfigError(f"PRICE_LIST: {exc}") from None
 
 
 class InvoiceLineOut(BaseModel):
