@@ -8,6 +8,7 @@ and incremented in the transaction that stores the invoice, so a rolled-back iss
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -34,8 +35,6 @@ from field_service.operations import Invoice, InvoiceCounter
 
 __all__ = ["invoice_document", "invoice_on_completion", "invoices_of_cases"]
 
-_SHIPPED_PRICES: PriceList | None = None
-
 
 async def invoice_on_completion(
     session: AsyncSession, order: WorkOrderRecord, now: datetime, *, prices: PriceList | None = None
@@ -43,6 +42,8 @@ async def invoice_on_completion(
     """Issue and queue the invoice of a completed chargeable job; return it (the same one on every call).
 
     Returns None when the job is not chargeable: not completed, on no asset, or on one still under warranty.
+    Labour is charged for the work order's planned duration; ``prices`` defaults to the shipped price list (the
+    app's, with the PRICE_LIST changes, is ``app[contact_center.web.api.invoices.PRICES]``).
     """
     if order.id is None or order.status is not WorkOrderStatus.COMPLETED or order.asset_id is None:
         return None
@@ -114,11 +115,9 @@ async def invoices_of_cases(session: AsyncSession, case_ids: Sequence[int]) -> l
     return list(rows.scalars().all())
 
 
+@functools.cache
 def _shipped_prices() -> PriceList:
-    global _SHIPPED_PRICES
-    if _SHIPPED_PRICES is None:
-        _SHIPPED_PRICES = load_price_list()
-    return _SHIPPED_PRICES
+    return load_price_list()
 
 
 async def _parts_used(session: AsyncSession, work_order: str) -> list[PartUse]:
