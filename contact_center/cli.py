@@ -85,6 +85,7 @@ def _register_engine_commands(
     from contact_center.loadtest.cli import register_bench as register_load_bench
     from field_service.cli import register_bench as register_schedule_bench
     from field_service.cli import register_commands as register_field_service
+    from field_service.maintenance_cli import register_commands as register_maintenance
     from ivr.cli import register_commands as register_ivr
     from routing.cli import register_bench
     from routing.cli import register_commands as register_routing
@@ -93,6 +94,7 @@ def _register_engine_commands(
     register_bench(bench_commands)
     register_schedule_bench(bench_commands)
     register_field_service(commands, _field_service_store, SystemClock().now, _save_field_day)
+    register_maintenance(commands, _field_service_store, SystemClock().now)
     register_ivr(commands)
     register_email(commands)
     register_email_bench(bench_commands)

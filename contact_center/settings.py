@@ -58,6 +58,8 @@ class Settings:
     field_replan_seconds: float = 5.0
     # How long a process holds the lease on a run-once background loop without renewing (contact_center.leases).
     lease_seconds: int = 15
+    # A YAML file whose keys replace the shipped field-service price list's (field_service/price_list.yaml).
+    price_list: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -96,6 +98,7 @@ class Settings:
             field_time_zone=_time_zone(env, "FIELD_TIME_ZONE"),
             field_replan_seconds=_int(env, "FIELD_REPLAN_SECONDS", default=5, minimum=1),
             lease_seconds=_int(env, "LEASE_SECONDS", default=15, minimum=1),
+            price_list=_existing_file(env, "PRICE_LIST"),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))

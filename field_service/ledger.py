@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from field_service.models import LocationKind, MovementKind, Part, StockLevel, StockLocation, StockMovement
+from field_service.operations import PurchaseRequest, PurchaseStatus
 from field_service.problem import Location
 from field_service.travel import HaversineTravel
 
@@ -105,6 +106,7 @@ class StockLedger:
             raise StockError("reorder point and quantity must be at least zero")
         (level,) = await self._locked(await self._location(location), await self._part(sku))
         level.reorder_point, level.reorder_quantity = point, quantity
+        await self._alert_if_low(level)
 
     async def receive(self, location: str, sku: str, quantity: int, note: str = "") -> StockMovement:
         """Book goods received at ``location``."""
@@ -122,6 +124,7 @@ class StockLedger:
         _need(out, quantity)
         out.on_hand -= quantity
         into.on_hand += quantity
+        await self._alert_if_low(out)
         return await self._record(MovementKind.TRANSFER, part, origin, target, quantity, note=note)
 
     async def reserve(self, location: str, sku: str, quantity: int, work_order: str) -> StockMovement:
@@ -130,6 +133,7 @@ class StockLedger:
         (level,) = await self._locked(where, part)
         _need(level, quantity)
         level.reserved += quantity
+        await self._alert_if_low(level)
         return await self._record(MovementKind.RESERVATION, part, None, where, quantity, quantity, work_order)
 
     async def release(self, location: str, sku: str, quantity: int, work_order: str) -> StockMovement:
@@ -154,6 +158,7 @@ class StockLedger:
             )
         level.reserved -= from_held
         level.on_hand -= quantity
+        await self._alert_if_low(level)
         return await self._record(MovementKind.CONSUMPTION, part, where, None, quantity, from_held, work_order)
 
     async def return_defective(
@@ -284,6 +289,30 @@ class StockLedger:
                 raise StockError("stock level vanished")
             levels[location.id or 0] = level
         return [levels[location.id or 0] for location in locations]
+
+    async def _alert_if_low(self, level: StockLevel) -> None:
+        """Raise a purchase request when available stock is at or below the reorder point, unless one is open.
+
+        The insert skips a pair that already has an open request (its unique ``open_key``), so two movements at
+        once raise one request.
+        """
+        available = level.on_hand - level.reserved
+        if level.reorder_point <= 0 or available > level.reorder_point:
+            return
+        table = PurchaseRequest.__table__  # type: ignore[attr-defined]
+        values = {
+            "location_id": level.location_id,
+            "part_id": level.part_id,
+            "quantity": level.reorder_quantity or level.reorder_point - available + 1,
+            "status": PurchaseStatus.OPEN,
+            "open_key": f"{level.location_id}:{level.part_id}",
+            "reason": "reorder alert",
+            "actor": self.actor,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await self.session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=["open_key"]))
 
     async def _create_level(self, location: StockLocation, part: Part) -> None:
         # Two transactions may create the same level at once: insert-or-ignore lets both go on to lock the one row.

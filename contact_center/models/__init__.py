@@ -22,7 +22,7 @@ from contact_center.models.customers import Customer, CustomerTier, Identity, Id
 from contact_center.models.email import EmailAttachment, EmailAutoReply, EmailUnprocessable, ImapState, StoredEmail
 from contact_center.models.field_dispatch import FieldNotice, FieldNoticeKind, SchedulePlan
 from contact_center.models.leases import Lease
-from contact_center.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models.outbox import OutboxAttachment, OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.models.portal import (
     PortalAttachment,
     PortalCode,
@@ -38,6 +38,7 @@ from contact_center.models.users import Role, User, WebSession
 
 # The domain packages own their tables; importing them here puts them in the one metadata migrations compare.
 from field_service import models as field_service_models  # noqa: F401
+from field_service import operations as field_operations_models  # noqa: F401
 from field_service import worklog as field_service_worklog  # noqa: F401
 from knowledge_base.models import Article, ArticleFeedback, ArticleVersion, KbTerm
 
@@ -75,6 +76,7 @@ __all__ = [
     "ImapState",
     "KbTerm",
     "Lease",
+    "OutboxAttachment",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from contact_center.models.base import UTCDateTime, enum_type
 
-__all__ = ["OutboxChannel", "OutboxMessage", "OutboxStatus"]
+__all__ = ["OutboxAttachment", "OutboxChannel", "OutboxMessage", "OutboxStatus"]
 
 
 class OutboxChannel(enum.StrEnum):
@@ -46,3 +46,15 @@ class OutboxMessage(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxAttachment(SQLModel, table=True):
+    """A file sent with an outbox email (an invoice's PDF), stored with the message so every retry sends it."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outbox.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    content: bytes = Field(sa_type=sa.LargeBinary)

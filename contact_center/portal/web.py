@@ -50,6 +50,8 @@ from contact_center.portal.signin import (
 )
 from contact_center.services.cases import timeline
 from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.invoices import invoices_of_cases
+from contact_center.web.api.invoices import find_invoice, invoice_file
 from contact_center.web.auth import set_session_cookie
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
 from field_service.visits import visits_for_cases
@@ -433,10 +435,12 @@ async def _case_page(request: web.Request, signed_in: PortalSignedIn) -> web.Res
         survey = (await session.scalars(select(SurveyResponse).where(SurveyResponse.case_id == case.id))).first()
         files = await attachments_of(session, case)
         visits = await visits_for_cases(session, [case.id or 0])
+        invoices = await invoices_of_cases(session, [case.id or 0])
     context = {
         "case": case,
         "events": events,
         "visits": visits,
+        "invoices": invoices,
         "files": files,
         "survey": survey,
         "can_close": case.status is not CaseStatus.CLOSED,
@@ -507,3 +511,17 @@ def attachment_response(attachment: PortalAttachment) -> web.Response:
         content_type=attachment.content_type,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"},
     )
+
+
+@routes.get(r"/portal/invoices/{number:INV-[0-9]+-[0-9]+}.{kind:html|pdf}")
+async def invoice_page(request: web.Request) -> web.Response:
+    """Show or download one of the customer's invoices; anyone else's is simply not found."""
+    signed_in = await _customer(request)
+    async with request.app[DATABASE].transaction() as session:
+        try:
+            invoice, work_order = await find_invoice(session, request.match_info["number"])
+        except NotFound:
+            return _case_not_found(request, signed_in)
+    if invoice.customer_id != signed_in.customer.id:
+        return _case_not_found(request, signed_in)
+    return invoice_file(invoice, work_order, request.match_info["kind"])

@@ -22,8 +22,10 @@ from contact_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contact_center.models import ActorKind, Case, EventKind, Role, User
 from contact_center.services.field_contacts import FieldContact, work_order_contact
 from contact_center.services.field_notifications import queue_on_the_way
+from contact_center.services.invoices import invoice_on_completion
 from contact_center.services.timeline import record_event
 from field_service.history import AssetHistory, asset_history
+from field_service.invoicing import PriceList
 from field_service.ledger import InsufficientStock, StockError, StockLedger
 from field_service.lifecycle import (
     SAME_SHIFT,
@@ -35,6 +37,7 @@ from field_service.lifecycle import (
     may_move,
     previous_stop,
 )
+from field_service.maintenance_store import advance_plan_on_completion
 from field_service.models import (
     Asset,
     MeterReading,
@@ -131,9 +134,13 @@ async def do_change_status(
     reason: str = "",
     travel: TravelMatrix = _TRAVEL,
     tz: tzinfo = UTC,
+    prices: PriceList | None = None,
 ) -> StatusChange:
-    """Move a job one step along its lifecycle; setting off computes the ETA and tells the customer (in the
-    site's time zone ``tz``), completing books the parts."""
+    """Move a job one step along its lifecycle.
+
+    Setting off computes the ETA and tells the customer (in the site's time zone ``tz``); closing a job books the
+    parts, moves its maintenance plan on and, when the job is chargeable, invoices it at ``prices``.
+    """
     order = await _job(session, code, worker)
     try:
         check_transition(order.status, target, reason=reason)
@@ -147,9 +154,12 @@ async def do_change_status(
         await queue_on_the_way(session, order, arrival, now, tz=tz)
     elif target is WorkOrderStatus.COMPLETED:
         await _complete(session, order, worker, now)
+        await advance_plan_on_completion(session, order, now)
+        await invoice_on_completion(session, order, now, prices=prices)
     elif target is WorkOrderStatus.CANNOT_COMPLETE:
         # Whatever was recorded as used stays unbooked: the job failed, the parts go back to where they were held.
         await _close(session, order, worker, now, completed=False, parts_used={})
+        await advance_plan_on_completion(session, order, now)
     else:
         order.status = target
     order.updated_at = now

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.errors import InvalidInput
-from contact_center.models import OutboxChannel, OutboxMessage, OutboxStatus
+from contact_center.models import OutboxAttachment, OutboxChannel, OutboxMessage, OutboxStatus
 
-__all__ = ["Outbound", "claim_due", "do_enqueue", "mark_failed", "mark_sent", "retry_delay"]
+__all__ = ["Outbound", "attachments_of", "claim_due", "do_enqueue", "mark_failed", "mark_sent", "retry_delay"]
 
 LEASE = timedelta(minutes=2)
 _MAX_DELAY = timedelta(hours=1)
@@ -109,3 +109,11 @@ async def mark_failed(session: AsyncSession, message_id: int, error: str, *, per
     else:
         message.status = OutboxStatus.PENDING
         message.next_attempt_at = now + retry_delay(message.attempts)
+
+
+async def attachments_of(session: AsyncSession, message_id: int) -> list[OutboxAttachment]:
+    """Return the files stored to be sent with an outbox message, in the order they were added."""
+    rows = await session.scalars(
+        select(OutboxAttachment).where(OutboxAttachment.message_id == message_id).order_by(col(OutboxAttachment.id))
+    )
+    return list(rows.all())

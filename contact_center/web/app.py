@@ -32,7 +32,7 @@ from contact_center.portal import web as portal_web
 from contact_center.recovery import keep_routing_state
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
-from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, tech_pages, wallboard
+from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, stock_pages, tech_pages, wallboard
 from contact_center.web.api import (
     agents,
     cases,
@@ -48,6 +48,9 @@ from contact_center.web.api import (
     users,
 )
 from contact_center.web.api import desktop as desktop_api
+from contact_center.web.api import invoices as invoices_api
+from contact_center.web.api import maintenance as maintenance_api
+from contact_center.web.api import stock as stock_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, LEASE_HOLDER, METRICS, ROUTER, SETTINGS
@@ -56,6 +59,7 @@ from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
 from contact_center.web.sockets import add_socket_registry
 from contact_center.workers.field_reminders import run_field_reminders
+from contact_center.workers.maintenance import run_maintenance_planner
 from contact_center.workers.outbox import run_outbox_sender
 from contact_center.workers.sla import run_sla_timer
 from routing.redis_backend import RedisBackend
@@ -79,6 +83,9 @@ API_ROUTERS: tuple[ApiRouter, ...] = (
     email.router,
     field_dispatch.router,
     technician.router,
+    invoices_api.router,
+    stock_api.router,
+    maintenance_api.router,
 )
 _BACKGROUND = web.AppKey("background_tasks", list[asyncio.Task[None]])
 # Request bodies beyond this are refused with 413 before a handler reads them.
@@ -122,6 +129,7 @@ def create_app(
     owns_database = database is None
     app[DATABASE] = database or Database(settings.database_url)
     app[HUB] = EventHub()
+    app[invoices_api.PRICES] = invoices_api.price_list(settings)
     dispatcher = Dispatcher(build_backend(settings), app[DATABASE], app[CLOCK], app[HUB])
     app[DISPATCHER] = dispatcher
     app[ROUTER] = dispatcher
@@ -141,6 +149,7 @@ def create_app(
     app.router.add_routes(desktop.routes)
     app.router.add_routes(wallboard.routes)
     app.router.add_routes(dispatch_board.routes)
+    app.router.add_routes(stock_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
@@ -180,6 +189,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
             "sla-timer": lambda: run_sla_timer(db, clock),
             # Each reminder is also keyed once per appointment; the lease saves the other processes the work.
             "field-reminders": lambda: run_field_reminders(db, clock, field_zone),
+            "maintenance": lambda: run_maintenance_planner(db, clock),
         }
         for name, loop in singletons.items():
             tasks.append(asyncio.create_task(exclusively(app, name, loop), name=name))

@@ -31,6 +31,7 @@ from contact_center.services.field_visits import (
     worker_for,
 )
 from contact_center.services.users import SignedIn
+from contact_center.web.api.invoices import PRICES
 from contact_center.web.api.technician import announce_visit, day_for, photo_url
 from contact_center.web.auth import TECHNICIANS, authorize, check_csrf, read_form
 from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
@@ -128,7 +129,8 @@ async def post_status(request: web.Request) -> web.Response:
     async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
         code, reason = request.match_info["code"], form.get("reason", "")
         tz = ZoneInfo(request.app[SETTINGS].field_time_zone)
-        changes.append(await do_change_status(session, code, target, worker, now, reason=reason, tz=tz))
+        prices = request.app[PRICES]
+        changes.append(await do_change_status(session, code, target, worker, now, reason=reason, tz=tz, prices=prices))
 
     def announce() -> None:
         for change in changes:

@@ -9,10 +9,11 @@ import pytest
 from aiohttp import FormData
 from sqlmodel import col, select
 
-from contact_center.models import CaseEvent, EventKind, OutboxChannel, OutboxMessage, Role
+from contact_center.models import CaseEvent, EventKind, OutboxAttachment, OutboxChannel, OutboxMessage, Role
 from contact_center.services.users import do_create_user
 from field_service.ledger import StockLedger
-from field_service.models import MeterReading, MovementKind, StockMovement, WorkOrderRecord, WorkOrderStatus
+from field_service.models import Asset, MeterReading, MovementKind, StockMovement, WorkOrderRecord, WorkOrderStatus
+from field_service.operations import Invoice, MaintenancePlan
 from field_service.photos import MAX_PHOTO_BYTES
 from field_service.problem import Location
 from field_service.travel import HaversineTravel
@@ -20,7 +21,7 @@ from field_service.visits import visits_for_cases
 from field_service.worklog import WorkOrderEvent, WorkOrderEventKind
 from tests.channels.chat.test_chat import origin_of, receive_until
 from tests.conftest import PASSWORD, START, Api
-from tests.field_service.visit_day import BOILER_SITE, PHONE, TESS_HOME, SeededDay, seed_day, tiny_png
+from tests.field_service.visit_day import BOILER_SITE, EMAIL, PHONE, TESS_HOME, SeededDay, seed_day, tiny_png
 
 
 @pytest.fixture
@@ -284,3 +285,43 @@ async def test_agent_desktops_hear_when_a_cases_visit_moves(login, day):
     await step(tess, "W-boiler", "on_site")
     assert (await receive_until(ws, "visit"))["status"] == "on_site"
     await ws.close()
+
+
+async def test_completing_a_job_out_of_warranty_invoices_it_and_moves_its_maintenance_plan_on(
+    login, day, database, clock
+):
+    async with database.transaction() as session:
+        asset = await session.get(Asset, day.asset_id)
+        assert asset is not None
+        asset.warranty_end = START.date() - timedelta(days=30)
+        order = (await session.execute(select(WorkOrderRecord).where(WorkOrderRecord.code == "W-boiler"))).scalar_one()
+        plan = MaintenancePlan(
+            asset_id=day.asset_id,
+            name="Yearly boiler service",
+            interval_days=365,
+            last_service_on=START.date() - timedelta(days=360),
+            open_work_order_id=order.id,
+            open_due_on=START.date() + timedelta(days=5),
+            created_at=START,
+            updated_at=START,
+        )
+        session.add(plan)
+    tess = await login("tess")
+    for status in ("en_route", "on_site", "completed"):
+        await step(tess, "W-boiler", status)
+
+    async with database.transaction() as session:
+        (invoice,) = (await session.scalars(select(Invoice))).all()
+        emails = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.channel == OutboxChannel.EMAIL))
+        ).all()
+        attachments = (await session.scalars(select(OutboxAttachment))).all()
+        moved = await session.get(MaintenancePlan, plan.id)
+    assert (invoice.work_order_id, invoice.email) == (order.id, EMAIL)
+    assert invoice.total_cents > 0
+    assert [m.id for m in emails] == [invoice.outbox_message_id]
+    assert [(a.message_id, a.content_type, a.content[:5]) for a in attachments] == [
+        (invoice.outbox_message_id, "application/pdf", b"%PDF-")
+    ]
+    assert moved is not None
+    assert (moved.last_service_on, moved.open_work_order_id) == (START.date(), None)

@@ -1,7 +1,7 @@
 """Every field-service module imports on its own without the app, aiohttp or Redis; the pure ones without SQL.
 
-The adapters (tables, the stock ledger, the store, the visits read for the desktop and portal, and the CLI that opens
-the store) are the only modules that touch SQL.
+The adapters (tables, the stock ledger, the store, the visits read for the desktop and portal, the CLI that opens
+the store, and the maintenance, purchasing and transfer services) are the only modules that touch SQL.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ ADAPTERS = {
     "field_service.worklog",
     "field_service.history",
     "field_service.cli",
+    "field_service.operations",
+    "field_service.maintenance_store",
+    "field_service.maintenance_cli",
+    "field_service.purchasing",
+    "field_service.transfers",
 }
 FORBIDDEN = ("contact_center", "aiohttp", "redis")
 SQL = ("sqlalchemy", "sqlmodel", "asyncpg", "aiosqlite")

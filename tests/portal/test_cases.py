@@ -166,3 +166,27 @@ async def test_a_case_shows_its_technician_visits_with_the_first_name_only(porta
     assert "Being planned" in page
     assert "technician Ada" in page
     assert "Lovelace" not in page
+
+
+async def test_a_customer_opens_their_invoice_from_the_case_page_and_nobody_else_can(
+    portal, database, clock, customers
+):
+    from contact_center.services.invoices import invoice_on_completion
+    from tests.field_service.fieldops import completed_repair
+
+    async with database.transaction() as session:
+        job = await completed_repair(session, clock.now(), customer_id=customers["ann"])
+        invoice = await invoice_on_completion(session, job.order, clock.now())
+    assert invoice is not None
+    ann = await portal("ann@example.org")
+    page = await ann.page(f"/portal/cases/{job.case_number}")
+    assert f'href="/portal/invoices/{invoice.number}.html"' in page
+    assert "EUR 184.53" in page
+    html = await ann.page(f"/portal/invoices/{invoice.number}.html")
+    assert "Valve (VALVE)" in html
+    pdf = await ann.client.get(f"/portal/invoices/{invoice.number}.pdf")
+    assert pdf.status == 200
+    assert (await pdf.read()).startswith(b"%PDF-")
+    carl = await portal("carl@example.org")
+    await carl.page(f"/portal/invoices/{invoice.number}.pdf", status=404)
+    await carl.page("/portal/invoices/INV-2026-000042.html", status=404)

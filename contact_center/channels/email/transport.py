@@ -8,16 +8,20 @@ it can recognise, not a second message. A header stored with the message (`Messa
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import parseaddr
 
 from contact_center.channels.base import TransportError
 from contact_center.clock import Clock
+from contact_center.db import Database
 from contact_center.models import OutboxChannel, OutboxMessage
-from email_response.composing import compose_message
+from contact_center.services.outbox import attachments_of
+from email_response.composing import OutboundAttachment, compose_message
 from email_response.smtp import SendError, SmtpSender
 
-__all__ = ["EmailTransport", "outbox_message_id"]
+__all__ = ["EmailTransport", "outbox_message_id", "stored_attachments"]
+
+AttachmentLoader = Callable[[int], Awaitable[Sequence[OutboundAttachment]]]
 
 
 def outbox_message_id(message: OutboxMessage, domain: str) -> str:
@@ -38,9 +42,11 @@ class EmailTransport:
         *,
         smtp_from: str,
         suppressed: Callable[[str], Awaitable[bool]] | None = None,
+        attachments: AttachmentLoader | None = None,
     ) -> None:
         self._sender = sender
         self._suppressed = suppressed
+        self._attachments = attachments
         self._clock = clock
         name, address = parseaddr(smtp_from)
         self._from: str | tuple[str, str] = (name, address) if name else address
@@ -53,6 +59,7 @@ class EmailTransport:
             raise TransportError(f"{message.to_address} is suppressed after a permanent failure", permanent=True)
         headers = {str(key): str(value) for key, value in (message.headers or {}).items()}
         message_id = headers.pop("Message-ID", None) or outbox_message_id(message, self._domain)
+        files = await self._attachments(message.id) if self._attachments is not None and message.id else ()
         try:
             composed = compose_message(
                 sender=self._from,
@@ -62,6 +69,7 @@ class EmailTransport:
                 message_id=message_id,
                 date=self._clock.now(),
                 headers=headers,
+                attachments=files,
             )
         except (ValueError, TypeError) as exc:
             # A header or address the standard library refuses will be refused on every attempt.
@@ -70,3 +78,14 @@ class EmailTransport:
             return await self._sender.send(composed)
         except SendError as exc:
             raise TransportError(str(exc), permanent=exc.permanent) from exc
+
+
+def stored_attachments(db: Database) -> AttachmentLoader:
+    """Return the transport's "which files go with this message?" question over the database."""
+
+    async def load(message_id: int) -> list[OutboundAttachment]:
+        async with db.transaction() as session:
+            stored = await attachments_of(session, message_id)
+        return [OutboundAttachment(a.filename, a.content_type, a.content) for a in stored]
+
+    return load

@@ -17,7 +17,7 @@ from aiohttp import web
 from contact_center.channels.email import pages
 from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
-from contact_center.channels.email.transport import EmailTransport
+from contact_center.channels.email.transport import EmailTransport, stored_attachments
 from contact_center.channels.email.worker import build_imap_readers
 from contact_center.clock import SystemClock
 from contact_center.leases import run_exclusively
@@ -51,7 +51,13 @@ def email_transport(app: web.Application) -> EmailTransport | None:
         use_tls=settings.smtp_port == 465,
         starttls=settings.smtp_port == 587,
     )
-    return EmailTransport(sender, app[CLOCK], smtp_from=settings.smtp_from, suppressed=suppression_check(app[DATABASE]))
+    return EmailTransport(
+        sender,
+        app[CLOCK],
+        smtp_from=settings.smtp_from,
+        suppressed=suppression_check(app[DATABASE]),
+        attachments=stored_attachments(app[DATABASE]),
+    )
 
 
 async def _email_context(app: web.Application) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """Field service: a work order's visit steps (work_order_events) and photos (work_order_photos)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 01:32:53.361366
 """
 
@@ -14,8 +14,8 @@ import field_service.models
 from alembic import op
 
 
-revision: str = '0011'
-down_revision: str | None = '0010'
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

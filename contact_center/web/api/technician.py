@@ -26,6 +26,7 @@ from contact_center.services.field_visits import (
     technician_day,
     worker_for,
 )
+from contact_center.web.api.invoices import PRICES
 from contact_center.web.api.params import Out, now
 from contact_center.web.auth import STAFF, TECHNICIANS, current_user
 from contact_center.web.keys import DATABASE, HUB, SETTINGS
@@ -246,6 +247,7 @@ async def change_status(request: web.Request, body: StatusIn) -> dict[str, Any]:
             now(request),
             reason=body.reason,
             tz=ZoneInfo(request.app[SETTINGS].field_time_zone),
+            prices=request.app[PRICES],
         )
     announce_visit(request, change)
     return {"work_order": change.order, "eta": change.eta}

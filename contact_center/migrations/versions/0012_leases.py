@@ -1,7 +1,7 @@
 """Leases: background work that runs once across server processes
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02 01:28:31.173922
 """
 
@@ -14,7 +14,7 @@ import contact_center.models.base
 from alembic import op
 
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
