@@ -9,9 +9,10 @@ from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, Dispatcher
 from contact_center.hub import EventHub
 from contact_center.settings import Settings
+from contact_center.throttle import Throttle
 from contact_center.web.metrics import Metrics
 
-__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "METRICS", "ROUTER", "SETTINGS"]
+__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "METRICS", "ROUTER", "SETTINGS", "THROTTLE"]
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -21,3 +22,5 @@ HUB = web.AppKey("hub", EventHub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 # What channel adapters hand contacts to; the dispatcher in production, the same object as DISPATCHER.
 ROUTER = web.AppKey("router", ContactRouter)
+# Counts of sign-in attempts and the like, shared by the processes when Redis is configured.
+THROTTLE = web.AppKey("throttle", Throttle)
