@@ -20,7 +20,7 @@ from contact_center.services.users import do_create_user
 from tests.conftest import PASSWORD, Api
 from tests.security.schemas import HOSTILE_TEXT, from_schema
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))  # per operation; CI keeps the default
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))  # per operation; CI keeps the default
 # Short enough that aiohttp's HTTP parser (8 KiB request line) never refuses the request before the app sees it.
 PATH_VALUES = st.one_of(
     st.integers(min_value=-5, max_value=2**64).map(str), st.just("CS-000001"), HOSTILE_TEXT, st.text(max_size=12)
