@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from contact_center.settings import Settings
-from tests.portal.conftest import Portal, customers  # noqa: F401  (the fixture is used by the tests here)
+from tests.portal.conftest import Portal, customers, portal
 
-__all__ = ["Portal"]
+__all__ = ["Portal", "customers", "portal"]
 
 
 @pytest.fixture
@@ -21,16 +21,3 @@ def settings(settings: Settings) -> Settings:
         twilio_auth_token="security-test-token",
         public_base_url="http://cc.example.test",
     )
-
-
-@pytest.fixture
-def portal(app_client, database, customers):  # noqa: F811
-    """Return a function that opens a customer's browser, signed in through the emailed link when given an address."""
-
-    async def make(address: str | None = None) -> Portal:
-        browser = Portal(await app_client(), database)
-        if address:
-            await browser.sign_in(address)
-        return browser
-
-    return make
