@@ -25,10 +25,14 @@ class Rule:
     limit: int
     window: timedelta
 
-    def bucket(self, key: str, now: datetime) -> tuple[str, int]:
-        """Return the counter's name for `key` at `now`, and the seconds it must live."""
-        seconds = max(1, int(self.window.total_seconds()))
-        return f"{self.name}:{key.lower()}:{int(now.timestamp()) // seconds}", seconds
+    @property
+    def seconds(self) -> int:
+        """Return the window's length in whole seconds (at least one)."""
+        return max(1, int(self.window.total_seconds()))
+
+    def counter(self, key: str, now: datetime) -> tuple[str, int]:
+        """Return the name of `key`'s counter under this rule, and the number of the window `now` falls in."""
+        return f"{self.name}:{key.lower()}", int(now.timestamp()) // self.seconds
 
 
 class Throttle(Protocol):
@@ -40,47 +44,55 @@ class Throttle(Protocol):
 
 
 class MemoryThrottle:
-    """Counts in this process's memory, forgetting windows that have passed."""
+    """Counts in this process's memory: one live window per rule and key, passed windows dropped."""
+
+    # Beyond this many counters, the ones whose window has passed are swept (a guesser of many names or
+    # addresses must not grow memory without bound).
+    SWEEP_AT = 50_000
 
     def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-        self._current: dict[str, str] = {}
+        self._counts: dict[str, tuple[int, int, int]] = {}  # counter -> (window seconds, window number, count)
 
     async def count(self, rule: Rule, key: str, now: datetime) -> int:
         """Return the attempts counted for `key` in the current window."""
-        return self._counts.get(rule.bucket(key, now)[0], 0)
+        name, window = rule.counter(key, now)
+        _, counted_window, count = self._counts.get(name, (0, -1, 0))
+        return count if counted_window == window else 0
 
     async def hit(self, rule: Rule, key: str, now: datetime) -> int:
         """Count one attempt for `key`; return the window's count including it."""
-        bucket, _ = rule.bucket(key, now)
-        # One live window per rule and key: a newer window drops the older count.
-        owner = f"{rule.name}:{key.lower()}"
-        previous = self._current.get(owner)
-        if previous != bucket:
-            if previous is not None:
-                self._counts.pop(previous, None)
-            self._current[owner] = bucket
-        self._counts[bucket] = self._counts.get(bucket, 0) + 1
-        return self._counts[bucket]
+        name, window = rule.counter(key, now)
+        count = await self.count(rule, key, now) + 1
+        self._counts[name] = (rule.seconds, window, count)
+        if len(self._counts) > self.SWEEP_AT:
+            self._sweep(now)
+        return count
+
+    def _sweep(self, now: datetime) -> None:
+        moment = int(now.timestamp())
+        self._counts = {name: entry for name, entry in self._counts.items() if entry[1] == moment // entry[0]}
 
 
 class RedisThrottle:
-    """Counts in Redis under `prefix`, shared by every process using it."""
+    """Counts in Redis under `prefix`, shared by every process using it; each counter expires with its window."""
 
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
 
+    def _key(self, rule: Rule, key: str, now: datetime) -> str:
+        name, window = rule.counter(key, now)
+        return f"{self._prefix}{name}:{window}"
+
     async def count(self, rule: Rule, key: str, now: datetime) -> int:
         """Return the attempts counted for `key` in the current window."""
-        value = await self._client.get(self._prefix + rule.bucket(key, now)[0])
-        return int(value or 0)
+        return int(await self._client.get(self._key(rule, key, now)) or 0)
 
     async def hit(self, rule: Rule, key: str, now: datetime) -> int:
         """Count one attempt for `key`; return the window's count including it."""
-        bucket, seconds = rule.bucket(key, now)
+        counter = self._key(rule, key, now)
         async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(self._prefix + bucket)
-            pipe.expire(self._prefix + bucket, seconds)
+            pipe.incr(counter)
+            pipe.expire(counter, rule.seconds)
             counted, _ = await pipe.execute()
         return int(counted)

@@ -114,3 +114,15 @@ async def test_counts_are_per_rule_and_key_and_start_again_each_window(throttle)
     assert await throttle.count(rule, "j", START) == 0
     assert await throttle.count(rule, "k", START + timedelta(minutes=1)) == 0
     assert await throttle.hit(rule, "k", START + timedelta(minutes=1)) == 1
+
+
+async def test_memory_counts_of_passed_windows_are_swept(monkeypatch):
+    throttle = MemoryThrottle()
+    monkeypatch.setattr(MemoryThrottle, "SWEEP_AT", 10)
+    rule = Rule("a", limit=2, window=timedelta(minutes=1))
+    for n in range(10):
+        await throttle.hit(rule, f"guess{n}", START)
+    later = START + timedelta(minutes=1)
+    await throttle.hit(rule, "one more", later)
+    assert await throttle.hit(rule, "another", later) == 1
+    assert len(throttle._counts) == 2
