@@ -58,6 +58,7 @@ async def test_a_client_pauses_after_failing_on_many_accounts(app_client, users,
     response = await client.post("/api/v1/auth/login", json={"username": "sam@example.test", "password": PASSWORD})
     assert response.status == 429
     assert (await response.json())["error"]["code"] == "rate_limited"
+    assert response.headers["Retry-After"] == str(int(LOGIN_PER_CLIENT.window.total_seconds()))
     # The sign-in page shares the count.
     page = await client.get("/login")
     csrf = page.cookies["cc_login_csrf"].value
