@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidInput", "NotFound", "Unauthenticated"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidInput", "NotFound", "RateLimited", "Unauthenticated"]
 
 
 class DomainError(Exception):
@@ -42,3 +42,8 @@ class Unauthenticated(DomainError):
 class Forbidden(DomainError):
     code = "forbidden"
     status = 403
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429

@@ -102,11 +102,19 @@ def _check(title: str, body: str, language: str) -> None:
         raise InvalidArticle(f"language must be one of {', '.join(LANGUAGES)}", field="language")
 
 
+_MAX_ID = 2**31
+
+
 async def get_article(session: AsyncSession, ref: int | str, *, for_update: bool = False) -> Article:
     """Return an article by id or slug, or raise ArticleNotFound."""
     query = select(Article)
-    if isinstance(ref, int) or ref.isdigit():
+    # Ids are 32-bit on PostgreSQL and its text cannot hold NUL: such refs name no article (not a database error).
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        if int(ref) >= _MAX_ID:
+            raise ArticleNotFound(f"article {ref} does not exist")
         query = query.where(Article.id == int(ref))
+    elif "\x00" in ref:
+        raise ArticleNotFound("no such article")
     else:
         query = query.where(Article.slug == ref)
     article = (await session.scalars(query.with_for_update() if for_update else query)).first()

@@ -94,7 +94,10 @@ def case_number(case_id: int) -> str:
 def parse_case_number(text: str) -> int | None:
     """Return the case id in "CS-000123", "cs-123" or "123", or None if it is not a case number."""
     raw = text.strip().upper().removeprefix(_NUMBER_PREFIX)
-    return int(raw) if raw.isdigit() and 0 < len(raw) <= 12 else None
+    # ASCII digits only ("²" is a digit to str.isdigit), and within the 32-bit ids the store holds.
+    if not (raw.isascii() and raw.isdigit()) or not 0 < len(raw) <= 10 or int(raw) >= 2**31:
+        return None
+    return int(raw)
 
 
 class Case(SQLModel, table=True):

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.errors import DomainError
+from contact_center.errors import DomainError, RateLimited
 from contact_center.models import (
     Case,
     Customer,
@@ -54,11 +54,6 @@ CODE_LIFETIME = timedelta(minutes=10)
 REQUEST_LIMIT = 3
 REQUEST_WINDOW = timedelta(minutes=15)
 CODE_ATTEMPTS = 5
-
-
-class RateLimited(DomainError):
-    code = "rate_limited"
-    status = 429
 
 
 class LinkProblem(StrEnum):

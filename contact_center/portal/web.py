@@ -51,9 +51,11 @@ from contact_center.portal.signin import (
 from contact_center.services.cases import timeline
 from contact_center.services.contacts import ContactIntake, receive_contact
 from contact_center.services.invoices import invoices_of_cases
+from contact_center.throttle import Rule
 from contact_center.web.api.invoices import find_invoice, invoice_file
 from contact_center.web.auth import set_session_cookie
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from contact_center.web.limits import check_limit, client_address, count_attempt
 from field_service.visits import visits_for_cases
 from knowledge_base.errors import ArticleNotFound
 from knowledge_base.index import Scope
@@ -256,10 +258,18 @@ def _base_url(request: web.Request) -> str:
     return configured or f"{request.scheme}://{request.host}"
 
 
+# Per address (or case) limits live in `signin`; these stop one client from asking for, or guessing, many.
+PORTAL_REQUESTS_PER_CLIENT = Rule("portal-request-client", limit=10, window=timedelta(minutes=15))
+PORTAL_CODES_PER_CLIENT = Rule("portal-code-client", limit=10, window=timedelta(minutes=15))
+_TOO_MANY_REQUESTS = "too many sign-in links or codes asked for; wait a few minutes and try again"
+_TOO_MANY_CODES = "too many wrong codes; wait a few minutes and try again"
+
+
 @routes.post("/portal/signin")
 async def request_link(request: web.Request) -> web.Response:
     """Email a sign-in link; the answer is the same whether or not the address is known."""
     fields = await _signin_form(request)
+    await count_attempt(request, PORTAL_REQUESTS_PER_CLIENT, client_address(request), _TOO_MANY_REQUESTS)
     address = fields.get("email", "").strip()
     if "@" not in address or len(address) > 320:
         raise InvalidInput("enter an email address", field="email")
@@ -274,6 +284,7 @@ async def request_link(request: web.Request) -> web.Response:
 async def request_code(request: web.Request) -> web.Response:
     """Text a code to the phone on a case; the answer is the same whether or not it exists."""
     fields = await _signin_form(request)
+    await count_attempt(request, PORTAL_REQUESTS_PER_CLIENT, client_address(request), _TOO_MANY_REQUESTS)
     case_ref = fields.get("case", "").strip()[:20]
     async with request.app[DATABASE].transaction() as session:
         await do_request_code(session, case_ref, request.app[CLOCK].now())
@@ -313,11 +324,13 @@ async def redeem_link(request: web.Request) -> web.Response:
 async def redeem_code(request: web.Request) -> web.Response:
     """Sign in with a case number and the texted code."""
     fields = await _signin_form(request)
+    await check_limit(request, PORTAL_CODES_PER_CLIENT, client_address(request), _TOO_MANY_CODES)
     async with request.app[DATABASE].transaction() as session:
         customer_id, _ = await do_redeem_code(
             session, fields.get("case", "")[:20], fields.get("code", "")[:12], request.app[CLOCK].now()
         )
     if customer_id is None:
+        await count_attempt(request, PORTAL_CODES_PER_CLIENT, client_address(request), _TOO_MANY_CODES)
         return _render(request, "portal_message.html", {"message_key": "code_bad", "status": 400}, status=400)
     return await _start(request, customer_id)
 

@@ -32,6 +32,7 @@ from contact_center.portal import web as portal_web
 from contact_center.recovery import keep_routing_state
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
+from contact_center.throttle import MemoryThrottle, RedisThrottle, Throttle
 from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, stock_pages, tech_pages, wallboard
 from contact_center.web.api import (
     agents,
@@ -53,7 +54,17 @@ from contact_center.web.api import maintenance as maintenance_api
 from contact_center.web.api import stock as stock_api
 from contact_center.web.api import wallboard as wallboard_api
 from contact_center.web.errors import error_middleware
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, LEASE_HOLDER, METRICS, ROUTER, SETTINGS
+from contact_center.web.keys import (
+    CLOCK,
+    DATABASE,
+    DISPATCHER,
+    HUB,
+    LEASE_HOLDER,
+    METRICS,
+    ROUTER,
+    SETTINGS,
+    THROTTLE,
+)
 from contact_center.web.metrics import Metrics
 from contact_center.web.openapi import openapi_document
 from contact_center.web.router import ApiRouter, Endpoint
@@ -130,6 +141,7 @@ def create_app(
     app[DATABASE] = database or Database(settings.database_url)
     app[HUB] = EventHub()
     app[invoices_api.PRICES] = invoices_api.price_list(settings)
+    app[THROTTLE] = _throttle(app, settings)
     dispatcher = Dispatcher(build_backend(settings), app[DATABASE], app[CLOCK], app[HUB])
     app[DISPATCHER] = dispatcher
     app[ROUTER] = dispatcher
@@ -170,6 +182,19 @@ def create_app(
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
+
+
+def _throttle(app: web.Application, settings: Settings) -> Throttle:
+    """Count rate-limited attempts in Redis when the processes share one, else in this process."""
+    if not settings.redis_url:
+        return MemoryThrottle()
+    client = Redis.from_url(settings.redis_url)
+
+    async def close(_app: web.Application) -> None:
+        await client.aclose()
+
+    app.on_cleanup.append(close)
+    return RedisThrottle(client, f"{settings.redis_prefix}throttle:")
 
 
 async def _background_work(app: web.Application) -> AsyncIterator[None]:

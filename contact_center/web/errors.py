@@ -59,5 +59,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error on %s %s", request.method, request.path)
         status, code, message, details = 500, "internal_error", "something went wrong on our side", {}
     if _wants_json(request):
-        return json_error(status, code, message, details)
-    return aiohttp_jinja2.render_template("error.html", request, {"status": status, "message": message}, status=status)
+        response = json_error(status, code, message, details)
+    else:
+        response = aiohttp_jinja2.render_template(
+            "error.html", request, {"status": status, "message": message}, status=status
+        )
+    if status == 429 and "retry_after_seconds" in details:
+        response.headers["Retry-After"] = str(details["retry_after_seconds"])  # RFC 9110 §10.2.3
+    return response

@@ -104,7 +104,9 @@ async def create_article(request: web.Request) -> web.Response:
                 session, ArticleDraft(**_fields(form)), _author(signed_in), request.app[CLOCK].now()
             )
     except KnowledgeBaseError as exc:
-        context = _context(signed_in, article=None, form=form, preview=None, history=[], error=exc.message)
+        # Re-show what was sent, every field present: a hand-made post may leave some out.
+        shown = {"title": form.get("title", ""), "body": form.get("body", "")}
+        context = _context(signed_in, article=None, form=shown, preview=None, history=[], error=exc.message)
         return aiohttp_jinja2.render_template("kb_edit.html", request, context, status=400)
     raise web.HTTPSeeOther(f"/staff/kb/{article.id}")
 

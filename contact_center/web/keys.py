@@ -9,9 +9,10 @@ from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, Dispatcher
 from contact_center.hub import EventHub
 from contact_center.settings import Settings
+from contact_center.throttle import Throttle
 from contact_center.web.metrics import Metrics
 
-__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "LEASE_HOLDER", "METRICS", "ROUTER", "SETTINGS"]
+__all__ = ["CLOCK", "DATABASE", "DISPATCHER", "HUB", "LEASE_HOLDER", "METRICS", "ROUTER", "SETTINGS", "THROTTLE"]
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -23,3 +24,5 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 ROUTER = web.AppKey("router", ContactRouter)
 # This app's name as a lease holder (`contact_center.leases`): background work that runs once across processes.
 LEASE_HOLDER = web.AppKey("lease_holder", str)
+# Counts of sign-in attempts and the like, shared by the processes when Redis is configured.
+THROTTLE = web.AppKey("throttle", Throttle)

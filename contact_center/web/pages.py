@@ -18,6 +18,7 @@ from contact_center.services.cases import do_add_note, do_change_status, get_cas
 from contact_center.services.users import SignedIn, authenticate
 from contact_center.web.auth import AGENTS, STAFF, authorize, read_form, sign_in, sign_out
 from contact_center.web.keys import CLOCK, DATABASE
+from contact_center.web.limits import check_login, count_failed_login
 
 __all__ = ["routes"]
 
@@ -66,9 +67,12 @@ async def login_submit(request: web.Request) -> web.Response:
     sent, expected = str(form.get("csrf_token", "")), request.cookies.get(_LOGIN_CSRF, "")
     if not expected or not hmac.compare_digest(sent, expected):
         raise web.HTTPForbidden(reason="the sign-in form expired; reload the page and try again")
+    username = str(form.get("username", ""))
+    await check_login(request, username)
     async with request.app[DATABASE].transaction() as session:
-        user = await authenticate(session, str(form.get("username", "")), str(form.get("password", "")))
+        user = await authenticate(session, username, str(form.get("password", "")))
     if user is None:
+        await count_failed_login(request, username)
         context = {
             "csrf": expected,
             "next": _safe_next(str(form.get("next", ""))),

@@ -87,7 +87,7 @@ class ApiRouter:
 def parse_model(model: type[BaseModel], data: Any) -> Any:
     """Validate data into a model, turning pydantic's errors into one naming the fields."""
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         fields = [
             {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
@@ -95,6 +95,30 @@ def parse_model(model: type[BaseModel], data: Any) -> Any:
         ]
         first = fields[0]
         raise InvalidInput(f"{first['field']}: {first['message']}", fields=fields) from None
+    _check_storable(parsed, "")
+    return parsed
+
+
+# The store's integer columns are 32-bit on PostgreSQL and its text cannot hold NUL: refuse both here, naming the
+# field, rather than let the database fail the request with a 500.
+_STORABLE_INTEGERS = range(-(2**31), 2**31)
+
+
+def _check_storable(value: Any, where: str) -> None:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _check_storable(getattr(value, name), f"{where}.{name}" if where else name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, where)
+            _check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{where}.{index}")
+    elif isinstance(value, int) and not isinstance(value, bool) and value not in _STORABLE_INTEGERS:
+        raise InvalidInput(f"{where or 'body'}: number out of range", field=where or "body")
+    elif isinstance(value, str) and "\x00" in value:
+        raise InvalidInput(f"{where or 'body'}: text may not contain NUL characters", field=where or "body")
 
 
 def _checked(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

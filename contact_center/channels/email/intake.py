@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
+from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
@@ -75,7 +76,7 @@ from email_response.parsing import (
     Unprocessable,
     parse_message,
 )
-from email_response.templates import render_reply
+from email_response.templates import RenderedReply, ReplyTemplate, TemplateError, render_reply
 from email_response.threading import (
     KnownMessage,
     ThreadDecision,
@@ -515,7 +516,7 @@ async def _acknowledge(
         return False
     headers = acknowledgement_headers(msg, case_id=case.id)
     subject = headers.pop("Subject")
-    reply = render_reply(
+    reply = _render(
         entry.template,
         {
             "subject": subject,
@@ -523,11 +524,23 @@ async def _acknowledge(
             "name": _greeting(msg),
             "suggestions": [{"title": s.title, "url": s.url} for s in suggestions],
         },
+        msg.message_id,
     )
+    if reply is None:
+        return False
     await _queue_auto_reply(
         session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now, _domain(own)
     )
     return True
+
+
+def _render(template: ReplyTemplate, context: dict[str, Any], message_id: str) -> RenderedReply | None:
+    """Render an automatic answer, or log why not: a broken admin template must not stop mail coming in."""
+    try:
+        return render_reply(template, context)
+    except TemplateError as exc:
+        log.error("email %s: no automatic answer, its template failed: %s", message_id, exc)
+        return None
 
 
 def _domain(own: Collection[str]) -> str:
@@ -673,7 +686,7 @@ async def _keep_oversize(
         if verdict.allowed and entry is not None and not await is_suppressed(session, to):
             headers = acknowledgement_headers(msg, case_id=0)
             del headers["Subject"]
-            reply = render_reply(
+            reply = _render(
                 entry.template,
                 {
                     "subject": msg.subject or "your message",
@@ -681,11 +694,13 @@ async def _keep_oversize(
                     "size_mb": f"{len(raw) / 1_000_000:.1f}",
                     "limit_mb": f"{limits.max_message_bytes / 1_000_000:.0f}",
                 },
+                message_id,
             )
-            await _queue_auto_reply(
-                session, to, None, reply.subject, reply.text, headers, "oversize", now, _domain(own)
-            )
-            told = True
+            if reply is not None:
+                await _queue_auto_reply(
+                    session, to, None, reply.subject, reply.text, headers, "oversize", now, _domain(own)
+                )
+                told = True
     log.warning("email %s over the size limit (%d bytes): kept raw", message_id, len(raw))
     return IntakeResult(IntakeOutcome.OVERSIZE, message_id, acknowledged=told, reason="oversize")
 

@@ -35,7 +35,8 @@ class Page(BaseModel):
 def path_id(request: web.Request, name: str, resource: str) -> int:
     """Read an integer id from the path; anything else is simply not found."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    # Ids are 32-bit integers in the store: a longer number names nothing (rather than failing in the database).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) >= 2**31:
         raise NotFound(f"{resource} {raw} does not exist", resource=resource)
     return int(raw)
 

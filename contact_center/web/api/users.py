@@ -14,6 +14,7 @@ from contact_center.services.users import authenticate, do_change_password, do_c
 from contact_center.web.api.params import Out, acting_user, now, path_id
 from contact_center.web.auth import ADMINS, STAFF, sign_in, sign_out
 from contact_center.web.keys import DATABASE, DISPATCHER
+from contact_center.web.limits import check_login, count_failed_login
 from contact_center.web.router import ApiRouter
 
 __all__ = ["router"]
@@ -76,9 +77,11 @@ class PasswordIn(BaseModel):
     body=LoginIn,
 )
 async def login(request: web.Request, body: LoginIn) -> web.Response:
+    await check_login(request, body.username)
     async with request.app[DATABASE].transaction() as session:
         user = await authenticate(session, body.username, body.password)
     if user is None:
+        await count_failed_login(request, body.username)
         raise Unauthenticated("wrong username or password")
     response = web.json_response({})
     csrf = await sign_in(request, response, user.id or 0)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from contact_center.channels.email import intake as intake_module
 from contact_center.channels.email.intake import EmailIntake, IntakeOutcome
-from contact_center.channels.email.templates import default_catalogue
 from contact_center.channels.email.worker import BatchTransaction
 from contact_center.models import Case, Contact, OutboxMessage, StoredEmail
-from email_response.catalogue import TemplateKey
-from email_response.templates import TemplateError
 
 from .conftest import HELP, RecordingRouter, mfs
 
@@ -26,29 +24,36 @@ def question(n: int, subject: str, body: str) -> bytes:
         """)
 
 
-# The Chinese acknowledgement compiles but cannot render (StrictUndefined): every Chinese new case fails.
-BROKEN = EmailIntake(
-    catalogue=default_catalogue().with_overrides(
-        [(TemplateKey("acknowledgement", "zh"), "{{ subject }}", "{{ no_such_value }}", None)]
-    )
-)
+@pytest.fixture
+def failing_acknowledgement(monkeypatch):
+    """Make the last write of customer 2's message (its acknowledgement) fail, after everything else is written."""
+    original = intake_module._queue_auto_reply
+
+    async def queue(session, to, *args, **kwargs):
+        if to == "c2@example.org":
+            raise RuntimeError("the outbox write failed")
+        await original(session, to, *args, **kwargs)
+
+    monkeypatch.setattr(intake_module, "_queue_auto_reply", queue)
 
 
 async def take_in(batch: BatchTransaction, raw: bytes, clock) -> IntakeOutcome:
     result = await batch.take_in(
-        raw, clock.now(), auto_reply=True, smtp_from=HELP, region="US", source="imap", intake=BROKEN
+        raw, clock.now(), auto_reply=True, smtp_from=HELP, region="US", source="imap", intake=EmailIntake()
     )
     return result.outcome
 
 
-async def test_a_failing_message_undoes_only_itself_and_routes_wait_for_the_commit(database, clock):
+async def test_a_failing_message_undoes_only_itself_and_routes_wait_for_the_commit(
+    database, clock, failing_acknowledgement
+):
     router = RecordingRouter()
     batch = BatchTransaction(database, router)
     async with batch.scope():
         assert await take_in(batch, question(1, "Invoice is wrong", "Hello, the invoice is wrong."), clock) == (
             IntakeOutcome.NEW_CASE
         )
-        with pytest.raises(TemplateError):
+        with pytest.raises(RuntimeError, match="outbox"):
             await take_in(batch, question(2, "发票有误", "您好\uff0c我的发票金额不对\uff0c请帮忙查看。"), clock)
         assert await take_in(batch, question(3, "Cannot sign in", "Hello, I cannot sign in."), clock) == (
             IntakeOutcome.NEW_CASE
