@@ -7,6 +7,7 @@ so a new page cannot ship without someone deciding who may open it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from contact_center.models import Role
 from contact_center.web.app import api_endpoints
-from contact_center.web.auth import ADMINS, AGENTS, STAFF, SUPERVISORS
+from contact_center.web.auth import ADMINS, AGENTS, STAFF, SUPERVISORS, TECHNICIANS
 
 
 class Open(StrEnum):
@@ -82,6 +83,23 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/portal/cases/{case_ref}"): Open.CUSTOMER,
     ("POST", "/portal/cases/{case_ref}/{action}"): Open.CUSTOMER,
     ("GET", "/portal/cases/{case_ref}/files/{file_id}"): Open.CUSTOMER,
+    ("GET", "/portal/invoices/{number}.{kind}"): Open.CUSTOMER,
+    ("GET", "/dispatch"): SUPERVISORS,
+    ("POST", "/dispatch/optimise"): SUPERVISORS,
+    ("POST", "/dispatch/dispatch"): SUPERVISORS,
+    ("POST", "/dispatch/pin"): SUPERVISORS,
+    ("POST", "/dispatch/sick"): SUPERVISORS,
+    ("GET", "/stock"): SUPERVISORS,
+    ("POST", "/stock/purchase-requests"): SUPERVISORS,
+    ("POST", "/stock/purchase-requests/{request_id}/{action}"): SUPERVISORS,
+    ("POST", "/stock/transfer-requests/{request_id}/{action}"): SUPERVISORS,
+    ("GET", "/tech"): TECHNICIANS,
+    ("GET", "/tech/jobs/{code}"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/status"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/parts"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/readings"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/notes"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/photos"): TECHNICIANS,
     ("GET", "/chat"): Open.PUBLIC,
     ("GET", "/chat/ws"): Open.PUBLIC,
     ("POST", "/twilio/voice"): Open.TWILIO,
@@ -96,7 +114,7 @@ PAGES: dict[tuple[str, str], Access] = {
 }
 
 # Values tried for a path parameter, in order, until the route's pattern accepts them.
-_SAMPLES = ("1", "CS-000001", "reply", "en", "welcome")
+_SAMPLES = ("1", "CS-000001", "reply", "en", "welcome", "cancel", "INV-2026-1", "html")
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -111,16 +129,13 @@ class Route:
     def path(self, **values: str) -> str:
         """Return a concrete path the route matches, with `values` for the parameters they name."""
         names = _PARAM.findall(self.template)
-        chosen = {name: values.get(name, _SAMPLES[0]) for name in names}
-        for name in names:
-            if name in values:
-                continue
-            for sample in _SAMPLES:
-                trial = {**chosen, name: sample}
-                if _matches(self.resource, _fill(self.template, trial)):
-                    chosen = trial
-                    break
-        return _fill(self.template, chosen)
+        free = [name for name in names if name not in values]
+        # Every combination, since one parameter's pattern may only match alongside another's sample.
+        for samples in itertools.product(_SAMPLES, repeat=len(free)):
+            trial = {**values, **dict(zip(free, samples, strict=True))}
+            if _matches(self.resource, _fill(self.template, trial)):
+                return _fill(self.template, trial)
+        return _fill(self.template, {**dict.fromkeys(free, _SAMPLES[0]), **values})
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
