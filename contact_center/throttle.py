@@ -2,19 +2,24 @@
 
 Each `Rule` allows `limit` attempts per key (an account, an address, an IP) in each `window`. With Redis the
 counts are shared by every server process (one INCR per attempt, the key expiring with its window); without it
-they live in the process, which is enough for a single server. A fixed window lets a patient caller make at most
+they live in the process, which is enough for a single server. While Redis does not answer, each process counts
+on its own (a sign-in must not fail because a counter is away). A fixed window lets a patient caller make at most
 twice the limit across a window boundary; that is still far too slow for guessing.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 __all__ = ["MemoryThrottle", "RedisThrottle", "Rule", "Throttle"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,15 @@ class MemoryThrottle:
 
 
 class RedisThrottle:
-    """Counts in Redis under `prefix`, shared by every process using it; each counter expires with its window."""
+    """Counts in Redis under `prefix`, shared by every process using it; each counter expires with its window.
+
+    When Redis fails, this process's own counts stand in until it answers again.
+    """
 
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
+        self._local = MemoryThrottle()
 
     def _key(self, rule: Rule, key: str, now: datetime) -> str:
         name, window = rule.counter(key, now)
@@ -86,13 +95,21 @@ class RedisThrottle:
 
     async def count(self, rule: Rule, key: str, now: datetime) -> int:
         """Return the attempts counted for `key` in the current window."""
-        return int(await self._client.get(self._key(rule, key, now)) or 0)
+        try:
+            return int(await self._client.get(self._key(rule, key, now)) or 0)
+        except (RedisError, OSError):
+            log.warning("rate limit counts unavailable in Redis; counting in this process")
+            return await self._local.count(rule, key, now)
 
     async def hit(self, rule: Rule, key: str, now: datetime) -> int:
         """Count one attempt for `key`; return the window's count including it."""
         counter = self._key(rule, key, now)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, rule.seconds)
-            counted, _ = await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.expire(counter, rule.seconds)
+                counted, _ = await pipe.execute()
+        except (RedisError, OSError):
+            log.warning("rate limit counts unavailable in Redis; counting in this process")
+            return await self._local.hit(rule, key, now)
         return int(counted)

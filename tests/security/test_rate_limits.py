@@ -127,3 +127,14 @@ async def test_memory_counts_of_passed_windows_are_swept(monkeypatch):
     await throttle.hit(rule, "one more", later)
     assert await throttle.hit(rule, "another", later) == 1
     assert len(throttle._counts) == 2
+
+
+async def test_while_redis_is_away_each_process_keeps_counting_on_its_own():
+    client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)  # nothing listens there
+    throttle, rule = RedisThrottle(client, new_prefix()), Rule("a", limit=2, window=timedelta(minutes=1))
+    try:
+        assert await throttle.hit(rule, "k", START) == 1
+        assert await throttle.hit(rule, "k", START) == 2
+        assert await throttle.count(rule, "k", START) == 2
+    finally:
+        await client.aclose()
