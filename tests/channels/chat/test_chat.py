@@ -133,12 +133,14 @@ async def test_messages_are_numbered_without_gaps_under_concurrent_posts(login, 
         *(bob.post(f"/api/v1/chats/{chat_id}/messages", {"body": f"line {n}"}, expect=201) for n in range(8)),
         *(ws.send_json({"type": "message", "body": f"customer {n}"}) for n in range(4)),
     )
-    async with database.transaction() as session:
-        for _ in range(50):
+    # The customer's lines are written by the socket's handler after send_json returns. Each look is its own
+    # transaction: one held open would see a single snapshot (and on SQLite hold back the writers).
+    for _ in range(200):
+        async with database.transaction() as session:
             seqs = list((await session.scalars(select(ChatMessage.seq).where(ChatMessage.chat_id == chat_id))).all())
-            if len(seqs) == 14:
-                break
-            await asyncio.sleep(0.05)
+        if len(seqs) == 14:
+            break
+        await asyncio.sleep(0.05)
     assert sorted(seqs) == list(range(1, 15))  # first message, "joined", 8 + 4 lines
     await ws.close()
 
