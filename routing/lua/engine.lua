@@ -863,15 +863,37 @@ local function head_past_exclusions(sig, agent_id)
   end
 end
 
-local function best_entry_for(a)
-  local sigs = {}
-  for _, channel in ipairs(open_channels(a)) do
+-- The pools an agent qualifies for on a channel. They change only with the agent's profile or the pool lookups, so
+-- they are kept on the profile's cached metatable under the pool version, like the lookups themselves: a complete
+-- that hands an agent its next task runs no qualification test in the steady state.
+local function qualifying_pools(a, channel)
+  local meta = getmetatable(a)
+  local version = pool_version()
+  local cache = meta.pools
+  if cache == nil or cache.v ~= version then
+    cache = { v = version }
+    meta.pools = cache
+  end
+  local sigs = cache[channel]
+  if sigs == nil then
+    sigs = {}
     for _, suffix in ipairs(a.pk[channel]) do
       for _, sig in ipairs(pool_lookup(suffix)) do
         if qualifies(req_of(sig), a) then
           sigs[#sigs + 1] = sig
         end
       end
+    end
+    cache[channel] = sigs
+  end
+  return sigs
+end
+
+local function best_entry_for(a)
+  local sigs = {}
+  for _, channel in ipairs(open_channels(a)) do
+    for _, sig in ipairs(qualifying_pools(a, channel)) do
+      sigs[#sigs + 1] = sig
     end
   end
   if #sigs == 0 then
