@@ -128,9 +128,9 @@ end
 local function agent(id)
   local a = AC[id]
   if a == nil then
-    local raw = call('GET', P .. 'a:' .. id)
-    if raw then
-      a = setmetatable(cmsgpack.unpack(raw), profile_meta(call('GET', P .. 'ap:' .. id)))
+    local raws = call('MGET', P .. 'a:' .. id, P .. 'ap:' .. id)
+    if raws[1] then
+      a = setmetatable(cmsgpack.unpack(raws[1]), profile_meta(raws[2]))
     else
       a = false
     end
@@ -191,31 +191,49 @@ local function next_seq()
   return SEQ
 end
 
+-- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
+-- dropped (in chunks, since a command's arguments pass through Lua's stack), instead of one command per record.
+local CHUNK = 512
+local function send_chunked(command, args)
+  for first = 1, #args, CHUNK do
+    call(command, unpack(args, first, math.min(first + CHUNK - 1, #args)))
+  end
+end
+
 local function flush()
+  local sets, dels = {}, {}
   for id, a in pairs(AD) do
     if a then
-      call('SET', P .. 'a:' .. id, cmsgpack.pack(a))
+      sets[#sets + 1] = P .. 'a:' .. id
+      sets[#sets + 1] = cmsgpack.pack(a)
     else
-      call('DEL', P .. 'a:' .. id, P .. 'ap:' .. id)
+      dels[#dels + 1] = P .. 'a:' .. id
+      dels[#dels + 1] = P .. 'ap:' .. id
     end
   end
   for id, t in pairs(TD) do
     if t then
-      call('SET', P .. 't:' .. id, cmsgpack.pack(t))
+      sets[#sets + 1] = P .. 't:' .. id
+      sets[#sets + 1] = cmsgpack.pack(t)
     else
-      call('DEL', P .. 't:' .. id, P .. 'tf:' .. id)
+      dels[#dels + 1] = P .. 't:' .. id
+      dels[#dels + 1] = P .. 'tf:' .. id
     end
   end
   for id, r in pairs(RD) do
     if r then
-      call('SET', P .. 'r:' .. id, cmsgpack.pack(r))
+      sets[#sets + 1] = P .. 'r:' .. id
+      sets[#sets + 1] = cmsgpack.pack(r)
     else
-      call('DEL', P .. 'r:' .. id)
+      dels[#dels + 1] = P .. 'r:' .. id
     end
   end
   if SEQ_DIRTY then
-    call('SET', P .. 'seq', fmt('%d', SEQ))
+    sets[#sets + 1] = P .. 'seq'
+    sets[#sets + 1] = fmt('%d', SEQ)
   end
+  send_chunked('MSET', sets)
+  send_chunked('DEL', dels)
 end
 
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
