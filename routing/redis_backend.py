@@ -314,7 +314,7 @@ class RedisBackend:
         never waits for another user, and each call costs a few bytes of RESP packed here instead of a trip
         through the client's command and pipeline machinery. A connection that fails, times out or is abandoned
         mid-reply (a cancelled caller) is closed and given back, and the next call takes a fresh one; a batch that
-        failed before any reply arrived (say, Redis restarted since the last call) is sent once more on it.
+        failed before any reply arrived (say, Redis restarted since the last call) is sent once more, on a fresh one.
         """
         packed = self._pack(calls)
         for attempt in (1, 2):
