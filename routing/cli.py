@@ -75,8 +75,9 @@ def register_bench(bench_subparsers: argparse._SubParsersAction[argparse.Argumen
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=1,
-        help="concurrent callers in the timed phase (with Redis their calls are pipelined on one pool)",
+        default=None,
+        help="concurrent callers in the timed phase (with Redis their calls are pipelined on one connection); "
+        f"default {bench.DEFAULT_CONCURRENCY['memory']} for memory, {bench.DEFAULT_CONCURRENCY['redis']} for redis",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-double", action="store_true", help="skip the doubled scale point")
@@ -166,6 +167,8 @@ def _erlang(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.concurrency is None:
+        args.concurrency = bench.DEFAULT_CONCURRENCY[args.backend]
     if args.agents < 1 or args.skills < 1 or args.tasks < 0 or args.decisions < 1 or args.concurrency < 1:
         return _fail("--agents, --skills, --decisions and --concurrency must be at least 1, and --tasks at least 0")
     if args.no_double:

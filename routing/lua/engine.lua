@@ -128,9 +128,9 @@ end
 local function agent(id)
   local a = AC[id]
   if a == nil then
-    local raw = call('GET', P .. 'a:' .. id)
-    if raw then
-      a = setmetatable(cmsgpack.unpack(raw), profile_meta(call('GET', P .. 'ap:' .. id)))
+    local raws = call('MGET', P .. 'a:' .. id, P .. 'ap:' .. id)
+    if raws[1] then
+      a = setmetatable(cmsgpack.unpack(raws[1]), profile_meta(raws[2]))
     else
       a = false
     end
@@ -138,8 +138,34 @@ local function agent(id)
   end
   return a or nil
 end
+-- A task is two records too: its live state (t:<id>: status, step, pool, offer, exclusions and the few fixed
+-- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out), rewritten by most
+-- decisions, and its fixed part (tf:<id>: the RoutePlan, preferred skills and the task's JSON), written once by
+-- submit. The fixed part is read, through the live record's metatable, only by the decisions that need it (a
+-- workflow step, a re-queue, a listing), so a complete or an accept never decodes the plan.
+local FIXED = { plan = true, preferred = true, tj = true }
+local TASK_META = {
+  __index = function(t, k)
+    if not FIXED[k] then
+      return nil
+    end
+    local fixed = cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
+    setmetatable(t, { __index = fixed })
+    return fixed[k]
+  end,
+}
 local function task(id)
-  return fetch(TC, 't:', id)
+  local t = TC[id]
+  if t == nil then
+    local raw = call('GET', P .. 't:' .. id)
+    if raw then
+      t = setmetatable(cmsgpack.unpack(raw), TASK_META)
+    else
+      t = false
+    end
+    TC[id] = t
+  end
+  return t or nil
 end
 local function res(id)
   return fetch(RC, 'r:', id)
@@ -165,31 +191,49 @@ local function next_seq()
   return SEQ
 end
 
+-- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
+-- dropped (in chunks, since a command's arguments pass through Lua's stack), instead of one command per record.
+local CHUNK = 512
+local function send_chunked(command, args)
+  for first = 1, #args, CHUNK do
+    call(command, unpack(args, first, math.min(first + CHUNK - 1, #args)))
+  end
+end
+
 local function flush()
+  local sets, dels = {}, {}
   for id, a in pairs(AD) do
     if a then
-      call('SET', P .. 'a:' .. id, cmsgpack.pack(a))
+      sets[#sets + 1] = P .. 'a:' .. id
+      sets[#sets + 1] = cmsgpack.pack(a)
     else
-      call('DEL', P .. 'a:' .. id, P .. 'ap:' .. id)
+      dels[#dels + 1] = P .. 'a:' .. id
+      dels[#dels + 1] = P .. 'ap:' .. id
     end
   end
   for id, t in pairs(TD) do
     if t then
-      call('SET', P .. 't:' .. id, cmsgpack.pack(t))
+      sets[#sets + 1] = P .. 't:' .. id
+      sets[#sets + 1] = cmsgpack.pack(t)
     else
-      call('DEL', P .. 't:' .. id)
+      dels[#dels + 1] = P .. 't:' .. id
+      dels[#dels + 1] = P .. 'tf:' .. id
     end
   end
   for id, r in pairs(RD) do
     if r then
-      call('SET', P .. 'r:' .. id, cmsgpack.pack(r))
+      sets[#sets + 1] = P .. 'r:' .. id
+      sets[#sets + 1] = cmsgpack.pack(r)
     else
-      call('DEL', P .. 'r:' .. id)
+      dels[#dels + 1] = P .. 'r:' .. id
     end
   end
   if SEQ_DIRTY then
-    call('SET', P .. 'seq', fmt('%d', SEQ))
+    sets[#sets + 1] = P .. 'seq'
+    sets[#sets + 1] = fmt('%d', SEQ)
   end
+  send_chunked('MSET', sets)
+  send_chunked('DEL', dels)
 end
 
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
@@ -592,34 +636,62 @@ local function excluded_from(member, agent_id)
   return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
+-- Every pool's head is also a field of one hash, ph: <signature> -> "<score> <member>", kept equal to the pool's
+-- first member after every call (set when a better task joins, moved on when the head leaves, gone with the pool).
+-- An agent looking for work so reads the heads of all the pools it qualifies for with one HMGET instead of one
+-- ZRANGE per pool, and the field's presence says whether a pool exists.
+local function split_head(value)
+  local score, member = string.match(value, '^(%S+) (.*)$')
+  return tonumber(score), member
+end
+
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
-  local key = P .. 'p:' .. st.g
-  if call('EXISTS', key) == 0 then
+  local sig = st.g
+  local current = call('HGET', P .. 'ph', sig)
+  if not current then
     for _, suffix in ipairs(st.k) do
-      call('SADD', P .. 'pi:' .. suffix, st.g)
+      call('SADD', P .. 'pi:' .. suffix, sig)
     end
     pool_lookup_changed()
   end
   t.seq = next_seq()
-  t.pool = st.g
+  t.pool = sig
   t.pstep = t.step
   t.status = 'waiting'
-  call('ZADD', key, F(t.key), pool_member(t))
+  local score, member = F(t.key), pool_member(t)
+  call('ZADD', P .. 'p:' .. sig, score, member)
+  local better = not current
+  if not better then
+    local head_score, head_member = split_head(current)
+    better = t.key < head_score or (t.key == head_score and member < head_member)
+  end
+  if better then
+    call('HSET', P .. 'ph', sig, score .. ' ' .. member)
+  end
   dirty_task(t)
 end
 
 local function dequeue(t)
-  if not t.pool then
+  local sig = t.pool
+  if not sig then
     return
   end
-  local key = P .. 'p:' .. t.pool
-  call('ZREM', key, pool_member(t))
-  if call('EXISTS', key) == 0 then
-    for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
-      call('SREM', P .. 'pi:' .. suffix, t.pool)
+  local key = P .. 'p:' .. sig
+  local member = pool_member(t)
+  call('ZREM', key, member)
+  local current = call('HGET', P .. 'ph', sig)
+  if current and select(2, split_head(current)) == member then
+    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #top > 0 then
+      call('HSET', P .. 'ph', sig, top[2] .. ' ' .. top[1])
+    else
+      call('HDEL', P .. 'ph', sig)
+      for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
+        call('SREM', P .. 'pi:' .. suffix, sig)
+      end
+      pool_lookup_changed()
     end
-    pool_lookup_changed()
   end
   t.pool = nil
   dirty_task(t)
@@ -790,17 +862,10 @@ local function find_agent(t)
   return nil
 end
 
--- The best task a pool offers this agent: {priority key, member, task id}, or nil.
-local function head(sig, agent_id)
+-- The best task of a pool whose head this agent is excluded from (the rare path: the agent already missed the
+-- best tasks there): {priority key, member, task id}, or nil.
+local function head_past_exclusions(sig, agent_id)
   local key = P .. 'p:' .. sig
-  local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if #top == 0 then
-    return nil
-  end
-  if not excluded_from(top[1], agent_id) then
-    return { tonumber(top[2]), top[1], string.sub(top[1], 18) }
-  end
-  -- Rare path: the agent already missed the best tasks here; look past them.
   local start, chunk = 1, 16
   while true do
     local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
@@ -816,17 +881,55 @@ local function head(sig, agent_id)
   end
 end
 
-local function best_entry_for(a)
-  local best = nil
-  for _, channel in ipairs(open_channels(a)) do
+-- The pools an agent qualifies for on a channel. They change only with the agent's profile or the pool lookups, so
+-- they are kept on the profile's cached metatable under the pool version, like the lookups themselves: a complete
+-- that hands an agent its next task runs no qualification test in the steady state.
+local function qualifying_pools(a, channel)
+  local meta = getmetatable(a)
+  local version = pool_version()
+  local cache = meta.pools
+  if cache == nil or cache.v ~= version then
+    cache = { v = version }
+    meta.pools = cache
+  end
+  local sigs = cache[channel]
+  if sigs == nil then
+    sigs = {}
     for _, suffix in ipairs(a.pk[channel]) do
       for _, sig in ipairs(pool_lookup(suffix)) do
         if qualifies(req_of(sig), a) then
-          local h = head(sig, a.id)
-          if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
-            best = h
-          end
+          sigs[#sigs + 1] = sig
         end
+      end
+    end
+    cache[channel] = sigs
+  end
+  return sigs
+end
+
+local function best_entry_for(a)
+  local sigs = {}
+  for _, channel in ipairs(open_channels(a)) do
+    for _, sig in ipairs(qualifying_pools(a, channel)) do
+      sigs[#sigs + 1] = sig
+    end
+  end
+  if #sigs == 0 then
+    return nil
+  end
+  local heads = call('HMGET', P .. 'ph', unpack(sigs))
+  local best = nil
+  for i, value in ipairs(heads) do
+    if value then
+      local score, member = split_head(value)
+      local h
+      if excluded_from(member, a.id) then
+        h = head_past_exclusions(sigs[i], a.id)
+      else
+        h = { score, member, string.sub(member, 18) }
+      end
+      if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
+        best = h
       end
     end
   end
@@ -836,7 +939,7 @@ end
 reserve = function(t, a)
   dequeue(t)
   local seq = next_seq()
-  local timeout = t.plan.rt or RT
+  local timeout = t.rt or RT
   local r = {
     id = fmt('R%d', seq),
     task_id = t.id,
@@ -1111,16 +1214,16 @@ OPS.submit = function()
     steps[i] = { n = st.n, g = st.g, k = st.k, u = st.u and tonumber(st.u) or nil, b = st.b }
   end
   local plan = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
-  local t = {
+  local fixed = { plan = plan, preferred = cjson.decode(ARGV[12]), tj = ARGV[10] }
+  call('SET', P .. 'tf:' .. id, cmsgpack.pack(fixed))
+  local t = setmetatable({
     id = id,
     queue = ARGV[5],
     channel = ARGV[6],
     created_at = tonumber(ARGV[7]),
     value = tonumber(ARGV[8]),
     key = tonumber(ARGV[9]),
-    tj = ARGV[10],
-    plan = plan,
-    preferred = cjson.decode(ARGV[12]),
+    rt = plan.rt,
     step = 0,
     status = 'waiting',
     seq = 0,
@@ -1129,7 +1232,7 @@ OPS.submit = function()
     unserviceable = false,
     fallback_due = false,
     exhausted = false,
-  }
+  }, { __index = fixed })
   local serviceable = false
   for _, st in ipairs(steps) do
     if could_serve(st.g) then

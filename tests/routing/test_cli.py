@@ -130,7 +130,7 @@ def test_bench_routing_on_redis_times_a_bare_round_trip_and_cleans_up(
     argv = ["bench", "routing", "--backend", "redis", "--agents", "20", "--skills", "2", "--tasks", "40"]
     assert run(parser, *argv, "--decisions", "200", "--no-double", "--json") == 0
     (result,) = json.loads(capsys.readouterr().out)["runs"]
-    assert result["backend"] == "redis"
+    assert (result["backend"], result["concurrency"]) == ("redis", 8)  # an app's concurrent requests by default
     assert 0 < result["lua_round_trip_p50_ms"] <= result["lua_round_trip_p99_ms"]
     assert result["round_trip_ratio"] > 0
 

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
@@ -433,4 +434,41 @@ async def test_concurrent_calls_on_one_backend_share_the_wire_in_the_order_issue
         waiting = await backend.waiting_tasks("support", 2)
         assert [item.task_id for item in waiting] == [f"t{n:02d}" for n in range(20)]
     finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_connection_closed_by_the_server_is_replaced_before_the_next_call(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        own = backend._connection
+        await own.send_command("CLIENT", "ID")
+        await redis_client.client_kill_filter(_id=await own.read_response())  # as when Redis restarts
+        assert reservations(await backend.submit(task("t1"), 1))[0].agent_id == "alice"
+    finally:
+        await backend.aclose()
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_caller_cancelled_while_its_reply_is_due_leaves_no_reply_behind(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        pending = asyncio.ensure_future(backend.get_agent("alice"))
+        await asyncio.sleep(0)  # the call is on the wire, its reply not read yet
+        pending.cancel()
+        # redis-py may finish a read it started rather than cancel it; either way the reply must not stay behind.
+        with contextlib.suppress(asyncio.CancelledError):
+            assert await pending is not None
+        # The next caller reads its own reply, not the abandoned one.
+        assert reservations(await backend.submit(task("t1"), 1))[0].agent_id == "alice"
+        assert await backend.get_task("nobody") is None
+    finally:
+        await backend.aclose()
         await delete_prefix(redis_client, prefix)
