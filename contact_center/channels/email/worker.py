@@ -2,7 +2,9 @@
 
 The reader (`email_response.imap.ImapReader`) takes each batch of new messages in within one transaction
 (`BatchTransaction`, a savepoint per message, so a message that fails undoes only itself) and marks the batch's
-messages done on the server only after that transaction committed. Its
+messages done on the server only after that transaction committed. On PostgreSQL independent messages of a batch
+run side by side instead, a transaction each (`BatchReads`). Either way the batch's questions to the store are
+asked once for all its messages (`lookups.BatchLookups`). Its
 UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes where the last one stopped.
 `IMAP_MAILBOXES` lists the mailboxes (each may name the queue its cases go to); each has its own reader and
 connection, so a slow or broken mailbox does not hold the others up.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +27,13 @@ from contact_center.channels.email.articles import article_suggester
 from contact_center.channels.email.config import email_intake
 from contact_center.channels.email.intake import (
     EmailIntake,
+    IntakeLimits,
     IntakeResult,
     Suggest,
     do_take_in_message,
     take_in_message,
 )
+from contact_center.channels.email.lookups import BatchLookups, MessageLookups
 from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
@@ -37,7 +41,14 @@ from contact_center.models import ImapState
 from contact_center.settings import Settings
 from email_response.imap import ImapAccount, ImapReader
 
-__all__ = ["BatchTransaction", "ImapStateTable", "build_imap_reader", "build_imap_readers", "run_imap_intake"]
+__all__ = [
+    "BatchReads",
+    "BatchTransaction",
+    "ImapStateTable",
+    "build_imap_reader",
+    "build_imap_readers",
+    "run_imap_intake",
+]
 
 
 class ImapStateTable:
@@ -88,6 +99,8 @@ def build_imap_reader(
     if not db.is_sqlite:
         # PostgreSQL takes independent messages side by side, each in a transaction of its own: on spare cores
         # that beats one transaction per batch (which wins on a loaded machine); see the README's figures.
+        reads = BatchReads(db, intake.limits)
+
         async def handle_alone(_uid: int, raw: bytes) -> None:
             await take_in_message(
                 db,
@@ -99,10 +112,11 @@ def build_imap_reader(
                 region=settings.default_phone_region,
                 source="imap",
                 intake=intake,
+                lookups=reads.message(),
             )
 
-        return ImapReader(account, ImapStateTable(db), handle_alone, concurrency=8)
-    batch = BatchTransaction(db, router)
+        return ImapReader(account, ImapStateTable(db), handle_alone, concurrency=8, batch_scope=reads.scope)
+    batch = BatchTransaction(db, router, intake.limits)
 
     async def handle(_uid: int, raw: bytes) -> None:
         # Written in the batch's transaction; the reader flags the batch done on the server after its commit.
@@ -120,28 +134,68 @@ def build_imap_reader(
     return ImapReader(account, ImapStateTable(db), handle, batch_scope=batch.scope)
 
 
+async def _load(session: AsyncSession, messages: Mapping[int, bytes], limits: IntakeLimits) -> BatchLookups:
+    return await BatchLookups.load(
+        session,
+        messages.values(),
+        max_attachment_bytes=limits.max_attachment_bytes,
+        max_message_bytes=limits.max_message_bytes,
+    )
+
+
+class BatchReads:
+    """The batch scope of messages taken in side by side, a transaction each: the batch's lookups only."""
+
+    def __init__(self, db: Database, limits: IntakeLimits) -> None:
+        self._db = db
+        self._limits = limits
+        self._lookups: BatchLookups | None = None
+
+    @contextlib.asynccontextmanager
+    async def scope(self, messages: Mapping[int, bytes]) -> AsyncIterator[None]:
+        """Read what the batch's messages will ask about, for the time the batch is handled."""
+        async with self._db.transaction() as session:
+            self._lookups = await _load(session, messages, self._limits)
+        try:
+            yield
+        finally:
+            self._lookups = None
+
+    def message(self) -> MessageLookups | None:
+        """Return one message's view of the batch's lookups (None outside a batch)."""
+        return self._lookups.message() if self._lookups is not None else None
+
+
 class BatchTransaction:
     """One transaction per IMAP batch with a savepoint per message: one commit for many, a failure undoes one.
 
     Route requests wait for the commit, so an agent is never offered a case that is not there yet.
     """
 
-    def __init__(self, db: Database, router: ContactRouter | None) -> None:
+    def __init__(self, db: Database, router: ContactRouter | None, limits: IntakeLimits | None = None) -> None:
         self._db = db
         self._router = router
+        self._limits = limits or IntakeLimits()
         self._session: AsyncSession | None = None
+        self._lookups: BatchLookups | None = None
         self._routes: list[RouteRequest] = []
 
     @contextlib.asynccontextmanager
-    async def scope(self) -> AsyncIterator[None]:
-        """Open the batch's transaction; commit it on exit, then submit the batch's route requests."""
+    async def scope(self, messages: Mapping[int, bytes] | None = None) -> AsyncIterator[None]:
+        """Open the batch's transaction; commit it on exit, then submit the batch's route requests.
+
+        With the batch's `messages`, what they will ask the store is read once, in the batch's transaction.
+        """
         self._routes = []
         async with self._db.transaction() as session:
             self._session = session
             try:
+                if messages:
+                    self._lookups = await _load(session, messages, self._limits)
                 yield
             finally:
                 self._session = None
+                self._lookups = None
         routes, self._routes = self._routes, []
         if self._router is not None:
             for route in routes:
@@ -161,6 +215,7 @@ class BatchTransaction:
         """Take one message in within the batch's transaction, in a savepoint of its own."""
         if self._session is None:
             raise RuntimeError("take_in outside a batch scope")
+        lookups = self._lookups.message() if self._lookups is not None else None
         async with self._session.begin_nested():
             result, route = await do_take_in_message(
                 self._session,
@@ -171,7 +226,11 @@ class BatchTransaction:
                 region=region,
                 source=source,
                 intake=intake,
+                lookups=lookups,
             )
+        # The savepoint is released: the message's writes stand, so later messages of the batch see them.
+        if lookups is not None:
+            lookups.keep()
         if route is not None:
             self._routes.append(route)
         return result
