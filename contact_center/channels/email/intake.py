@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
 from contact_center.channels.email.bounces import find_sent, is_suppressed, record_bounce
-from contact_center.channels.email.lookups import MessageLookups, storable_id
+from contact_center.channels.email.lookups import DeferredReply, MessageLookups, storable_id
 from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
@@ -92,6 +92,7 @@ __all__ = [
     "IntakeResult",
     "Suggest",
     "Suggestion",
+    "do_queue_deferred_replies",
     "do_queue_email",
     "do_take_in_message",
     "take_in_message",
@@ -518,13 +519,7 @@ async def _acknowledge(
     to = msg.reply_address
     if to is None or case.id is None:
         return False
-    loaded = lookups.auto_replies_to(to) if lookups is not None else None
-    sender_history: list[datetime]
-    case_history: list[datetime]
-    if loaded is not None and opened_now:
-        sender_history, case_history = loaded, []
-    else:
-        sender_history, case_history = await _history(session, address=to, case_id=case.id)
+    sender_history, case_history = await _reply_history(session, to, case.id, lookups, opened_now=opened_now)
     verdict = auto_reply_allowed(
         msg, now=now, sender_history=sender_history, case_history=case_history, own_addresses=own
     )
@@ -555,6 +550,22 @@ async def _acknowledge(
         session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now, _domain(own), lookups
     )
     return True
+
+
+async def _reply_history(
+    session: AsyncSession, to: str, case_id: int | None, lookups: MessageLookups | None, *, opened_now: bool
+) -> tuple[list[datetime], list[datetime]]:
+    """Return the times of earlier automatic replies to an address and on a case (None: no case)."""
+    loaded = lookups.auto_replies_to(to) if lookups is not None else None
+    if loaded is not None and (case_id is None or opened_now):
+        # A case this message opened has had no replies yet.
+        return loaded, []
+    sender, on_case = await _history(session, address=to, case_id=case_id)
+    if lookups is not None:
+        held_to, held_on = lookups.held_replies(to, case_id)
+        sender.extend(held_to)
+        on_case.extend(held_on)
+    return sender, on_case
 
 
 async def _suppressed(session: AsyncSession, address: str, lookups: MessageLookups | None) -> bool:
@@ -590,30 +601,64 @@ async def do_queue_email(
     The id is stored with the message, so every retry sends the same one, replies to it thread into the case,
     and a bounce of it is matched (`bounces.find_sent`).
     """
-    message_id = make_message_id(domain)
-    queued = await do_enqueue(
-        session,
-        Outbound(
-            channel=OutboxChannel.EMAIL,
-            to_address=to,
-            subject=subject[:_OUTBOX_SUBJECT_LENGTH],
-            body=text,
-            case_id=case_id,
-            headers={**headers, "Message-ID": message_id},
-        ),
-        now,
-    )
-    session.add(
-        SentEmail(
-            message_id=message_id,
-            outbox_id=queued.id or 0,
-            case_id=case_id,
-            to_address=to.lower()[:320],
-            kind=kind,
-            created_at=now,
-        )
-    )
+    outbound, message_id = _outbound_email(to, case_id, subject, text, headers, domain)
+    queued = await do_enqueue(session, outbound, now)
+    session.add(_sent_email(message_id, queued.id or 0, case_id, to, kind, now))
     return queued.id or 0, message_id
+
+
+async def do_queue_deferred_replies(session: AsyncSession, replies: Sequence[DeferredReply]) -> None:
+    """Write automatic replies a batch held back: the outbox rows in one flush, then their records in one
+    executemany per table (ORM objects would be inserted one by one to learn their ids, which nothing needs)."""
+    queued = []
+    for reply in replies:
+        outbound, message_id = _outbound_email(
+            reply.to, reply.case_id, reply.subject, reply.text, reply.headers, reply.domain
+        )
+        queued.append((await do_enqueue(session, outbound, reply.now, flush=False), message_id, reply))
+    if not queued:
+        return
+    await session.flush()
+    sent = [
+        _sent_email(message_id, message.id or 0, reply.case_id, reply.to, reply.kind, reply.now)
+        for message, message_id, reply in queued
+    ]
+    records = [
+        _auto_reply_record(reply.to, reply.case_id, message.id or 0, reply.kind, reply.now)
+        for message, _, reply in queued
+    ]
+    await session.execute(insert(SentEmail), [row.model_dump(exclude={"id"}) for row in sent])
+    await session.execute(insert(EmailAutoReply), [row.model_dump(exclude={"id"}) for row in records])
+
+
+def _outbound_email(
+    to: str, case_id: int | None, subject: str, text: str, headers: dict[str, str], domain: str
+) -> tuple[Outbound, str]:
+    message_id = make_message_id(domain)
+    outbound = Outbound(
+        channel=OutboxChannel.EMAIL,
+        to_address=to,
+        subject=subject[:_OUTBOX_SUBJECT_LENGTH],
+        body=text,
+        case_id=case_id,
+        headers={**headers, "Message-ID": message_id},
+    )
+    return outbound, message_id
+
+
+def _sent_email(message_id: str, outbox_id: int, case_id: int | None, to: str, kind: str, now: datetime) -> SentEmail:
+    return SentEmail(
+        message_id=message_id,
+        outbox_id=outbox_id,
+        case_id=case_id,
+        to_address=to.lower()[:320],
+        kind=kind,
+        created_at=now,
+    )
+
+
+def _auto_reply_record(to: str, case_id: int | None, outbox_id: int, kind: str, now: datetime) -> EmailAutoReply:
+    return EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now)
 
 
 async def _queue_auto_reply(
@@ -630,6 +675,9 @@ async def _queue_auto_reply(
 ) -> None:
     if lookups is not None:
         lookups.auto_reply(to, case_id, now)
+        if lookups.defers_replies:
+            lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
+            return
     outbox_id, _ = await do_queue_email(
         session,
         to=to,
@@ -641,7 +689,7 @@ async def _queue_auto_reply(
         domain=domain,
         now=now,
     )
-    session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now))
+    session.add(_auto_reply_record(to, case_id, outbox_id, kind, now))
 
 
 async def _queue_id(session: AsyncSession, name: str | None, lookups: MessageLookups | None) -> int | None:
@@ -705,7 +753,7 @@ async def _keep_oversize(
     told = False
     to = msg.reply_address
     if message.auto_reply and to is not None:
-        sender_history, _ = await _history(session, address=to, case_id=None)
+        sender_history, _ = await _reply_history(session, to, None, message.lookups, opened_now=False)
         verdict = auto_reply_allowed(msg, now=now, sender_history=sender_history, own_addresses=own)
         language = intake.default_language
         if msg.subject:

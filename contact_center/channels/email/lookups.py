@@ -8,6 +8,12 @@ what the message writes; `keep()` adds that to the batch's answers once the mess
 succeeded, so a later message of the batch sees it as it would see it in the database, and a message that
 failed leaves nothing behind.
 
+With `defer_replies` (one transaction for the whole batch) the batch also holds its automatic replies back
+(`DeferredReply`) and the intake writes them all at the batch's end (`intake.do_queue_deferred_replies`): the
+outbox, `email_sent` and `email_auto_replies` rows of 25 messages take three INSERTs instead of three each. They
+are in the same transaction, so a message and its acknowledgement still commit together or not at all, and the
+rate limits see them through these lookups.
+
 Only what was loaded is answered: a question about anything else returns None and goes to the database as
 before. On SQLite the batch is loaded inside the batch's transaction, which holds the write lock, so the answers
 are exact. On PostgreSQL (messages side by side, a transaction each) they are as of the batch's start: a
@@ -32,7 +38,7 @@ from email_response.catalogue import TemplateCatalogue
 from email_response.parsing import ParsedMessage, Unprocessable, parse_message
 from email_response.threading import case_numbers_in, referenced_message_ids
 
-__all__ = ["BatchLookups", "MessageLookups", "storable_id"]
+__all__ = ["BatchLookups", "DeferredReply", "MessageLookups", "storable_id"]
 
 # The column limit of Message-IDs and contacts' external ids; a longer id is replaced by its hash.
 _ID_LENGTH = 255
@@ -45,6 +51,20 @@ def storable_id(message_id: str) -> str:
     return f"<{hashlib.sha256(message_id.encode('utf-8', 'replace')).hexdigest()}@long-id.invalid>"
 
 
+@dataclass(frozen=True)
+class DeferredReply:
+    """An automatic reply written at the end of the batch."""
+
+    to: str
+    case_id: int | None
+    subject: str
+    text: str
+    headers: dict[str, str]
+    kind: str
+    domain: str
+    now: datetime
+
+
 @dataclass
 class _Written:
     """What one message wrote that the batch's answers must include once it is kept."""
@@ -53,13 +73,16 @@ class _Written:
     new_cases: list[int] = field(default_factory=list)
     auto_replies: list[tuple[str, int | None, datetime]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
+    replies: list[DeferredReply] = field(default_factory=list)
 
 
 class BatchLookups:
     """The batch's answers; `message()` gives each message its view, `MessageLookups.keep()` adds its writes."""
 
-    def __init__(self, *, max_attachment_bytes: int, max_message_bytes: int) -> None:
+    def __init__(self, *, max_attachment_bytes: int, max_message_bytes: int, defer_replies: bool = False) -> None:
         self._limits = (max_attachment_bytes, max_message_bytes)
+        self.defer_replies = defer_replies
+        self._replies: list[DeferredReply] = []
         self._parsed: dict[bytes, ParsedMessage | Unprocessable] = {}
         self._asked_ids: set[str] = set()
         self._stored: set[str] = set()
@@ -82,9 +105,12 @@ class BatchLookups:
         *,
         max_attachment_bytes: int,
         max_message_bytes: int,
+        defer_replies: bool = False,
     ) -> BatchLookups:
         """Parse a batch's messages and read what their intake will ask about, a few statements in all."""
-        lookups = cls(max_attachment_bytes=max_attachment_bytes, max_message_bytes=max_message_bytes)
+        lookups = cls(
+            max_attachment_bytes=max_attachment_bytes, max_message_bytes=max_message_bytes, defer_replies=defer_replies
+        )
         messages = [parsed for raw in raws if isinstance(parsed := lookups.parse(raw), ParsedMessage)]
         own_ids = {storable_id(msg.message_id) for msg in messages}
         refs = {storable_id(mid) for msg in messages for mid in referenced_message_ids(msg)}
@@ -160,7 +186,13 @@ class BatchLookups:
         self._catalogues.append((base, catalogue))
         return catalogue
 
+    def deferred_replies(self) -> list[DeferredReply]:
+        """Return (and let go of) the automatic replies held back so far, to be written now."""
+        replies, self._replies = self._replies, []
+        return replies
+
     def _keep(self, written: _Written) -> None:
+        self._replies.extend(written.replies)
         for new_case in written.new_cases:
             self._participants.setdefault(new_case, set())
         for message_id, case_id, participants in written.stored:
@@ -252,6 +284,23 @@ class MessageLookups:
     def auto_reply(self, address: str, case_id: int | None, at: datetime) -> None:
         """Note an automatic reply queued to an address."""
         self._written.auto_replies.append((address, case_id, at))
+
+    @property
+    def defers_replies(self) -> bool:
+        """Return True when automatic replies are held back until the end of the batch."""
+        return self._batch.defer_replies
+
+    def defer_reply(self, reply: DeferredReply) -> None:
+        """Hold an automatic reply back until the end of the batch (noted with `auto_reply` as well)."""
+        self._written.replies.append(reply)
+
+    def held_replies(self, address: str, case_id: int | None) -> tuple[list[datetime], list[datetime]]:
+        """Return when replies held back (not yet in the database) went to an address and on a case."""
+        held = [*self._batch._replies, *self._written.replies]
+        return (
+            [reply.now for reply in held if reply.to == address],
+            [reply.now for reply in held if case_id is not None and reply.case_id == case_id],
+        )
 
     def suppressed(self, address: str) -> None:
         """Note an address suppressed after a permanent failure."""

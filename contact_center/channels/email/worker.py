@@ -30,6 +30,7 @@ from contact_center.channels.email.intake import (
     IntakeLimits,
     IntakeResult,
     Suggest,
+    do_queue_deferred_replies,
     do_take_in_message,
     take_in_message,
 )
@@ -134,12 +135,15 @@ def build_imap_reader(
     return ImapReader(account, ImapStateTable(db), handle, batch_scope=batch.scope)
 
 
-async def _load(session: AsyncSession, messages: Mapping[int, bytes], limits: IntakeLimits) -> BatchLookups:
+async def _load(
+    session: AsyncSession, messages: Mapping[int, bytes], limits: IntakeLimits, *, defer_replies: bool = False
+) -> BatchLookups:
     return await BatchLookups.load(
         session,
         messages.values(),
         max_attachment_bytes=limits.max_attachment_bytes,
         max_message_bytes=limits.max_message_bytes,
+        defer_replies=defer_replies,
     )
 
 
@@ -184,15 +188,18 @@ class BatchTransaction:
     async def scope(self, messages: Mapping[int, bytes] | None = None) -> AsyncIterator[None]:
         """Open the batch's transaction; commit it on exit, then submit the batch's route requests.
 
-        With the batch's `messages`, what they will ask the store is read once, in the batch's transaction.
+        With the batch's `messages`, what they will ask the store is read once, in the batch's transaction, and
+        their automatic replies are written together at the end, before the commit.
         """
         self._routes = []
         async with self._db.transaction() as session:
             self._session = session
             try:
                 if messages:
-                    self._lookups = await _load(session, messages, self._limits)
+                    self._lookups = await _load(session, messages, self._limits, defer_replies=True)
                 yield
+                if self._lookups is not None:
+                    await do_queue_deferred_replies(session, self._lookups.deferred_replies())
             finally:
                 self._session = None
                 self._lookups = None

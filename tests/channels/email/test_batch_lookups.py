@@ -1,0 +1,123 @@
+"""A batch read once (`lookups.BatchLookups`): messages that depend on each other within one batch are taken in
+exactly as one at a time, and what a failed message would have written is not seen by the rest of its batch."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from contact_center.channels.email.intake import IntakeOutcome, IntakeResult
+from contact_center.channels.email.worker import BatchTransaction
+from contact_center.models import Case, EmailAutoReply, OutboxMessage, StoredEmail
+from contact_center.models.email import SentEmail
+
+from .conftest import HELP, mfs
+from .test_batch import BROKEN
+
+
+def mail(n: int, sender: str, subject: str, *headers: str, body: str = "Hello, please help.") -> bytes:
+    extra = "".join(f"        {header}\n" for header in headers)
+    return mfs(f"""\
+        From: {sender}
+        To: Help <help@example.test>
+        Subject: {subject}
+        Message-ID: <m{n}@example.org>
+{extra}
+        {body}
+        """)
+
+
+ALICE = "Alice <alice@example.org>"
+BOB = "Bob <bob@example.org>"
+CAROL = "Carol <carol@example.org>"
+
+# In UID order. The store is empty, so Alice's first case is case 1 (CS-000001).
+BATCH = [
+    mail(1, ALICE, "Invoice is wrong"),
+    mail(2, ALICE, "Re: Invoice is wrong", "In-Reply-To: <m1@example.org>", "References: <m1@example.org>"),
+    mail(3, BOB, "Re: Invoice is wrong", "In-Reply-To: <m1@example.org>"),
+    mail(4, ALICE, "Re: [CS-000001] one more thing"),
+    mail(5, CAROL, "Re: [CS-000001] me too"),
+    mail(1, ALICE, "Invoice is wrong"),
+    mail(6, ALICE, "Router keeps rebooting"),
+    mail(7, ALICE, "Cannot sign in"),
+    mail(8, ALICE, "Refund for order 1234"),
+    mail(9, "Away <away@example.org>", "Out of office", "Auto-Submitted: auto-replied"),
+]
+
+
+async def take_in_batch(batch: BatchTransaction, messages: list[bytes], clock) -> list[IntakeResult | None]:
+    results: list[IntakeResult | None] = []
+    async with batch.scope(dict(enumerate(messages, start=1))):
+        for raw in messages:
+            try:
+                results.append(
+                    await batch.take_in(
+                        raw, clock.now(), auto_reply=True, smtp_from=HELP, region="US", source="imap", intake=BROKEN
+                    )
+                )
+            except Exception:
+                results.append(None)
+    return results
+
+
+async def test_messages_of_one_batch_thread_onto_each_other_and_share_the_rate_limit(database, clock):
+    results = await take_in_batch(BatchTransaction(database, None), BATCH, clock)
+
+    outcomes = [(r.outcome, r.case_id, r.acknowledged, r.reason) for r in results if r is not None]
+    assert outcomes == [
+        (IntakeOutcome.NEW_CASE, 1, True, "new-case"),
+        (IntakeOutcome.THREADED, 1, False, "in-reply-to"),
+        # Bob refers to Alice's message but takes no part in her case: a case of his own.
+        (IntakeOutcome.NEW_CASE, 2, True, "new-case"),
+        (IntakeOutcome.THREADED, 1, False, "subject-case-number"),
+        (IntakeOutcome.NEW_CASE, 3, True, "new-case"),
+        (IntakeOutcome.DUPLICATE, None, False, None),
+        (IntakeOutcome.NEW_CASE, 4, True, "new-case"),
+        (IntakeOutcome.NEW_CASE, 5, True, "new-case"),
+        # Alice's fourth acknowledgement within the hour is one too many (three per sender and hour).
+        (IntakeOutcome.NEW_CASE, 6, False, "new-case"),
+        (IntakeOutcome.NEW_CASE, 7, False, "new-case"),
+    ]
+    async with database.transaction() as session:
+        outbox = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        sent = (await session.scalars(select(SentEmail).order_by(SentEmail.id))).all()
+        replies = (await session.scalars(select(EmailAutoReply).order_by(EmailAutoReply.id))).all()
+        stored = (await session.scalars(select(StoredEmail))).all()
+    assert [m.to_address for m in outbox] == [
+        "alice@example.org",
+        "bob@example.org",
+        "carol@example.org",
+        "alice@example.org",
+        "alice@example.org",
+    ]
+    assert [(s.outbox_id, s.case_id, s.to_address) for s in sent] == [(m.id, m.case_id, m.to_address) for m in outbox]
+    assert [(r.outbox_id, r.address, r.kind) for r in replies] == [
+        (m.id, m.to_address, "acknowledgement") for m in outbox
+    ]
+    assert all(m.headers["Message-ID"] == s.message_id for m, s in zip(outbox, sent, strict=True))
+    assert len(stored) == 9
+
+
+async def test_what_a_failed_message_wrote_is_not_seen_by_the_rest_of_its_batch(database, clock):
+    failing = mail(1, ALICE, "发票有误", body="您好\uff0c我的发票金额不对。")
+    messages = [
+        failing,
+        mail(2, ALICE, "Re: the invoice", "In-Reply-To: <m1@example.org>"),
+        failing,
+        mail(3, ALICE, "Invoice is wrong"),
+    ]
+    results = await take_in_batch(BatchTransaction(database, None), messages, clock)
+
+    # The Chinese acknowledgement cannot render (BROKEN): the message fails, each time it comes.
+    assert results[0] is None
+    assert results[2] is None
+    # Its reply finds nothing to thread onto; the failed attempts are no duplicates and were never acknowledged.
+    assert [(r.outcome, r.reason, r.acknowledged) for r in results if r is not None] == [
+        (IntakeOutcome.NEW_CASE, "new-case", True),
+        (IntakeOutcome.NEW_CASE, "new-case", True),
+    ]
+    async with database.transaction() as session:
+        stored = sorted((await session.scalars(select(StoredEmail.message_id))).all())
+        cases = (await session.scalars(select(Case))).all()
+    assert stored == ["<m2@example.org>", "<m3@example.org>"]
+    assert len(cases) == 2
