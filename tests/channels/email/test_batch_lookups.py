@@ -121,3 +121,40 @@ async def test_what_a_failed_message_wrote_is_not_seen_by_the_rest_of_its_batch(
         cases = (await session.scalars(select(Case))).all()
     assert stored == ["<m2@example.org>", "<m3@example.org>"]
     assert len(cases) == 2
+
+
+async def test_a_failure_after_others_undoes_only_itself_and_routes_each_message_once(database, clock, router):
+    messages = [
+        mail(1, ALICE, "Invoice is wrong"),
+        mail(2, ALICE, "Re: Invoice is wrong", "In-Reply-To: <m1@example.org>"),
+        mail(3, BOB, "发票有误", body="您好\uff0c我的发票金额不对。"),
+        mail(4, ALICE, "Re: Invoice is wrong", "In-Reply-To: <m2@example.org>"),
+        mail(5, CAROL, "Cannot sign in"),
+    ]
+    results = await take_in_batch(BatchTransaction(database, router), messages, clock)
+
+    # The first two are taken in again (each on its own) after Bob's fails; nothing of his stays.
+    assert [(r.outcome, r.acknowledged) if r else None for r in results] == [
+        (IntakeOutcome.NEW_CASE, True),
+        (IntakeOutcome.THREADED, False),
+        None,
+        (IntakeOutcome.THREADED, False),
+        (IntakeOutcome.NEW_CASE, True),
+    ]
+    async with database.transaction() as session:
+        stored = dict((await session.execute(select(StoredEmail.message_id, StoredEmail.case_id))).all())
+        outbox = (await session.scalars(select(OutboxMessage.to_address).order_by(OutboxMessage.id))).all()
+        sent = len((await session.scalars(select(SentEmail))).all())
+        cases = len((await session.scalars(select(Case))).all())
+    alice, carol = stored["<m1@example.org>"], stored["<m5@example.org>"]
+    assert stored == {
+        "<m1@example.org>": alice,
+        "<m2@example.org>": alice,
+        "<m4@example.org>": alice,
+        "<m5@example.org>": carol,
+    }
+    assert cases == 2
+    assert list(outbox) == ["alice@example.org", "carol@example.org"]
+    assert sent == 2
+    # Routed after the commit, once per message: the first attempt's requests went with it.
+    assert sorted(request.case_id for request in router.submitted) == sorted([alice, alice, alice, carol])
