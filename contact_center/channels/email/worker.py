@@ -268,7 +268,12 @@ class BatchTransaction:
         try:
             result = await self._take_in(self._session, call)
         except Exception:
-            await self._isolate(self._session)
+            try:
+                await self._isolate(self._session)
+            except Exception:
+                # The messages before this one are undone and not taken in again: the batch must not commit.
+                self._retake_failed = True
+                raise
             return await self._take_in_alone(self._session, call)
         self._taken.append(call)
         return result
@@ -322,6 +327,7 @@ class BatchTransaction:
         self._isolated = True
         self._routes = []
         # What the batch read and noted included the undone writes: read it again.
+        self._lookups = None
         self._lookups = await _load(session, self._messages, self._limits, defer_replies=True)
         taken, self._taken = self._taken, []
         for call in taken:

@@ -3,6 +3,7 @@ exactly as one at a time, and what a failed message would have written is not se
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from contact_center.channels.email.intake import IntakeOutcome, IntakeResult
@@ -158,3 +159,27 @@ async def test_a_failure_after_others_undoes_only_itself_and_routes_each_message
     assert sent == 2
     # Routed after the commit, once per message: the first attempt's requests went with it.
     assert sorted(request.case_id for request in router.submitted) == sorted([alice, alice, alice, carol])
+
+
+async def test_a_message_that_fails_when_taken_in_again_fails_the_whole_batch(database, clock, monkeypatch):
+    import contact_center.channels.email.worker as worker
+
+    first, second = mail(1, ALICE, "Invoice is wrong"), mail(2, BOB, "Cannot sign in")
+    attempts: dict[bytes, int] = {}
+    real = worker.do_take_in_message
+
+    async def flaky(session, raw, *args, **kwargs):
+        attempts[raw] = attempts.get(raw, 0) + 1
+        # Bob's message always fails; Alice's only when it is taken in again after his failure.
+        if raw == second or attempts[raw] > 1:
+            raise RuntimeError("the store said no")
+        return await real(session, raw, *args, **kwargs)
+
+    monkeypatch.setattr(worker, "do_take_in_message", flaky)
+    batch = BatchTransaction(database, None)
+    with pytest.raises(RuntimeError, match="taken in again"):
+        await take_in_batch(batch, [first, second], clock)
+    # Alice's message was reported in, yet it could not be written again: nothing of the batch is committed,
+    # so the reader offers all of it again instead of flagging a message that is not there.
+    async with database.transaction() as session:
+        assert (await session.scalars(select(StoredEmail))).all() == []
