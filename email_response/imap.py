@@ -26,8 +26,9 @@ done on the server (`\\Seen` and the keyword `$CaseCommitted`) and then advances
 `concurrency` above 1 the messages of a batch are handled side by side in lanes (`handling_lanes`): a reply waits
 for the question it refers to, one sender's messages keep their order. The handler should return only once the
 message is committed (stored, raw or as a case), or, with a `batch_scope`, once it is written in the transaction
-that scope opens for the batch and commits when it exits. If the handler raises, the message stays unmarked, the
-stored UID does not move past it, and it is offered again in the next round (after `retry_delay`). Messages after
+that scope opens for the batch and commits when it exits (the scope is given the batch's messages by UID, so it
+can read what they need at once). If the handler raises, the message stays unmarked, the stored UID does not
+move past it, and it is offered again in the next round (after `retry_delay`). Messages after
 a failed one are still handled; the keyword keeps them from being offered twice. A batch scope whose exit (the
 commit) raises fails the whole batch: nothing of it is marked, and all of it is offered again.
 
@@ -56,7 +57,7 @@ import contextlib
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -289,7 +290,7 @@ class ImapReader:
         backoff_max: float = 300.0,
         batch_size: int = 25,
         concurrency: int = 1,
-        batch_scope: Callable[[], contextlib.AbstractAsyncContextManager[object]] | None = None,
+        batch_scope: Callable[[Mapping[int, bytes]], contextlib.AbstractAsyncContextManager[object]] | None = None,
     ) -> None:
         self.account = account
         self.store = store
@@ -302,7 +303,8 @@ class ImapReader:
         self.batch_size = batch_size
         # Messages of a batch handled at once (in independent lanes, `handling_lanes`); 1: one after another.
         self.concurrency = max(1, concurrency)
-        # Wraps the handling of each batch, e.g. in one transaction: one commit for many messages.
+        # Wraps the handling of each batch, given its messages by UID: e.g. one transaction, one commit for many
+        # messages, or the store read once for all of them.
         self.batch_scope = batch_scope
         # Counters for health checks and the benchmark.
         self.handled = 0
@@ -404,7 +406,7 @@ class ImapReader:
         if self.batch_scope is None or not messages:
             return await self._handle(messages)
         try:
-            async with self.batch_scope():
+            async with self.batch_scope(messages):
                 succeeded = await self._handle(messages)
         except Exception:
             log.exception("IMAP %s: the batch of %d failed as a whole", self.account.state_key, len(messages))

@@ -34,6 +34,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
+from typing import Any
 
 import nh3
 
@@ -201,20 +202,19 @@ def _parse(raw: bytes, max_attachment_bytes: int, max_message_bytes: int) -> Par
     if not raw.strip():
         return Unprocessable("empty message", hash_message_id(raw), len(raw), raw)
     oversize = len(raw) > max_message_bytes
-    msg: Message
-    if oversize:
-        # Parsing 25 MB of MIME only to throw it away would cost time and memory; the headers say who to tell.
-        msg = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    else:
-        msg = message_from_bytes(raw, policy=policy.default)
+    # Parsing 25 MB of MIME only to throw it away would cost time and memory; the headers say who to tell.
+    msg: Message = (
+        BytesHeaderParser(policy=_POLICY).parsebytes(raw) if oversize else message_from_bytes(raw, policy=_POLICY)
+    )
     if not any(name.strip() for name, _ in msg.raw_items()):
         # RFC 5322 §4.5 obsolete syntax allows spaces before a header's colon ("Subject  : hi"), which the
         # standard library's parser does not accept; retry once with those spaces removed.
         repaired = _repair_obsolete_names(raw)
         if repaired != raw:
-            msg = message_from_bytes(repaired, policy=policy.default)
+            msg = message_from_bytes(repaired, policy=_POLICY)
         if not any(name.strip() for name, _ in msg.raw_items()):
             return Unprocessable("no message headers found", hash_message_id(raw), len(raw), raw)
+    _settle(msg)
 
     message_id = _first_msgid(_header(msg, "message-id"))
     defects = [type(defect).__name__ for defect in getattr(msg, "defects", [])]
@@ -250,6 +250,47 @@ def _parse(raw: bytes, max_attachment_bytes: int, max_message_bytes: int) -> Par
         defects=tuple(dict.fromkeys(defects)),
         raw=raw,
     )
+
+
+# The MIME headers the body search reads again and again (`get_body`, content types, filenames, charsets).
+_MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+_ABSENT = object()
+
+
+class _ParsedPart(EmailMessage):
+    """An `EmailMessage` that parses each of its MIME headers once, after the parser has finished with it.
+
+    `policy.default` builds a header object every time a header is read, and finding the bodies and attachments
+    reads a part's Content-Type a dozen times or more (`get_body`, `get_content_type`, `get_param`,
+    `is_attachment`). The parsed message is never changed afterwards, so the first answer stays the answer.
+    """
+
+    _settled: dict[str, Any] | None = None
+
+    def settle(self) -> None:
+        """Keep the MIME headers' values from now on: the parser is done, nothing changes them any more."""
+        self._settled = {}
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        """Return a header like `Message.get`, a MIME header parsed only the first time it is asked for."""
+        settled = self._settled
+        key = name.lower()
+        if settled is None or key not in _MIME_HEADERS:
+            return super().get(name, failobj)
+        value = settled.get(key, _ABSENT)
+        if value is _ABSENT:
+            # A header the policy cannot parse raises here each time, exactly as without the cache.
+            value = settled[key] = super().get(name, _ABSENT)
+        return failobj if value is _ABSENT else value
+
+
+_POLICY = policy.default.clone(message_factory=_ParsedPart)
+
+
+def _settle(msg: Message) -> None:
+    for part in _walk_all(msg):
+        if isinstance(part, _ParsedPart):
+            part.settle()
 
 
 def _repair_obsolete_names(raw: bytes) -> bytes:

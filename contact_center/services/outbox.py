@@ -38,8 +38,11 @@ def retry_delay(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** min(max(attempts - 1, 0), 10)), _MAX_DELAY)
 
 
-async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime) -> OutboxMessage:
-    """Store a message for sending; it leaves only once its transaction commits."""
+async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime, *, flush: bool = True) -> OutboxMessage:
+    """Store a message for sending; it leaves only once its transaction commits.
+
+    `flush=False` leaves the INSERT (and so the id) to the session's next flush, which writes many at once.
+    """
     if not outbound.to_address.strip():
         raise InvalidInput("an outbound message needs a recipient", field="to")
     if not outbound.body.strip():
@@ -55,7 +58,8 @@ async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime) -
         created_at=now,
     )
     session.add(message)
-    await session.flush()
+    if flush:
+        await session.flush()
     return message
 
 

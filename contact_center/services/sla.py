@@ -16,7 +16,7 @@ from contact_center.services.timeline import record_event
 from contact_center.sla import PolicyTerms
 from routing.calendar import BusinessCalendar
 
-__all__ = ["calendar_from_record", "check_sla", "load_policies", "sla_report"]
+__all__ = ["calendar_from_record", "check_sla", "load_policies", "reuse_policies", "sla_report"]
 
 # Statuses in which the clock can run out: resolved and closed cases have met or missed their targets already.
 _RUNNING = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.ON_HOLD)
@@ -60,6 +60,12 @@ async def load_policies(session: AsyncSession) -> list[PolicyTerms]:
     policies = await _read_policies(session)
     session.info[_CACHE] = policies
     return policies
+
+
+def reuse_policies(session: AsyncSession, policies: list[PolicyTerms]) -> None:
+    """Let a transaction use policies `load_policies` read in another one just before (a batch of email intake
+    reads them once for messages that each commit on their own)."""
+    session.info.setdefault(_CACHE, policies)
 
 
 async def _read_policies(session: AsyncSession) -> list[PolicyTerms]:

@@ -31,7 +31,6 @@ without articles.
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -39,13 +38,14 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
 from contact_center.channels.email.bounces import find_sent, is_suppressed, record_bounce
+from contact_center.channels.email.lookups import DeferredReply, MessageLookups, storable_id
 from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
@@ -93,6 +93,7 @@ __all__ = [
     "IntakeResult",
     "Suggest",
     "Suggestion",
+    "do_queue_deferred_replies",
     "do_queue_email",
     "do_take_in_message",
     "take_in_message",
@@ -100,8 +101,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The column limit of Message-IDs and contacts' external ids; a longer id is replaced by its hash.
-_ID_LENGTH = 255
 _OUTBOX_SUBJECT_LENGTH = 300
 # Attempts at a message whose transaction lost a race on a unique key (Message-ID, contact, identity).
 _ATTEMPTS = 3
@@ -177,11 +176,13 @@ async def take_in_message(
     source: str = "imap",
     limits: IntakeLimits | None = None,
     intake: EmailIntake | None = None,
+    lookups: MessageLookups | None = None,
 ) -> IntakeResult:
     """Store, thread and acknowledge one raw message in one transaction; return what became of it.
 
     Idempotent by Message-ID. A transaction that loses a race on a unique key (another delivery of the message,
-    or a new customer's address) is tried again and then finds the winner's rows.
+    or a new customer's address) is tried again and then finds the winner's rows (in the database: the batch's
+    `lookups` are as of before the race).
     """
     for attempt in range(_ATTEMPTS):
         try:
@@ -196,13 +197,19 @@ async def take_in_message(
                     source=source,
                     limits=limits,
                     intake=intake,
+                    lookups=lookups if attempt == 0 else None,
                 )
             break
         except IntegrityError:
+            if lookups is not None:
+                # The retry reads the database; what it writes is not noted, so the batch stops answering.
+                lookups.forget()
             if attempt == _ATTEMPTS - 1:
                 raise
     else:  # pragma: no cover - the loop either breaks or raises
         raise AssertionError("unreachable")
+    if lookups is not None:
+        lookups.keep()
     if router is not None and route is not None:
         await router.submit(route)
     return result
@@ -219,24 +226,38 @@ async def do_take_in_message(
     source: str = "imap",
     limits: IntakeLimits | None = None,
     intake: EmailIntake | None = None,
+    lookups: MessageLookups | None = None,
 ) -> tuple[IntakeResult, RouteRequest | None]:
     """Take one raw message in within the caller's transaction; return the outcome and the route request to
-    submit once that transaction committed (None: nothing to route)."""
+    submit once that transaction committed (None: nothing to route).
+
+    With `lookups` (the IMAP worker's batch, parsed with the same limits) the message reads what the batch
+    loaded instead of asking the database; the caller calls `lookups.keep()` once the message is committed or
+    its savepoint released.
+    """
     intake = intake or EmailIntake()
     limits = limits or intake.limits
-    parsed = parse_message(
-        raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
-    )
+    if lookups is not None and not lookups.parses_with(limits.max_attachment_bytes, limits.max_message_bytes):
+        lookups.forget()
+        lookups = None
+    if lookups is not None:
+        lookups.share(session)
+        parsed = lookups.parse(raw)
+    else:
+        parsed = parse_message(
+            raw, max_attachment_bytes=limits.max_attachment_bytes, max_message_bytes=limits.max_message_bytes
+        )
     if isinstance(parsed, Unprocessable):
         return await _keep_unprocessable(session, parsed, raw, now, source), None
     message = _Message(
         parsed=parsed,
-        message_id=_storable_id(parsed.message_id),
+        message_id=storable_id(parsed.message_id),
         raw=raw,
         own=frozenset({parseaddr(smtp_from)[1].lower() or smtp_from.lower()}),
         source=source,
         region=region,
         auto_reply=auto_reply,
+        lookups=lookups,
     )
     plan = await _plan(session, message, now, intake, limits)
     if isinstance(plan, Unprocessable):
@@ -255,6 +276,7 @@ class _Message:
     source: str
     region: str
     auto_reply: bool
+    lookups: MessageLookups | None
 
 
 @dataclass(frozen=True)
@@ -286,26 +308,16 @@ async def _plan(
     session: AsyncSession, message: _Message, now: datetime, intake: EmailIntake, limits: IntakeLimits
 ) -> _Plan | IntakeResult | Unprocessable:
     """Decide a message's fate: a duplicate, oversize or bounce (stored here), no usable sender, or its thread."""
-    parsed, message_id = message.parsed, message.message_id
-    if await _stored(session, message_id):
+    parsed, message_id, lookups = message.parsed, message.message_id, message.lookups
+    stored = lookups.is_stored(message_id) if lookups is not None else None
+    if stored if stored is not None else await _stored(session, message_id):
         return IntakeResult(IntakeOutcome.DUPLICATE, message_id)
     if parsed.oversize:
-        return await _keep_oversize(
-            session,
-            parsed,
-            message_id,
-            message.raw,
-            now,
-            message.auto_reply,
-            message.own,
-            message.source,
-            limits,
-            intake,
-        )
+        return await _keep_oversize(session, message, now, limits, intake)
     if parsed.delivery_status is not None:
         sent = await find_sent(session, parsed.delivery_status.original_message_id)
         if sent is not None:
-            return await _keep_bounce(session, parsed, message_id, message.raw, now, message.source, sent)
+            return await _keep_bounce(session, message, now, sent)
     sender = parsed.sender.address if parsed.sender else (parsed.reply_address or "")
     try:
         valid_sender = normalise_address(IdentityKind.EMAIL, sender) if sender else None
@@ -315,12 +327,12 @@ async def _plan(
         # No one to make a customer of (no From, or not an address): kept raw for an admin, never dropped.
         reason = f"no usable sender address ({sender!r})" if sender else "no sender address"
         return Unprocessable(reason, message_id, len(message.raw))
-    decision = decide_thread(parsed, *await _thread_candidates(session, parsed, message.own))
+    decision = decide_thread(parsed, *await _thread_candidates(session, parsed, message.own, lookups))
     if decision.refused_case_ids:
         log.info("email %s: references to cases %s not followed", message_id, list(decision.refused_case_ids))
     classified = classify(parsed.subject, parsed.text, intake.rules, default_language=intake.default_language)
     queue_name = classified.queue or intake.queue
-    queue_id = await _queue_id(session, queue_name)
+    queue_id = await _queue_id(session, queue_name, lookups)
     return _Plan(decision, classified, queue_name, queue_id, sender)
 
 
@@ -351,12 +363,19 @@ async def _record(
     case, contact_id = contact.case, contact.contact.id
     # A new case is one threading did not choose (a new contact starts one for a customer not on that case).
     new_case = case.id != plan.decision.case_id
+    # Opened by this very message, so nothing was ever sent on it (a found contact's case may be older).
+    opened_now = contact.created and not contact.joined_existing_case
+    participants = sorted(_participants(parsed) - message.own)
+    if message.lookups is not None:
+        if opened_now and case.id is not None:
+            message.lookups.new_case(case.id)
+        message.lookups.stored(message_id, case.id, participants)
     email = StoredEmail(
         message_id=message_id,
         case_id=case.id,
         contact_id=contact_id,
         sender=plan.sender or None,
-        participants=sorted(_participants(parsed) - message.own),
+        participants=participants,
         subject=parsed.subject,
         thread_reason=plan.decision.reason.value if not new_case else "new-case",
         size=len(message.raw),
@@ -374,7 +393,7 @@ async def _record(
         suggestions: Sequence[Suggestion] = ()
         if intake.suggest is not None:
             suggestions = await _suggestions(session, intake, message, case.language)
-        acknowledged = await _acknowledge(session, parsed, case, now, message.own, intake, suggestions)
+        acknowledged = await _acknowledge(session, message, case, opened_now, now, intake, suggestions)
     route = None
     if case.assignee_id is None:
         route = RouteRequest(
@@ -395,12 +414,6 @@ async def _record(
     outcome = IntakeOutcome.NEW_CASE if new_case else IntakeOutcome.THREADED
     result = IntakeResult(outcome, message_id, case.id, contact_id, acknowledged, plan.decision.reason.value)
     return result, route
-
-
-def _storable_id(message_id: str) -> str:
-    if len(message_id) <= _ID_LENGTH:
-        return message_id
-    return f"<{hashlib.sha256(message_id.encode('utf-8', 'replace')).hexdigest()}@long-id.invalid>"
 
 
 def _participants(msg: ParsedMessage) -> set[str]:
@@ -428,10 +441,14 @@ async def _case_participants(session: AsyncSession, case_ids: Collection[int]) -
 
 
 async def _thread_candidates(
-    session: AsyncSession, msg: ParsedMessage, own: Collection[str]
+    session: AsyncSession, msg: ParsedMessage, own: Collection[str], lookups: MessageLookups | None
 ) -> tuple[dict[str, KnownMessage], dict[int, set[str]]]:
     """Look up the stored messages a message refers to, and the cases its subject names, with participants."""
-    ids = [_storable_id(mid) for mid in referenced_message_ids(msg)]
+    ids = [storable_id(mid) for mid in referenced_message_ids(msg)]
+    numbers = case_numbers_in(msg.subject)
+    loaded = lookups.thread_candidates(ids, numbers) if lookups is not None else None
+    if loaded is not None:
+        return _candidates(*loaded, numbers, own)
     referenced: dict[str, int] = {}
     if ids:
         rows = await session.execute(
@@ -443,8 +460,13 @@ async def _thread_candidates(
             select(SentEmail.message_id, SentEmail.case_id).where(col(SentEmail.message_id).in_(ids))
         )
         referenced.update({mid: case_id for mid, case_id in ours.all() if case_id is not None})
-    numbers = case_numbers_in(msg.subject)
     members = await _case_participants(session, {*referenced.values(), *numbers})
+    return _candidates(referenced, members, numbers, own)
+
+
+def _candidates(
+    referenced: dict[str, int], members: dict[int, set[str]], numbers: Collection[int], own: Collection[str]
+) -> tuple[dict[str, KnownMessage], dict[int, set[str]]]:
     known = {mid: KnownMessage(case_id, members.get(case_id, set()) - set(own)) for mid, case_id in referenced.items()}
     cases = {number: members[number] - set(own) for number in numbers if number in members}
     return known, cases
@@ -487,28 +509,29 @@ async def _history(
 
 async def _acknowledge(
     session: AsyncSession,
-    msg: ParsedMessage,
+    message: _Message,
     case: Case,
+    opened_now: bool,
     now: datetime,
-    own: Collection[str],
     intake: EmailIntake,
     suggestions: Sequence[Suggestion],
 ) -> bool:
     """Queue the acknowledgement of a new case when RFC 3834 and the rate limits allow one."""
+    msg, own, lookups = message.parsed, message.own, message.lookups
     to = msg.reply_address
     if to is None or case.id is None:
         return False
-    sender_history, case_history = await _history(session, address=to, case_id=case.id)
+    sender_history, case_history = await _reply_history(session, to, case.id, lookups, opened_now=opened_now)
     verdict = auto_reply_allowed(
         msg, now=now, sender_history=sender_history, case_history=case_history, own_addresses=own
     )
     if not verdict.allowed:
         log.info("email %s: no acknowledgement (%s)", msg.message_id, verdict.reason)
         return False
-    if await is_suppressed(session, to):
+    if await _suppressed(session, to, lookups):
         log.info("email %s: no acknowledgement (%s is suppressed after a bounce)", msg.message_id, to)
         return False
-    entry = (await load_catalogue(session, intake.catalogue)).choose(
+    entry = (await _catalogue(session, intake, lookups)).choose(
         "acknowledgement", language=case.language, category=case.category
     )
     if entry is None:
@@ -529,7 +552,7 @@ async def _acknowledge(
     if reply is None:
         return False
     await _queue_auto_reply(
-        session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now, _domain(own)
+        session, to, case.id, reply.subject, reply.text, headers, "acknowledgement", now, _domain(own), lookups
     )
     return True
 
@@ -541,6 +564,33 @@ def _render(template: ReplyTemplate, context: dict[str, Any], message_id: str) -
     except TemplateError as exc:
         log.error("email %s: no automatic answer, its template failed: %s", message_id, exc)
         return None
+
+
+async def _reply_history(
+    session: AsyncSession, to: str, case_id: int | None, lookups: MessageLookups | None, *, opened_now: bool
+) -> tuple[list[datetime], list[datetime]]:
+    """Return the times of earlier automatic replies to an address and on a case (None: no case)."""
+    loaded = lookups.auto_replies_to(to) if lookups is not None else None
+    if loaded is not None and (case_id is None or opened_now):
+        # A case this message opened has had no replies yet.
+        return loaded, []
+    sender, on_case = await _history(session, address=to, case_id=case_id)
+    if lookups is not None:
+        held_to, held_on = lookups.held_replies(to, case_id)
+        sender.extend(held_to)
+        on_case.extend(held_on)
+    return sender, on_case
+
+
+async def _suppressed(session: AsyncSession, address: str, lookups: MessageLookups | None) -> bool:
+    loaded = lookups.is_suppressed(address) if lookups is not None else None
+    return loaded if loaded is not None else await is_suppressed(session, address)
+
+
+async def _catalogue(session: AsyncSession, intake: EmailIntake, lookups: MessageLookups | None) -> TemplateCatalogue:
+    if lookups is not None:
+        return await lookups.catalogue(session, intake.catalogue)
+    return await load_catalogue(session, intake.catalogue)
 
 
 def _domain(own: Collection[str]) -> str:
@@ -565,30 +615,64 @@ async def do_queue_email(
     The id is stored with the message, so every retry sends the same one, replies to it thread into the case,
     and a bounce of it is matched (`bounces.find_sent`).
     """
-    message_id = make_message_id(domain)
-    queued = await do_enqueue(
-        session,
-        Outbound(
-            channel=OutboxChannel.EMAIL,
-            to_address=to,
-            subject=subject[:_OUTBOX_SUBJECT_LENGTH],
-            body=text,
-            case_id=case_id,
-            headers={**headers, "Message-ID": message_id},
-        ),
-        now,
-    )
-    session.add(
-        SentEmail(
-            message_id=message_id,
-            outbox_id=queued.id or 0,
-            case_id=case_id,
-            to_address=to.lower()[:320],
-            kind=kind,
-            created_at=now,
-        )
-    )
+    outbound, message_id = _outbound_email(to, case_id, subject, text, headers, domain)
+    queued = await do_enqueue(session, outbound, now)
+    session.add(_sent_email(message_id, queued.id or 0, case_id, to, kind, now))
     return queued.id or 0, message_id
+
+
+async def do_queue_deferred_replies(session: AsyncSession, replies: Sequence[DeferredReply]) -> None:
+    """Write automatic replies a batch held back: the outbox rows in one flush, then their records in one
+    executemany per table (ORM objects would be inserted one by one to learn their ids, which nothing needs)."""
+    queued = []
+    for reply in replies:
+        outbound, message_id = _outbound_email(
+            reply.to, reply.case_id, reply.subject, reply.text, reply.headers, reply.domain
+        )
+        queued.append((await do_enqueue(session, outbound, reply.now, flush=False), message_id, reply))
+    if not queued:
+        return
+    await session.flush()
+    sent = [
+        _sent_email(message_id, message.id or 0, reply.case_id, reply.to, reply.kind, reply.now)
+        for message, message_id, reply in queued
+    ]
+    records = [
+        _auto_reply_record(reply.to, reply.case_id, message.id or 0, reply.kind, reply.now)
+        for message, _, reply in queued
+    ]
+    await session.execute(insert(SentEmail), [row.model_dump(exclude={"id"}) for row in sent])
+    await session.execute(insert(EmailAutoReply), [row.model_dump(exclude={"id"}) for row in records])
+
+
+def _outbound_email(
+    to: str, case_id: int | None, subject: str, text: str, headers: dict[str, str], domain: str
+) -> tuple[Outbound, str]:
+    message_id = make_message_id(domain)
+    outbound = Outbound(
+        channel=OutboxChannel.EMAIL,
+        to_address=to,
+        subject=subject[:_OUTBOX_SUBJECT_LENGTH],
+        body=text,
+        case_id=case_id,
+        headers={**headers, "Message-ID": message_id},
+    )
+    return outbound, message_id
+
+
+def _sent_email(message_id: str, outbox_id: int, case_id: int | None, to: str, kind: str, now: datetime) -> SentEmail:
+    return SentEmail(
+        message_id=message_id,
+        outbox_id=outbox_id,
+        case_id=case_id,
+        to_address=to.lower()[:320],
+        kind=kind,
+        created_at=now,
+    )
+
+
+def _auto_reply_record(to: str, case_id: int | None, outbox_id: int, kind: str, now: datetime) -> EmailAutoReply:
+    return EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now)
 
 
 async def _queue_auto_reply(
@@ -601,7 +685,13 @@ async def _queue_auto_reply(
     kind: str,
     now: datetime,
     domain: str,
+    lookups: MessageLookups | None,
 ) -> None:
+    if lookups is not None:
+        lookups.auto_reply(to, case_id, now)
+        if lookups.defers_replies:
+            lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
+            return
     outbox_id, _ = await do_queue_email(
         session,
         to=to,
@@ -613,14 +703,19 @@ async def _queue_auto_reply(
         domain=domain,
         now=now,
     )
-    session.add(EmailAutoReply(address=to, case_id=case_id, outbox_id=outbox_id, kind=kind, created_at=now))
+    session.add(_auto_reply_record(to, case_id, outbox_id, kind, now))
 
 
-async def _queue_id(session: AsyncSession, name: str | None) -> int | None:
+async def _queue_id(session: AsyncSession, name: str | None, lookups: MessageLookups | None) -> int | None:
     if name is None:
         return None
-    found = await session.scalars(select(Queue.id).where(Queue.name == name))
-    return found.first()
+    loaded = lookups.queue_id(name) if lookups is not None else None
+    if loaded is not None:
+        return loaded[0]
+    found = (await session.scalars(select(Queue.id).where(Queue.name == name))).first()
+    if lookups is not None:
+        lookups.remember_queue(name, found)
+    return found
 
 
 def _greeting(msg: ParsedMessage) -> str:
@@ -632,7 +727,7 @@ def _greeting(msg: ParsedMessage) -> str:
 async def _keep_unprocessable(
     session: AsyncSession, parsed: Unprocessable, raw: bytes, now: datetime, source: str
 ) -> IntakeResult:
-    message_id = _storable_id(parsed.message_id)
+    message_id = storable_id(parsed.message_id)
     found = await session.scalars(select(EmailUnprocessable.id).where(EmailUnprocessable.message_id == message_id))
     if found.first() is not None:
         return IntakeResult(IntakeOutcome.DUPLICATE, message_id, reason=parsed.reason)
@@ -648,23 +743,18 @@ async def _keep_unprocessable(
 
 
 async def _keep_oversize(
-    session: AsyncSession,
-    msg: ParsedMessage,
-    message_id: str,
-    raw: bytes,
-    now: datetime,
-    auto_reply: bool,
-    own: Collection[str],
-    source: str,
-    limits: IntakeLimits,
-    intake: EmailIntake,
+    session: AsyncSession, message: _Message, now: datetime, limits: IntakeLimits, intake: EmailIntake
 ) -> IntakeResult:
     """Store a message over the size limit raw and flagged; tell its sender when an automatic answer is allowed."""
+    msg, message_id, raw, own, source = message.parsed, message.message_id, message.raw, message.own, message.source
+    participants = sorted(_participants(msg) - set(own))
+    if message.lookups is not None:
+        message.lookups.stored(message_id, None, participants)
     session.add(
         StoredEmail(
             message_id=message_id,
             sender=msg.sender.address if msg.sender else None,
-            participants=sorted(_participants(msg) - set(own)),
+            participants=participants,
             subject=msg.subject,
             size=len(raw),
             oversize=True,
@@ -676,14 +766,14 @@ async def _keep_oversize(
     await session.flush()
     told = False
     to = msg.reply_address
-    if auto_reply and to is not None:
-        sender_history, _ = await _history(session, address=to, case_id=None)
+    if message.auto_reply and to is not None:
+        sender_history, _ = await _reply_history(session, to, None, message.lookups, opened_now=False)
         verdict = auto_reply_allowed(msg, now=now, sender_history=sender_history, own_addresses=own)
         language = intake.default_language
         if msg.subject:
             language = classify(msg.subject, "", (), default_language=language).language
-        entry = (await load_catalogue(session, intake.catalogue)).choose("oversize", language=language)
-        if verdict.allowed and entry is not None and not await is_suppressed(session, to):
+        entry = (await _catalogue(session, intake, message.lookups)).choose("oversize", language=language)
+        if verdict.allowed and entry is not None and not await _suppressed(session, to, message.lookups):
             headers = acknowledgement_headers(msg, case_id=0)
             del headers["Subject"]
             reply = _render(
@@ -698,24 +788,28 @@ async def _keep_oversize(
             )
             if reply is not None:
                 await _queue_auto_reply(
-                    session, to, None, reply.subject, reply.text, headers, "oversize", now, _domain(own)
+                    session,
+                    to,
+                    None,
+                    reply.subject,
+                    reply.text,
+                    headers,
+                    "oversize",
+                    now,
+                    _domain(own),
+                    message.lookups,
                 )
                 told = True
     log.warning("email %s over the size limit (%d bytes): kept raw", message_id, len(raw))
     return IntakeResult(IntakeOutcome.OVERSIZE, message_id, acknowledged=told, reason="oversize")
 
 
-async def _keep_bounce(
-    session: AsyncSession,
-    msg: ParsedMessage,
-    message_id: str,
-    raw: bytes,
-    now: datetime,
-    source: str,
-    sent: SentEmail,
-) -> IntakeResult:
+async def _keep_bounce(session: AsyncSession, message: _Message, now: datetime, sent: SentEmail) -> IntakeResult:
     """Store a delivery report on the case of the message it reports on; suppress permanently failed addresses."""
+    msg, message_id, raw, source = message.parsed, message.message_id, message.raw, message.source
     assert msg.delivery_status is not None
+    if message.lookups is not None:
+        message.lookups.stored(message_id, sent.case_id, [])
     email = StoredEmail(
         message_id=message_id,
         case_id=sent.case_id,
@@ -731,5 +825,9 @@ async def _keep_bounce(
     session.add(email)
     await session.flush()
     bounces = await record_bounce(session, email.id or 0, msg.delivery_status, sent, now)
+    if message.lookups is not None:
+        for bounce in bounces:
+            if bounce.permanent:
+                message.lookups.suppressed(bounce.recipient)
     log.info("email %s: delivery report on %s (%d failed recipients)", message_id, sent.message_id, len(bounces))
     return IntakeResult(IntakeOutcome.BOUNCE, message_id, sent.case_id, reason="bounce")
