@@ -103,10 +103,18 @@ async def do_create_case(session: AsyncSession, new: NewCase, actor: Actor, now:
     return case
 
 
-async def open_case(session: AsyncSession, new: NewCase, actor: Actor, now: datetime) -> tuple[Case, list[CaseEvent]]:
+async def open_case(
+    session: AsyncSession,
+    new: NewCase,
+    actor: Actor,
+    now: datetime,
+    *,
+    open_cases: list[CandidateCase] | None = None,
+) -> tuple[Case, list[CaseEvent]]:
     """Insert a case as `do_create_case` does, but hand back its timeline events for the caller to add.
 
     The inbound path inserts the contact before it adds them, so that all of a contact's events share one INSERT.
+    `open_cases` are the customer's open cases when the caller knows them (none for a customer created just now).
     """
     customer = await session.get(Customer, new.customer_id)
     if customer is None:
@@ -129,7 +137,9 @@ async def open_case(session: AsyncSession, new: NewCase, actor: Actor, now: date
         updated_at=now,
     )
     # Read before the case exists, so the query needs no flush of it and cannot find it.
-    duplicate = likely_duplicate(case.subject, await _open_cases_of(session, new.customer_id), now)
+    if open_cases is None:
+        open_cases = await _open_cases_of(session, new.customer_id)
+    duplicate = likely_duplicate(case.subject, open_cases, now)
     await _apply_sla_policy(session, case, customer)
     session.add(case)
     await session.flush()

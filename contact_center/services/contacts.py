@@ -208,6 +208,8 @@ async def _receive(session: AsyncSession, intake: ContactIntake, now: datetime, 
             ),
             actor,
             now,
+            # A customer created just now has no case a new one could duplicate.
+            open_cases=None if known else [],
         )
     contact = Contact(
         case_id=case.id or 0,
