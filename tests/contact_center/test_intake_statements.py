@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from contact_center.channels.chat.service import ChatService, ChatStart
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.sms import receive_sms
 from contact_center.db import Database
@@ -38,6 +39,7 @@ NEW_SMS_FROM_STRANGER = (8, 9)
 REPEATED_WEBHOOK = (1, 1)
 API_CONTACT_WITHOUT_ROUTING = (6, 7)
 ROUTING_TWICE = (1, 1)
+CHAT_START_FROM_KNOWN_EMAIL = (12, 12)
 
 
 def budget(database: Database, figures: tuple[int, int]) -> int:
@@ -96,7 +98,7 @@ async def alice(database, clock) -> int:
 async def dispatcher(database, clock) -> Dispatcher:
     """A dispatcher with one agent available for texts and chats, so contacts are offered as under load."""
     dispatcher = Dispatcher(MemoryBackend(RoutingRules()), database, clock, EventHub())
-    agent = AgentState(id="1", activity=Activity.AVAILABLE, languages=frozenset({"en"}), capacity={"sms": 5})
+    agent = AgentState(id="1", activity=Activity.AVAILABLE, languages=frozenset({"en"}), capacity={"sms": 5, "chat": 5})
     await dispatcher.backend.upsert_agent(agent, dispatcher.now())
     return dispatcher
 
@@ -152,3 +154,12 @@ async def test_routing_a_received_contact_reads_what_it_needs_once(database, dis
         await dispatcher.submit(request)
         await dispatcher.submit(request)
     assert len(statements) <= budget(database, ROUTING_TWICE), statements.report()
+
+
+async def test_a_chat_start_from_a_known_email_stays_within_its_statement_budget(database, dispatcher, clock, alice):
+    chats = ChatService(database, dispatcher, clock, EventHub())
+    with counting(database) as statements:
+        started = await chats.start(ChatStart(message="Where is my parcel?", email="alice@example.test"))
+    assert started.chat.customer_id == alice
+    assert await dispatcher.backend.get_task(task_id_for(started.chat.contact_id)) is not None
+    assert len(statements) <= budget(database, CHAT_START_FROM_KNOWN_EMAIL), statements.report()
