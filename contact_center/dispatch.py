@@ -36,6 +36,7 @@ from contact_center.models import (
     Skill,
     User,
 )
+from contact_center.reference_cache import ReferenceCache
 from contact_center.services.agents import agent_skills
 from contact_center.services.cases import do_assign_case, get_case
 from contact_center.services.timeline import record_event
@@ -103,6 +104,29 @@ class ContactRouter(Protocol):
     async def position(self, contact_id: int) -> int | None:
         """Return the contact's 1-based place in its queue, or None if it is not waiting."""
         ...
+
+
+@dataclass(frozen=True)
+class QueueTerms:
+    """What routing reads of a queue for every contact."""
+
+    id: int
+    required_skills: dict[str, int]
+    service_level_seconds: int
+
+
+# Queues change rarely and are read for every contact routed: each process keeps them for a few seconds.
+_QUEUES: ReferenceCache[dict[str, QueueTerms]] = ReferenceCache("queues", (Queue,))
+
+
+async def queue_terms(session: AsyncSession) -> dict[str, QueueTerms]:
+    """Return every queue by name, from this process's short-lived copy."""
+    return await _QUEUES.get(session, _read_queues)
+
+
+async def _read_queues(session: AsyncSession) -> dict[str, QueueTerms]:
+    queues = (await session.scalars(select(Queue))).all()
+    return {q.name: QueueTerms(q.id or 0, dict(q.required_skills), q.service_level_seconds) for q in queues}
 
 
 def build_backend(settings: Settings) -> RoutingBackend:
@@ -180,25 +204,31 @@ class Dispatcher:
         task_id = task_id_for(request.contact_id)
         if await self.backend.get_task(task_id) is not None:
             return
+        queue_name = request.queue or DEFAULT_QUEUE
+        last_agent = (
+            select(Contact.agent_id)
+            .where(Contact.customer_id == request.customer_id, col(Contact.agent_id).is_not(None))
+            .order_by(col(Contact.started_at).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         async with self.database.transaction() as session:
-            contact = await session.get(Contact, request.contact_id)
-            customer = await session.get(Customer, request.customer_id)
-            if contact is None or customer is None:
-                raise NotFound(f"contact {request.contact_id} does not exist", resource="contact")
-            if contact.answered_at is not None or contact.ended_at is not None:
-                return
-            queue_name = request.queue or DEFAULT_QUEUE
-            queue = (await session.scalars(select(Queue).where(Queue.name == queue_name))).first()
-            if queue is not None and contact.queue_id != queue.id:
-                contact.queue_id = queue.id
-            last_agent = (
-                await session.scalars(
-                    select(Contact.agent_id)
-                    .where(Contact.customer_id == customer.id, col(Contact.agent_id).is_not(None))
-                    .order_by(col(Contact.started_at).desc())
-                    .limit(1)
+            # One round trip: the contact, the customer's value and the agent who last served them.
+            row = (
+                await session.execute(
+                    select(Contact, Customer.value_score, last_agent)
+                    .join(Customer, col(Customer.id) == request.customer_id)
+                    .where(Contact.id == request.contact_id)
                 )
             ).first()
+            if row is None:
+                raise NotFound(f"contact {request.contact_id} does not exist", resource="contact")
+            contact, value_score, last_agent_id = row
+            if contact.answered_at is not None or contact.ended_at is not None:
+                return
+            queue = (await queue_terms(session)).get(queue_name)
+            if queue is not None and contact.queue_id != queue.id:
+                contact.queue_id = queue.id
             task = Task(
                 id=task_id,
                 queue=queue_name,
@@ -206,10 +236,10 @@ class Dispatcher:
                 created_at=_epoch(contact.started_at),
                 required_skills={**(queue.required_skills if queue else {}), **request.skills},
                 language=request.language,
-                value=customer.value_score,
+                value=value_score,
                 base_priority=_BASE_PRIORITY[request.priority],
                 sla_target=float(queue.service_level_seconds) if queue else 20.0,
-                attributes={**request.attributes, **({"last_agent": str(last_agent)} if last_agent else {})},
+                attributes={**request.attributes, **({"last_agent": str(last_agent_id)} if last_agent_id else {})},
             )
         await self._apply(await self.backend.submit(task, self.now()))
 

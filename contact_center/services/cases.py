@@ -33,7 +33,7 @@ from contact_center.models import (
     parse_case_number,
 )
 from contact_center.services.sla import load_policies
-from contact_center.services.timeline import record_event
+from contact_center.services.timeline import add_event, new_event, record_event
 from contact_center.sla import PolicyTerms, choose_policy, due_times, paused_business_seconds
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "do_record_message",
     "do_update_case",
     "get_case",
+    "open_case",
     "timeline",
 ]
 
@@ -93,7 +94,28 @@ async def get_case(session: AsyncSession, ref: str | int, *, for_update: bool = 
 
 
 async def do_create_case(session: AsyncSession, new: NewCase, actor: Actor, now: datetime) -> Case:
-    """Open a case for a customer, start its SLA clock and flag a likely duplicate."""
+    """Open a case for a customer, start its SLA clock and flag a likely duplicate.
+
+    The case is inserted (its id is needed); its timeline events are added, written by the next flush.
+    """
+    case, events = await open_case(session, new, actor, now)
+    session.add_all(events)
+    return case
+
+
+async def open_case(
+    session: AsyncSession,
+    new: NewCase,
+    actor: Actor,
+    now: datetime,
+    *,
+    open_cases: list[CandidateCase] | None = None,
+) -> tuple[Case, list[CaseEvent]]:
+    """Insert a case as `do_create_case` does, but hand back its timeline events for the caller to add.
+
+    The inbound path inserts the contact before it adds them, so that all of a contact's events share one INSERT.
+    `open_cases` are the customer's open cases when the caller knows them (none for a customer created just now).
+    """
     customer = await session.get(Customer, new.customer_id)
     if customer is None:
         raise InvalidInput(f"customer {new.customer_id} does not exist", field="customer_id")
@@ -114,14 +136,20 @@ async def do_create_case(session: AsyncSession, new: NewCase, actor: Actor, now:
         created_at=now,
         updated_at=now,
     )
+    # Read before the case exists, so the query needs no flush of it and cannot find it.
+    if open_cases is None:
+        open_cases = await _open_cases_of(session, new.customer_id)
+    duplicate = likely_duplicate(case.subject, open_cases, now)
     await _apply_sla_policy(session, case, customer)
     session.add(case)
     await session.flush()
-    await record_event(
-        session, case, EventKind.CREATED, actor, now, data={"channel": case.channel.value, "subject": case.subject}
-    )
-    await _flag_duplicate(session, case, actor, now)
-    return case
+    created = {"channel": case.channel.value, "subject": case.subject}
+    events = [new_event(case, EventKind.CREATED, actor, now, data=created)]
+    if duplicate is not None:
+        case.duplicate_of_id = duplicate.case_id
+        flagged = {"duplicate_of_case_id": duplicate.case_id}
+        events.append(new_event(case, EventKind.DUPLICATE_FLAGGED, actor, now, data=flagged))
+    return case, events
 
 
 async def do_update_case(session: AsyncSession, case: Case, changes: CaseChanges, actor: Actor, now: datetime) -> Case:
@@ -202,9 +230,13 @@ async def do_record_message(
     now: datetime,
     contact_id: int | None = None,
     data: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> CaseEvent:
-    """Record a message on the case: an answer stops the first-response clock, a customer's message reopens."""
-    event = await record_event(
+    """Record a message on the case: an answer stops the first-response clock, a customer's message reopens.
+
+    With `flush=False` the event waits for the transaction's next flush (the inbound path writes all at once).
+    """
+    event = add_event(
         session,
         case,
         EventKind.MESSAGE_IN if inbound else EventKind.MESSAGE_OUT,
@@ -215,6 +247,8 @@ async def do_record_message(
         contact_id=contact_id,
         public=True,
     )
+    if flush:
+        await session.flush()
     if inbound and case.status in (CaseStatus.PENDING, CaseStatus.RESOLVED, CaseStatus.CLOSED):
         await do_change_status(session, case, CaseStatus.OPEN, actor, now, note="customer replied")
     elif not inbound and case.first_responded_at is None:
@@ -294,22 +328,15 @@ async def _move_sla_clock(session: AsyncSession, case: Case, now: datetime) -> N
         await _apply_sla_policy(session, case, customer, policies)
 
 
-async def _flag_duplicate(session: AsyncSession, case: Case, actor: Actor, now: datetime) -> None:
+async def _open_cases_of(session: AsyncSession, customer_id: int) -> list[CandidateCase]:
     rows = await session.execute(
         select(Case.id, Case.subject, Case.created_at).where(
-            Case.customer_id == case.customer_id,
-            Case.id != case.id,
+            Case.customer_id == customer_id,
             col(Case.status).in_(OPEN_STATUSES),
             col(Case.merged_into_id).is_(None),
         )
     )
-    candidates = [CandidateCase(case_id=r.id, subject=r.subject, created_at=r.created_at) for r in rows]
-    duplicate = likely_duplicate(case.subject, candidates, now)
-    if duplicate is not None:
-        case.duplicate_of_id = duplicate.case_id
-        await record_event(
-            session, case, EventKind.DUPLICATE_FLAGGED, actor, now, data={"duplicate_of_case_id": duplicate.case_id}
-        )
+    return [CandidateCase(case_id=r.id, subject=r.subject, created_at=r.created_at) for r in rows]
 
 
 async def _check_references(session: AsyncSession, *, queue_id: int | None, team_id: int | None) -> None:

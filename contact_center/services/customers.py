@@ -20,6 +20,7 @@ __all__ = [
     "do_create_customer",
     "do_link_identity",
     "do_update_customer",
+    "find_customer",
     "find_identity",
     "get_customer",
 ]
@@ -81,6 +82,28 @@ async def find_identity(
     """Return the identity for an address, normalised the way it was stored."""
     address = normalise_address(kind, raw_address, default_region=region)
     return (await session.scalars(select(Identity).where(Identity.kind == kind, Identity.address == address))).first()
+
+
+async def find_customer(session: AsyncSession, kind: IdentityKind, address: str) -> Customer | None:
+    """Return the customer an already normalised address belongs to, following merges, in one query (usually).
+
+    The inbound path asks this for every contact, so identity and customer are read together.
+    """
+    row = (
+        await session.execute(
+            select(Customer)
+            .join(Identity, col(Identity.customer_id) == Customer.id)
+            .where(Identity.kind == kind, Identity.address == address)
+        )
+    ).first()
+    if row is None:
+        return None
+    customer: Customer = row[0]
+    while customer.merged_into_id is not None:
+        merged = await session.get(Customer, customer.merged_into_id)
+        assert merged is not None
+        customer = merged
+    return customer
 
 
 async def do_add_identity(

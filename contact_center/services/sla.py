@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import chain
 
-from sqlalchemy import event, or_
+from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
 from contact_center.models import CalendarRecord, Case, CaseEvent, CaseStatus, EventKind, SlaPolicy
+from contact_center.reference_cache import ReferenceCache
 from contact_center.services.timeline import record_event
 from contact_center.sla import PolicyTerms
 from routing.calendar import BusinessCalendar
@@ -31,35 +30,16 @@ def calendar_from_record(record: CalendarRecord) -> BusinessCalendar:
     )
 
 
-# Where a transaction keeps the policies it read (`Session.info`): a batch of new cases reads them once.
-_CACHE = "sla_policies"
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_changed_policies(session: Session, _context: object) -> None:
-    """Drop a transaction's cached policies once it wrote a policy or a calendar."""
-    if _CACHE in session.info and _touches_policies(session):
-        del session.info[_CACHE]
-
-
-def _touches_policies(session: Session) -> bool:
-    return any(
-        isinstance(row, (SlaPolicy, CalendarRecord)) for row in chain(session.new, session.dirty, session.deleted)
-    )
+# Every new case reads the policies; they change rarely, so each process keeps them for a few seconds.
+_POLICIES: ReferenceCache[list[PolicyTerms]] = ReferenceCache("sla_policies", (SlaPolicy, CalendarRecord))
 
 
 async def load_policies(session: AsyncSession) -> list[PolicyTerms]:
-    """Return every SLA policy with its calendar (24/7 where it has none), read once per transaction.
+    """Return every SLA policy with its calendar (24/7 where it has none), from this process's short-lived copy.
 
-    The copy lives in the session, so it never outlasts the transaction, and it is dropped when the transaction
-    changes a policy or a calendar (pending or flushed).
+    A transaction of this process that changes a policy or a calendar drops the copy (see `ReferenceCache`).
     """
-    cached: list[PolicyTerms] | None = session.info.get(_CACHE)
-    if cached is not None and not _touches_policies(session.sync_session):
-        return cached
-    policies = await _read_policies(session)
-    session.info[_CACHE] = policies
-    return policies
+    return await _POLICIES.get(session, _read_policies)
 
 
 def reuse_policies(session: AsyncSession, policies: list[PolicyTerms]) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from contact_center.models import SlaPolicy
+from contact_center.services import sla as sla_service
 from contact_center.services.sla import check_sla, load_policies
+from contact_center.sla import PolicyTerms
 
 WEEKDAYS = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -129,19 +134,45 @@ async def test_a_bad_calendar_is_refused_with_the_reason(login):
     assert error["error"]["details"]["fields"][0]["field"] == "first_response_minutes"
 
 
-async def test_a_transaction_reads_policies_once_and_sees_its_own_changes(database):
+def minutes(policies: list[PolicyTerms]) -> list[int]:
+    return [p.first_response_minutes for p in policies]
+
+
+async def test_policies_are_read_once_per_process_and_its_own_changes_are_seen_at_once(database):
     async with database.transaction() as session:
         assert await load_policies(session) == []
         policy = SlaPolicy(name="Standard", first_response_minutes=60, resolution_minutes=480)
         session.add(policy)
         # Pending, not flushed yet: the cached (empty) list must not hide it.
-        assert [p.first_response_minutes for p in await load_policies(session)] == [60]
+        assert minutes(await load_policies(session)) == [60]
         policy.first_response_minutes = 30
         await session.flush()
-        assert [p.first_response_minutes for p in await load_policies(session)] == [30]
-        first = await load_policies(session)
-        assert await load_policies(session) is first
+        assert minutes(await load_policies(session)) == [30]
     async with database.transaction() as session:
-        # A new transaction reads again: the copy never outlives the one that read it.
-        assert await load_policies(session) is not first
-        assert [p.first_response_minutes for p in await load_policies(session)] == [30]
+        first = await load_policies(session)
+        assert minutes(first) == [30]
+    async with database.transaction() as session:
+        # The next contact uses the same copy: no read.
+        assert await load_policies(session) is first
+        stored = await session.get(SlaPolicy, policy.id)
+        assert stored is not None
+        stored.first_response_minutes = 45
+    async with database.transaction() as session:
+        # This process changed a policy: it reads them again at once.
+        assert minutes(await load_policies(session)) == [45]
+
+
+async def test_a_policy_changed_by_another_process_is_seen_within_the_cache_lifetime(database, monkeypatch):
+    async with database.transaction() as session:
+        session.add(SlaPolicy(name="Standard", first_response_minutes=60, resolution_minutes=480))
+    async with database.transaction() as session:
+        assert minutes(await load_policies(session)) == [60]
+    # Another process's change: plain SQL, which this process's sessions never see.
+    async with database.engine.begin() as connection:
+        await connection.execute(text("UPDATE sla_policies SET first_response_minutes = 15"))
+    async with database.transaction() as session:
+        assert minutes(await load_policies(session)) == [60]
+    started = time.monotonic()
+    monkeypatch.setattr(sla_service._POLICIES, "clock", lambda: started + sla_service._POLICIES.ttl + 1)
+    async with database.transaction() as session:
+        assert minutes(await load_policies(session)) == [15]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,12 +21,12 @@ from contact_center.actors import SYSTEM, Actor
 from contact_center.channels.chat.models import ChatMessage, ChatSender, ChatSession, ChatStatus
 from contact_center.clock import Clock
 from contact_center.db import Database
-from contact_center.dispatch import DEFAULT_QUEUE, Accepted, ContactRouter, RouteRequest
+from contact_center.dispatch import DEFAULT_QUEUE, Accepted, ContactRouter, RouteRequest, queue_terms
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.hub import EventHub
-from contact_center.models import ActorKind, Agent, Case, Channel, Customer, Queue
+from contact_center.models import ActorKind, Agent, Case, Channel, Customer
 from contact_center.services.cases import do_record_message, get_case
-from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.contacts import ContactIntake, do_receive_contact
 
 __all__ = [
     "MAX_MESSAGE",
@@ -37,6 +38,8 @@ __all__ = [
 
 MAX_MESSAGE = 4000
 _NAME_MAX = 200
+# Tries of a chat start that lost a race on a new customer's identity.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -109,34 +112,38 @@ class ChatService:
         public_id = secrets.token_urlsafe(12)
         token = secrets.token_urlsafe(24)
         now = self.clock.now()
-        queue_name = await self._queue_name(start.queue)
-        result = await receive_contact(
-            self.db,
-            ContactIntake(
-                channel=Channel.CHAT,
-                external_id=f"chat-{public_id}",
-                address=email or f"chat:{public_id}",
-                name=name or email or "Chat visitor",
-                subject=_subject(body),
-                language=language,
-            ),
-            now,
-            region=self.region,
+        intake = ContactIntake(
+            channel=Channel.CHAT,
+            external_id=f"chat-{public_id}",
+            address=email or f"chat:{public_id}",
+            name=name or email or "Chat visitor",
+            subject=_subject(body),
+            language=language,
         )
-        async with self.db.transaction() as session:
-            chat = ChatSession(
-                public_id=public_id,
-                token_hash=_hash(token),
-                contact_id=result.contact.id or 0,
-                case_id=result.case.id or 0,
-                customer_id=result.case.customer_id,
-                language=language,
-                created_at=now,
-            )
-            session.add(chat)
-            await session.flush()
-            message = await self._append(session, chat, ChatSender.CUSTOMER, None, body, now)
-            payload = message_payload(chat, message)
+        # Contact, case, chat and first message in one transaction. Two first chats from one new email address
+        # race on its identity: the loser rolls back whole and tries again, then finding the winner's customer.
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self.db.transaction() as session:
+                    queue_name = await _queue_name(session, start.queue)
+                    result = await do_receive_contact(session, intake, now, region=self.region)
+                    chat = ChatSession(
+                        public_id=public_id,
+                        token_hash=_hash(token),
+                        contact_id=result.contact.id or 0,
+                        case_id=result.case.id or 0,
+                        customer_id=result.case.customer_id,
+                        language=language,
+                        created_at=now,
+                    )
+                    session.add(chat)
+                    await session.flush()
+                    message = await self._append(session, chat, ChatSender.CUSTOMER, None, body, now)
+                    payload = message_payload(chat, message)
+                break
+            except IntegrityError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
         self.hub.publish({"topic": "chat", **payload})
         await self.router.submit(
             RouteRequest(
@@ -314,14 +321,6 @@ class ChatService:
             "agent": agent,
         }
 
-    async def _queue_name(self, wanted: str | None) -> str:
-        if not wanted:
-            return DEFAULT_QUEUE
-        async with self.db.transaction() as session:
-            queue = (await session.scalars(select(Queue).where(Queue.name == wanted))).first()
-        # An embedding site may ask for a queue that does not exist (a typo in its tag): serve it anyway.
-        return queue.name if queue is not None else DEFAULT_QUEUE
-
     async def _append(
         self,
         session: AsyncSession,
@@ -360,3 +359,10 @@ class ChatService:
             )
         await session.flush()
         return message
+
+
+async def _queue_name(session: AsyncSession, wanted: str | None) -> str:
+    if not wanted:
+        return DEFAULT_QUEUE
+    # An embedding site may ask for a queue that does not exist (a typo in its tag): serve it anyway.
+    return wanted if wanted in await queue_terms(session) else DEFAULT_QUEUE

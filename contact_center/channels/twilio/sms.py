@@ -25,7 +25,7 @@ from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
 from contact_center.errors import InvalidInput
-from contact_center.models import Case, Channel, Customer, OutboxChannel, OutboxMessage
+from contact_center.models import Case, Channel, OutboxChannel, OutboxMessage
 from contact_center.services.cases import do_add_note
 from contact_center.services.contacts import ContactIntake, receive_contact
 
@@ -152,16 +152,15 @@ async def receive_sms(
     )
     # A case an agent already holds gets the text on its timeline; only an unowned case is routed (again).
     if result.case.assignee_id is None:
-        async with db.transaction() as session:
-            customer = await session.get(Customer, result.case.customer_id)
+        customer = result.customer
         await router.submit(
             RouteRequest(
                 contact_id=result.contact.id or 0,
                 case_id=result.case.id or 0,
                 customer_id=result.case.customer_id,
                 channel=Channel.SMS,
-                language=route_language(customer.language if customer else None),
-                priority=route_priority(customer.tier if customer else None),
+                language=route_language(customer.language),
+                priority=route_priority(customer.tier),
                 attributes={"from": sender, "to": form.get("To", "")},
             )
         )

@@ -34,6 +34,7 @@ from sqlmodel import col, select
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from contact_center.actors import SYSTEM, Actor
+from contact_center.addresses import normalise_address
 from contact_center.channels.twilio.degraded import Backlog, CallArrived, CallEnded, VoicemailLeft
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.channels.twilio.rest import Resource, TwilioRest
@@ -64,7 +65,7 @@ from contact_center.services.contacts import (
     do_update_contact,
     receive_contact,
 )
-from contact_center.services.customers import find_identity
+from contact_center.services.customers import find_customer
 from ivr import CallContext, CallerHungUp, CallStarted, CallState, Enqueue, Event, Flow, Lookup, LookupResult, step
 from ivr.actions import Action, StoreVoicemail
 from ivr.events import RecordingDone
@@ -223,14 +224,10 @@ class Calls:
         if not number:
             return Caller(None)
         try:
-            identity = await find_identity(session, IdentityKind.PHONE, number, region=self.region)
+            address = normalise_address(IdentityKind.PHONE, number, default_region=self.region)
         except InvalidInput:
             return Caller(None)
-        if identity is None:
-            return Caller(number)
-        customer = await session.get(Customer, identity.customer_id)
-        while customer is not None and customer.merged_into_id is not None:
-            customer = await session.get(Customer, customer.merged_into_id)
+        customer = await find_customer(session, IdentityKind.PHONE, address)
         if customer is None:
             return Caller(number)
         return Caller(number, customer.id, customer.name, customer.tier.value, customer.language)

@@ -1,0 +1,165 @@
+"""Statement budgets for taking in one contact: the inbound hot path must not silently grow its SQL.
+
+Issue 9's load target (1,000 inbound contacts/s on two cores) is a budget of SQL round trips per contact; these
+tests count every statement sent to the database (BEGIN and COMMIT aside) while a contact is taken in and routed,
+and fail when a change adds one. Lower the numbers when the path gets cheaper; raise them only on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from contact_center.channels.chat.service import ChatService, ChatStart
+from contact_center.channels.twilio.options import TwilioOptions
+from contact_center.channels.twilio.sms import receive_sms
+from contact_center.db import Database
+from contact_center.dispatch import Dispatcher, RouteRequest, queue_terms, task_id_for
+from contact_center.hub import EventHub
+from contact_center.models import Channel, IdentityKind
+from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
+from contact_center.services.sla import load_policies
+from routing.memory import MemoryBackend
+from routing.models import Activity, AgentState
+from routing.workflows import RoutingRules
+
+ALICE = "+14155550111"
+STRANGER = "+14155550199"
+
+# Statements per contact on PostgreSQL, with the SQLite figure where it differs: SQLite writes each timeline event
+# in an INSERT of its own, PostgreSQL all of a contact's events in one.
+NEW_SMS_FROM_KNOWN_CUSTOMER = (8, 9)
+SMS_JOINING_OPEN_CASE = (6, 7)
+NEW_SMS_FROM_STRANGER = (8, 9)
+REPEATED_WEBHOOK = (1, 1)
+API_CONTACT_WITHOUT_ROUTING = (6, 7)
+ROUTING_TWICE = (1, 1)
+CHAT_START_FROM_KNOWN_EMAIL = (12, 12)
+
+
+def budget(database: Database, figures: tuple[int, int]) -> int:
+    return figures[1] if database.is_sqlite else figures[0]
+
+
+class Statements:
+    """Counts the statements a block of code sends to one database."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            self.sent.append(statement)
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def report(self) -> str:
+        return "\n".join(f"{n}. {s.splitlines()[0][:160]}" for n, s in enumerate(self.sent, 1))
+
+
+@contextmanager
+def counting(database: Database) -> Iterator[Statements]:
+    statements = Statements()
+    event.listen(database.engine.sync_engine, "before_cursor_execute", statements)
+    try:
+        yield statements
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", statements)
+
+
+def text(body: str, sid: str, sender: str = ALICE) -> dict[str, str]:
+    return {"MessageSid": sid, "From": sender, "To": "+18005550100", "Body": body}
+
+
+@pytest.fixture(autouse=True)
+async def warm_caches(database) -> None:
+    """Read the reference data once, as a running server has: the budgets are for a contact in steady state."""
+    async with database.transaction() as session:
+        await load_policies(session)
+        await queue_terms(session)
+
+
+@pytest.fixture
+async def alice(database, clock) -> int:
+    async with database.transaction() as session:
+        customer = await do_create_customer(session, CustomerFields(name="Alice Chen", value_score=90), clock.now())
+        await do_add_identity(session, customer, IdentityKind.PHONE, ALICE, clock.now())
+        await do_add_identity(session, customer, IdentityKind.EMAIL, "alice@example.test", clock.now())
+    return customer.id or 0
+
+
+@pytest.fixture
+async def dispatcher(database, clock) -> Dispatcher:
+    """A dispatcher with one agent available for texts and chats, so contacts are offered as under load."""
+    dispatcher = Dispatcher(MemoryBackend(RoutingRules()), database, clock, EventHub())
+    agent = AgentState(id="1", activity=Activity.AVAILABLE, languages=frozenset({"en"}), capacity={"sms": 5, "chat": 5})
+    await dispatcher.backend.upsert_agent(agent, dispatcher.now())
+    return dispatcher
+
+
+async def sms(database: Database, dispatcher: Dispatcher, clock, form: dict[str, str]) -> Statements:
+    with counting(database) as statements:
+        await receive_sms(database, dispatcher, clock, TwilioOptions(), form)
+    return statements
+
+
+async def test_a_new_text_from_a_known_customer_stays_within_its_statement_budget(database, dispatcher, clock, alice):
+    statements = await sms(database, dispatcher, clock, text("My boiler is broken", "SM1"))
+    assert len(statements) <= budget(database, NEW_SMS_FROM_KNOWN_CUSTOMER), statements.report()
+    assert await dispatcher.backend.get_task(task_id_for(1)) is not None
+
+
+async def test_a_text_joining_the_open_case_stays_within_its_statement_budget(database, dispatcher, clock, alice):
+    await sms(database, dispatcher, clock, text("My boiler is broken", "SM1"))
+    statements = await sms(database, dispatcher, clock, text("It is leaking too", "SM2"))
+    assert len(statements) <= budget(database, SMS_JOINING_OPEN_CASE), statements.report()
+
+
+async def test_a_text_from_a_stranger_stays_within_its_statement_budget(database, dispatcher, clock):
+    statements = await sms(database, dispatcher, clock, text("Hello?", "SM1", sender=STRANGER))
+    assert len(statements) <= budget(database, NEW_SMS_FROM_STRANGER), statements.report()
+
+
+async def test_a_retried_webhook_costs_one_lookup(database, dispatcher, clock, alice):
+    await sms(database, dispatcher, clock, text("My boiler is broken", "SM1"))
+    statements = await sms(database, dispatcher, clock, text("My boiler is broken", "SM1"))
+    assert len(statements) <= budget(database, REPEATED_WEBHOOK), statements.report()
+
+
+async def test_an_api_contact_stays_within_its_statement_budget(database, clock, alice):
+    intake = ContactIntake(channel=Channel.WEB, external_id="form-1", address="alice@example.test", body="Hi")
+    with counting(database) as statements:
+        result = await receive_contact(database, intake, clock.now())
+    assert result.created
+    assert len(statements) <= budget(database, API_CONTACT_WITHOUT_ROUTING), statements.report()
+
+
+async def test_routing_a_received_contact_reads_what_it_needs_once(database, dispatcher, clock, alice):
+    result = await receive_contact(
+        database, ContactIntake(channel=Channel.SMS, external_id="SM1", address=ALICE, body="Hi"), clock.now()
+    )
+    request = RouteRequest(
+        contact_id=result.contact.id or 0,
+        case_id=result.case.id or 0,
+        customer_id=alice,
+        channel=Channel.SMS,
+    )
+    with counting(database) as statements:
+        await dispatcher.submit(request)
+        await dispatcher.submit(request)
+    assert len(statements) <= budget(database, ROUTING_TWICE), statements.report()
+
+
+async def test_a_chat_start_from_a_known_email_stays_within_its_statement_budget(database, dispatcher, clock, alice):
+    chats = ChatService(database, dispatcher, clock, EventHub())
+    with counting(database) as statements:
+        started = await chats.start(ChatStart(message="Where is my parcel?", email="alice@example.test"))
+    assert started.chat.customer_id == alice
+    assert await dispatcher.backend.get_task(task_id_for(started.chat.contact_id)) is not None
+    assert len(statements) <= budget(database, CHAT_START_FROM_KNOWN_EMAIL), statements.report()
