@@ -1,16 +1,20 @@
 """The demo's field-service data: a planned, dispatched day on the board, the technician's jobs, a stock alert.
 
-load_demo opens its own database from the settings, so these run on a SQLite file (as `contact-center demo`
-does by default); the services it calls are tested on PostgreSQL in their own suites.
+load_demo opens its own database from the settings (no schema search path can be passed to it), so on PostgreSQL
+the demo gets a database of its own, dropped afterwards, instead of the usual private schema.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
+import pytest
 from sqlmodel import select
 
 from contact_center.db import Database
@@ -22,9 +26,31 @@ from contact_center.settings import Settings
 from contact_center.web.app import create_app
 from field_service.models import Asset, WorkOrderRecord, WorkOrderStatus
 from field_service.operations import MaintenancePlan
-from tests.conftest import Api
+from tests.conftest import DATABASES, POSTGRES_URL, Api, _raw_postgres_dsn
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+@pytest.fixture(params=DATABASES)
+async def demo_settings(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Settings]:
+    """Settings of an empty store upgraded to head: a SQLite file, or a PostgreSQL database of its own."""
+    env = {"DATA_DIR": str(tmp_path), "FIELD_TIME_ZONE": "Europe/Amsterdam", "BACKGROUND_WORKERS": "false"}
+    name = None
+    if request.param == "postgresql":
+        name = f"demo_{secrets.token_hex(6)}"
+        admin = await asyncpg.connect(_raw_postgres_dsn())
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        env["DATABASE_URL"] = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    settings = Settings.from_env(env)
+    await asyncio.to_thread(upgrade, settings.database_url)
+    try:
+        yield settings
+    finally:
+        if name is not None:
+            admin = await asyncpg.connect(_raw_postgres_dsn())
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 def password_of(username: str) -> str:
@@ -49,11 +75,8 @@ def test_the_demo_day_is_today_unless_a_weekend_or_an_afternoon():
     assert demo_day(datetime(2026, 12, 6, 23, 30, tzinfo=UTC), AMSTERDAM) == date(2026, 12, 7)
 
 
-async def test_the_demo_plans_and_dispatches_a_field_day(tmp_path, aiohttp_client):
-    settings = Settings.from_env(
-        {"DATA_DIR": str(tmp_path), "FIELD_TIME_ZONE": "Europe/Amsterdam", "BACKGROUND_WORKERS": "false"}
-    )
-    await asyncio.to_thread(upgrade, settings.database_url)
+async def test_the_demo_plans_and_dispatches_a_field_day(demo_settings, aiohttp_client):
+    settings = demo_settings
     await load_demo(settings)
     day = demo_day(datetime.now(UTC), AMSTERDAM)
 
