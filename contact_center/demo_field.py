@@ -45,7 +45,7 @@ _TECHNICIANS = (
     ("amira", "Amira El Idrissi", 52.3390, 4.9590, {"heat_pumps": 3, "boilers": 2, "solar": 3}, "VAN-AMIRA"),
 )
 
-# (sku, name, unit price in cents, warehouse stock, stock in each van)
+# (sku, name, unit price in cents, received at the warehouse, moved from there into each van)
 _PARTS = (
     ("VALVE-3W", "Three-way diverter valve", 8900, 20, 2),
     ("IGN-ELEC", "Ignition electrode", 2450, 30, 3),
@@ -133,16 +133,15 @@ async def load_field_demo(
 
 
 async def _stock_and_technicians(database: Database, now: datetime) -> None:
-    week = {
-        weekday: Shift(time(8), time(17), (Break(time(12), time(13, 30), 30),)) for weekday in range(5)
-    }  # Monday to Friday, with a half-hour lunch break starting between 12:00 and 13:30.
+    # Monday to Friday, 08:00-17:00, with a half-hour lunch break starting between 12:00 and 13:30.
+    week = {weekday: Shift(time(8), time(17), (Break(time(12), time(13, 30), 30),)) for weekday in range(5)}
     async with database.transaction() as session:
         ledger = StockLedger(session, now, actor="demo")
         code, name, lat, lon = _WAREHOUSE
         await ledger.add_location(code, name, LocationKind.WAREHOUSE, lat=lat, lon=lon)
-        for sku, part_name, price, _, _ in _PARTS:
+        for sku, part_name, price, stocked, _ in _PARTS:
             await ledger.add_part(sku, part_name, price)
-            await ledger.receive(code, sku, sum(p[3] for p in _PARTS if p[0] == sku), note="opening stock")
+            await ledger.receive(code, sku, stocked, note="opening stock")
         user = (await session.scalars(select(User).where(User.username == TECHNICIAN_USER))).one()
         for tech, tech_name, home_lat, home_lon, skills, van in _TECHNICIANS:
             await ledger.add_location(
