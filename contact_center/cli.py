@@ -166,12 +166,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
     from contact_center.demo import load_demo
+    from contact_center.demo_field import demo_day
 
     settings = _settings()
     upgrade(settings.database_url)
     accounts = asyncio.run(load_demo(settings))
     base = f"http://{args.host}:{args.port}"
+    # The demo plans today, or the next working day when today is a weekend or mostly over.
+    planned = f"?date={demo_day(SystemClock().now(), ZoneInfo(settings.field_time_zone)).isoformat()}"
     print("\nDemo data loaded. Open:")
     print(f"  {base}/login            sign in (accounts below)")
     print(f"  {base}/desktop          the agent desktop (sign in as an agent)")
@@ -180,6 +185,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  {base}/chat             web chat, as a customer")
     print(f"  {base}/portal           the customer portal")
     print(f"  {base}/kb               the public knowledge base")
+    print(f"  {base}/dispatch{planned}   the dispatch board: the demo day's routes (sign in as the supervisor)")
+    print(f"  {base}/tech{planned}       a technician's day in route order (sign in as tech@demo.test)")
+    print(f"  {base}/stock            spare-parts stock and reorder alerts (sign in as the supervisor)")
     print(f"  {base}/api/v1/openapi.json   the REST API")
     print(f"  {base}/healthz  {base}/readyz  {base}/metrics")
     print("\nAccounts (username / password):")

@@ -14,6 +14,7 @@ from sqlmodel import select
 from contact_center.actors import Actor
 from contact_center.clock import SystemClock
 from contact_center.db import Database
+from contact_center.demo_field import load_field_demo
 from contact_center.models import (
     ActorKind,
     CalendarRecord,
@@ -206,6 +207,7 @@ async def load_demo(settings: Settings) -> list[tuple[str, str, str]]:
             await do_assign_case(
                 session, case, agent_ids["Wei Zhang"], Actor(ActorKind.SYSTEM, None, "demo"), clock.now()
             )
+        await load_field_demo(database, clock, settings)
         return accounts
     finally:
         await database.dispose()
