@@ -15,7 +15,7 @@ from contact_center.services.timeline import record_event
 from contact_center.sla import PolicyTerms
 from routing.calendar import BusinessCalendar
 
-__all__ = ["calendar_from_record", "check_sla", "load_policies", "reuse_policies", "sla_report"]
+__all__ = ["calendar_from_record", "check_sla", "load_policies", "sla_report"]
 
 # Statuses in which the clock can run out: resolved and closed cases have met or missed their targets already.
 _RUNNING = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.ON_HOLD)
@@ -40,12 +40,6 @@ async def load_policies(session: AsyncSession) -> list[PolicyTerms]:
     A transaction of this process that changes a policy or a calendar drops the copy (see `ReferenceCache`).
     """
     return await _POLICIES.get(session, _read_policies)
-
-
-def reuse_policies(session: AsyncSession, policies: list[PolicyTerms]) -> None:
-    """Let a transaction use policies `load_policies` read in another one just before (a batch of email intake
-    reads them once for messages that each commit on their own)."""
-    session.info.setdefault(_CACHE, policies)
 
 
 async def _read_policies(session: AsyncSession) -> list[PolicyTerms]:

@@ -241,7 +241,6 @@ async def do_take_in_message(
         lookups.forget()
         lookups = None
     if lookups is not None:
-        lookups.share(session)
         parsed = lookups.parse(raw)
     else:
         parsed = parse_message(

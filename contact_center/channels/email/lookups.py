@@ -35,8 +35,6 @@ from sqlmodel import col, select
 from contact_center.channels.email.templates import load_catalogue
 from contact_center.models import EmailAutoReply, StoredEmail
 from contact_center.models.email import EmailSuppression, SentEmail
-from contact_center.services.sla import load_policies, reuse_policies
-from contact_center.sla import PolicyTerms
 from email_response.catalogue import TemplateCatalogue
 from email_response.parsing import ParsedMessage, Unprocessable, parse_message
 from email_response.threading import case_numbers_in, referenced_message_ids
@@ -99,7 +97,6 @@ class BatchLookups:
         self._catalogues: list[tuple[TemplateCatalogue | None, TemplateCatalogue]] = []
         # Messages side by side would all read the overrides at once; the first reads, the others wait.
         self._catalogue_lock = asyncio.Lock()
-        self._policies: list[PolicyTerms] | None = None
         # Set when a message's writes could not be followed (it was retried): nothing is answered any more.
         self._stale = False
 
@@ -123,8 +120,6 @@ class BatchLookups:
         addresses = {msg.reply_address for msg in messages if msg.reply_address}
         lookups._asked_ids = own_ids | refs
         lookups._asked_addresses = addresses
-        # SLA policies for the batch's new cases (read once per transaction anyway; here once per batch).
-        lookups._policies = await load_policies(session)
         if lookups._asked_ids:
             rows = await session.execute(
                 select(StoredEmail.message_id, StoredEmail.case_id).where(
@@ -195,11 +190,6 @@ class BatchLookups:
             self._catalogues.append((base, catalogue))
             return catalogue
 
-    def share(self, session: AsyncSession) -> None:
-        """Give a message's own transaction what the batch read that the app's services cache per transaction."""
-        if self._policies is not None and not self._stale:
-            reuse_policies(session, self._policies)
-
     def deferred_replies(self) -> list[DeferredReply]:
         """Return (and let go of) the automatic replies held back so far, to be written now."""
         replies, self._replies = self._replies, []
@@ -237,10 +227,6 @@ class MessageLookups:
     def parses_with(self, max_attachment_bytes: int, max_message_bytes: int) -> bool:
         """Return True when the batch parsed its messages with these limits."""
         return self._batch.parses_with(max_attachment_bytes, max_message_bytes)
-
-    def share(self, session: AsyncSession) -> None:
-        """Give the message's transaction the SLA policies the batch read."""
-        self._batch.share(session)
 
     def is_stored(self, message_id: str) -> bool | None:
         """Return whether a Message-ID is in `email_messages`; None: not loaded, ask the database."""
