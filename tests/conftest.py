@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
+from sqlalchemy import event
 
 from contact_center.clock import ManualClock
 from contact_center.db import Database
@@ -44,22 +46,24 @@ def cheap_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture(params=DATABASES)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+async def database(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Database]:
     """A case store with every table, empty, private to this test."""
     if request.param == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+        path = tmp_path / "store.db"
+        shutil.copyfile(await _sqlite_template(tmp_path_factory), path)
+        db = Database(f"sqlite+aiosqlite:///{path}")
         schema = None
     else:
         schema = f"t_{secrets.token_hex(6)}"
+        script = await _postgres_schema_script()
         admin = await asyncpg.connect(_raw_postgres_dsn())
-        # In public, once: installed into a test's own schema it would vanish with that schema under the feet of
-        # tests running at the same time.
-        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
-        await admin.execute(f'CREATE SCHEMA "{schema}"')
-        await admin.close()
+        try:
+            await admin.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}";\n{script}')
+        finally:
+            await admin.close()
         db = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
-    async with db.engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
     try:
         yield db
     finally:
@@ -68,6 +72,56 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             admin = await asyncpg.connect(_raw_postgres_dsn())
             await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
             await admin.close()
+
+
+# Building the schema with `metadata.create_all` costs hundreds of round trips per test. Each database is built
+# that way once per session; each test then gets a copy: the SQLite file copied, the PostgreSQL DDL replayed as one
+# script into the test's own schema.
+_TEMPLATES: dict[str, Any] = {}
+
+
+async def _sqlite_template(factory: pytest.TempPathFactory) -> Path:
+    if "sqlite" not in _TEMPLATES:
+        path = factory.mktemp("template") / "store.db"
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        async with db.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        await db.dispose()  # checkpoints the WAL into the file
+        _TEMPLATES["sqlite"] = path
+    path = _TEMPLATES["sqlite"]
+    assert isinstance(path, Path)
+    return path
+
+
+async def _postgres_schema_script() -> str:
+    if "postgresql" not in _TEMPLATES:
+        schema = f"t_template_{secrets.token_hex(6)}"
+        admin = await asyncpg.connect(_raw_postgres_dsn())
+        # In public, once: installed into a test's own schema it would vanish with that schema under the feet of
+        # tests running at the same time.
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        db = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+        statements: list[str] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+            # The DDL, not create_all's catalogue look-ups; none of it names the schema (the search path does).
+            if not statement.lstrip().upper().startswith(("SELECT", "SHOW")):
+                statements.append(statement.strip().rstrip(";"))
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            async with db.engine.begin() as connection:
+                await connection.run_sync(metadata.create_all)
+        finally:
+            await db.dispose()
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+        assert not any(schema in statement for statement in statements)
+        _TEMPLATES["postgresql"] = ";\n".join(statements) + ";"
+    script = _TEMPLATES["postgresql"]
+    assert isinstance(script, str)
+    return script
 
 
 @pytest.fixture
