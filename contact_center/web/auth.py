@@ -76,6 +76,16 @@ async def authorize(request: web.Request, roles: Collection[Role] | None) -> Sig
     return signed_in
 
 
+async def authorize_page(request: web.Request, roles: Collection[Role]) -> SignedIn:
+    """`authorize` for an HTML page: someone not signed in is sent to the sign-in page, and back after it."""
+    try:
+        signed_in = await authorize(request, roles)
+    except Unauthenticated:
+        raise web.HTTPFound(f"/login?next={request.path_qs}") from None
+    assert signed_in is not None
+    return signed_in
+
+
 def check_csrf(request: web.Request, signed_in: SignedIn, form: Mapping[str, str] | None = None) -> None:
     """Raise 403 unless a state-changing request carries the session's CSRF token."""
     if request.method in SAFE_METHODS:

@@ -22,7 +22,7 @@ from contact_center.dispatch import contact_id_of
 from contact_center.errors import DomainError
 from contact_center.models import Agent, Case, Contact, Customer
 from contact_center.services.users import SignedIn, load_session
-from contact_center.web.auth import AGENTS, COOKIE, authorize
+from contact_center.web.auth import AGENTS, COOKIE, authorize, authorize_page
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
@@ -36,14 +36,7 @@ _OFFER_GONE = ("task_accepted", "task_rejected", "reservation_timed_out")
 
 
 async def _agent_user(request: web.Request) -> SignedIn:
-    try:
-        signed_in = await authorize(request, AGENTS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, AGENTS)
 
 
 @routes.get("/desktop", name="desktop")

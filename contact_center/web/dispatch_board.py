@@ -19,7 +19,7 @@ from contact_center.services import field_planning
 from contact_center.services.users import SignedIn
 from contact_center.services.work_orders import WorkOrderChanges, do_update_work_order, get_work_order
 from contact_center.web.api.field_dispatch import field_tz
-from contact_center.web.auth import SUPERVISORS, authorize, read_form
+from contact_center.web.auth import SUPERVISORS, authorize_page, read_form
 from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
 
 __all__ = ["routes"]
@@ -29,14 +29,7 @@ _DEFAULT_SECONDS = 5.0
 
 
 async def _dispatcher(request: web.Request) -> SignedIn:
-    try:
-        signed_in = await authorize(request, SUPERVISORS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, SUPERVISORS)
 
 
 def _day(raw: str | None, request: web.Request) -> date:

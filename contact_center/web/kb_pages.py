@@ -8,10 +8,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import col, select
 
-from contact_center.errors import DomainError
 from contact_center.models import Role
 from contact_center.services.users import SignedIn
-from contact_center.web.auth import AGENTS, SUPERVISORS, authorize, read_form
+from contact_center.web.auth import AGENTS, SUPERVISORS, authorize_page, read_form
 from contact_center.web.keys import CLOCK, DATABASE
 from knowledge_base.errors import ArticleNotFound, KnowledgeBaseError
 from knowledge_base.models import LANGUAGES, Article, ArticleStatus, Visibility
@@ -33,14 +32,7 @@ routes = web.RouteTableDef()
 
 
 async def _staff(request: web.Request, roles: frozenset[Role]) -> SignedIn:
-    try:
-        signed_in = await authorize(request, roles)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, roles)
 
 
 def _context(signed_in: SignedIn, **extra: Any) -> dict[str, Any]:

@@ -12,11 +12,10 @@ from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.case_status import TRANSITIONS
-from contact_center.errors import DomainError
 from contact_center.models import ActorKind, Case, CaseStatus, Customer, Role
 from contact_center.services.cases import do_add_note, do_change_status, get_case, timeline
 from contact_center.services.users import SignedIn, authenticate
-from contact_center.web.auth import AGENTS, STAFF, authorize, read_form, sign_in, sign_out
+from contact_center.web.auth import AGENTS, STAFF, authorize_page, read_form, sign_in, sign_out
 from contact_center.web.keys import CLOCK, DATABASE
 from contact_center.web.limits import check_login, count_failed_login
 
@@ -28,14 +27,7 @@ _LOGIN_CSRF = "cc_login_csrf"
 
 async def _staff(request: web.Request, roles: frozenset[Role] = STAFF) -> SignedIn:
     """Return the signed-in user, sending people who are not signed in to the sign-in page."""
-    try:
-        signed_in = await authorize(request, roles)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, roles)
 
 
 def _actor(signed_in: SignedIn) -> Actor:

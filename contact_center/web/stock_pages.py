@@ -12,9 +12,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlmodel import col, select
 
-from contact_center.errors import DomainError
 from contact_center.services.users import SignedIn
-from contact_center.web.auth import SUPERVISORS, authorize, read_form
+from contact_center.web.auth import SUPERVISORS, authorize_page, read_form
 from contact_center.web.keys import CLOCK, DATABASE
 from field_service.ledger import StockError
 from field_service.models import Part, StockLevel, StockLocation
@@ -34,14 +33,7 @@ routes = web.RouteTableDef()
 
 
 async def _dispatcher(request: web.Request) -> SignedIn:
-    try:
-        signed_in = await authorize(request, SUPERVISORS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, SUPERVISORS)
 
 
 async def _render(request: web.Request, signed_in: SignedIn, error: str | None = None) -> web.Response:

@@ -33,7 +33,7 @@ from contact_center.services.field_visits import (
 from contact_center.services.users import SignedIn
 from contact_center.web.api.invoices import PRICES
 from contact_center.web.api.technician import announce_visit, day_for, photo_url
-from contact_center.web.auth import TECHNICIANS, authorize, check_csrf, read_form
+from contact_center.web.auth import TECHNICIANS, authorize_page, check_csrf, read_form
 from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
 from contact_center.web.photo_upload import read_photo_upload
 from field_service.lifecycle import NEXT
@@ -55,14 +55,7 @@ STEP_LABELS = {
 
 async def _technician(request: web.Request) -> SignedIn:
     """Return the signed-in technician or supervisor, sending people who are not signed in to the sign-in page."""
-    try:
-        signed_in = await authorize(request, TECHNICIANS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, TECHNICIANS)
 
 
 def _zone(request: web.Request) -> tzinfo:

@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 
 from contact_center.errors import DomainError
 from contact_center.web.api.wallboard import live_figures
-from contact_center.web.auth import SUPERVISORS, authorize
+from contact_center.web.auth import SUPERVISORS, authorize, authorize_page
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
@@ -30,13 +30,7 @@ _REFRESH_SECONDS = 5.0
 @routes.get("/wallboard", name="wallboard")
 async def wallboard_page(request: web.Request) -> web.Response:
     """Show the wallboard."""
-    try:
-        signed_in = await authorize(request, SUPERVISORS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
+    signed_in = await authorize_page(request, SUPERVISORS)
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,

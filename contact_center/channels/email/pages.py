@@ -11,7 +11,7 @@ from contact_center.errors import DomainError
 from contact_center.models import case_number
 from contact_center.models.email import EmailUnprocessable
 from contact_center.services.users import SignedIn
-from contact_center.web.auth import ADMINS, authorize, read_form
+from contact_center.web.auth import ADMINS, authorize_page, read_form
 from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
 
 __all__ = ["routes"]
@@ -22,14 +22,7 @@ _SHOWN = 200
 
 async def _admin(request: web.Request) -> SignedIn:
     """Return the signed-in admin; people not signed in go to the sign-in page first."""
-    try:
-        signed_in = await authorize(request, ADMINS)
-    except DomainError as exc:
-        if exc.status == 401:
-            raise web.HTTPFound(f"/login?next={request.path_qs}") from None
-        raise
-    assert signed_in is not None
-    return signed_in
+    return await authorize_page(request, ADMINS)
 
 
 @routes.get("/email/unprocessable", name="email-unprocessable")
