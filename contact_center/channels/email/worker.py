@@ -279,29 +279,9 @@ class BatchTransaction:
         self._taken.append(call)
         return result
 
-    async def _take_in(self, session: AsyncSession, call: _Call) -> IntakeResult:
+    async def _take_in(self, session: AsyncSession, call: _Call, *, savepoint: bool = False) -> IntakeResult:
         lookups = self._lookups.message() if self._lookups is not None else None
-        result, route = await do_take_in_message(
-            session,
-            call.raw,
-            call.now,
-            auto_reply=call.auto_reply,
-            smtp_from=call.smtp_from,
-            region=call.region,
-            source=call.source,
-            intake=call.intake,
-            lookups=lookups,
-        )
-        # The message's writes stand, so later messages of the batch see them.
-        if lookups is not None:
-            lookups.keep()
-        if route is not None:
-            self._routes.append(route)
-        return result
-
-    async def _take_in_alone(self, session: AsyncSession, call: _Call) -> IntakeResult:
-        lookups = self._lookups.message() if self._lookups is not None else None
-        async with session.begin_nested():
+        async with session.begin_nested() if savepoint else contextlib.nullcontext():
             result, route = await do_take_in_message(
                 session,
                 call.raw,
@@ -313,12 +293,15 @@ class BatchTransaction:
                 intake=call.intake,
                 lookups=lookups,
             )
-        # The savepoint is released: the message's writes stand, so later messages of the batch see them.
+        # The message's writes stand (its savepoint, if any, released), so later messages of the batch see them.
         if lookups is not None:
             lookups.keep()
         if route is not None:
             self._routes.append(route)
         return result
+
+    async def _take_in_alone(self, session: AsyncSession, call: _Call) -> IntakeResult:
+        return await self._take_in(session, call, savepoint=True)
 
     async def _isolate(self, session: AsyncSession) -> None:
         """Undo the batch so far and take its messages in again, each in a savepoint of its own from now on."""
