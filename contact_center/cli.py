@@ -166,7 +166,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
 
     from contact_center.demo import load_demo
     from contact_center.demo_field import demo_day
@@ -176,7 +175,7 @@ def _demo(args: argparse.Namespace) -> int:
     accounts = asyncio.run(load_demo(settings))
     base = f"http://{args.host}:{args.port}"
     # The demo plans today, or the next working day when today is a weekend or mostly over.
-    planned = f"?date={demo_day(SystemClock().now(), ZoneInfo(settings.field_time_zone)).isoformat()}"
+    planned = f"?date={demo_day(SystemClock().now(), settings.field_zone).isoformat()}"
     print("\nDemo data loaded. Open:")
     print(f"  {base}/login            sign in (accounts below)")
     print(f"  {base}/desktop          the agent desktop (sign in as an agent)")

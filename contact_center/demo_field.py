@@ -9,7 +9,6 @@ around Amsterdam; shifts are local times of FIELD_TIME_ZONE, as the planner read
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
@@ -121,7 +120,7 @@ async def load_field_demo(
     database: Database, clock: Clock, settings: Settings, *, seconds: float = PLAN_SECONDS
 ) -> date:
     """Add the field-service demo data on top of the contact-center demo, plan and dispatch a day; return it."""
-    tz = ZoneInfo(settings.field_time_zone)
+    tz = settings.field_zone
     day = demo_day(clock.now(), tz)
     await _stock_and_technicians(database, clock.now())
     await _assets(database, clock.now(), day, tz)

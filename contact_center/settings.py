@@ -61,6 +61,11 @@ class Settings:
     # A YAML file whose keys replace the shipped field-service price list's (field_service/price_list.yaml).
     price_list: Path | None = None
 
+    @property
+    def field_zone(self) -> ZoneInfo:
+        """The time zone of field-service shifts and planned days (FIELD_TIME_ZONE, checked at start-up)."""
+        return ZoneInfo(self.field_time_zone)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Parse settings from environment variables, creating DATA_DIR and a persistent secret if needed."""

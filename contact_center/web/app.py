@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -209,7 +208,7 @@ async def _background_work(app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(_retry_load_routing(app), name="routing-load"))
     if settings.background_workers:
         db, clock = app[DATABASE], app[CLOCK]
-        field_zone = ZoneInfo(settings.field_time_zone)
+        field_zone = settings.field_zone
         singletons: dict[str, LoopFactory] = {
             "sla-timer": lambda: run_sla_timer(db, clock),
             # Each reminder is also keyed once per appointment; the lease saves the other processes the work.

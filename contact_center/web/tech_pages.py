@@ -121,7 +121,7 @@ async def post_status(request: web.Request) -> web.Response:
 
     async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
         code, reason = request.match_info["code"], form.get("reason", "")
-        tz = ZoneInfo(request.app[SETTINGS].field_time_zone)
+        tz = request.app[SETTINGS].field_zone
         prices = request.app[PRICES]
         changes.append(await do_change_status(session, code, target, worker, now, reason=reason, tz=tz, prices=prices))
 

@@ -210,7 +210,7 @@ class OptimiseIn(BaseModel):
 
 def field_tz(request: web.Request) -> ZoneInfo:
     """Return the time zone field-service days are planned in."""
-    return ZoneInfo(request.app[SETTINGS].field_time_zone)
+    return request.app[SETTINGS].field_zone
 
 
 def schedule_day(request: web.Request) -> date:

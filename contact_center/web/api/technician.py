@@ -246,7 +246,7 @@ async def change_status(request: web.Request, body: StatusIn) -> dict[str, Any]:
             worker,
             now(request),
             reason=body.reason,
-            tz=ZoneInfo(request.app[SETTINGS].field_time_zone),
+            tz=request.app[SETTINGS].field_zone,
             prices=request.app[PRICES],
         )
     announce_visit(request, change)
