@@ -133,11 +133,16 @@ async def cancel_transfer(session: AsyncSession, request_id: int, now: datetime,
     return _view(request, order.code, part.sku, origin.code, target.code)
 
 
-async def transfer_requests(session: AsyncSession, *, status: TransferStatus | None = None) -> list[TransferView]:
-    """Return transfer requests, newest first."""
+async def transfer_requests(
+    session: AsyncSession, *, status: TransferStatus | None = None, work_order: str | None = None
+) -> list[TransferView]:
+    """Return transfer requests (of one work order, when given), newest first."""
     query = select(TransferRequest).order_by(col(TransferRequest.id).desc())
     if status is not None:
         query = query.where(TransferRequest.status == status)
+    if work_order is not None:
+        order_id = select(WorkOrderRecord.id).where(WorkOrderRecord.code == work_order).scalar_subquery()
+        query = query.where(TransferRequest.work_order_id == order_id)
     requests = (await session.execute(query)).scalars().all()
     locations = {loc.id: loc.code for loc in (await session.execute(select(StockLocation))).scalars()}
     parts = {part.id: part.sku for part in (await session.execute(select(Part))).scalars()}

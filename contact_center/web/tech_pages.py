@@ -32,16 +32,21 @@ from contact_center.services.field_visits import (
 )
 from contact_center.services.users import SignedIn
 from contact_center.web.api.invoices import PRICES
+from contact_center.web.api.stock import stock_errors
 from contact_center.web.api.technician import announce_visit, day_for, photo_url
 from contact_center.web.auth import TECHNICIANS, authorize_page, check_csrf, read_form
 from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
 from contact_center.web.photo_upload import read_photo_upload
+from field_service.ledger import Availability, StockError, StockLedger
 from field_service.lifecycle import NEXT
-from field_service.models import WorkOrderStatus
+from field_service.models import WorkOrderRecord, WorkOrderStatus
+from field_service.transfers import request_transfer, transfer_requests
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+# How many other places a needed part is offered from on the job's page.
+_PLACES_SHOWN = 3
 # One change made from a job's page, run in its own transaction by _act.
 Action = Callable[[Worker, AsyncSession, datetime], Awaitable[None]]
 
@@ -161,6 +166,28 @@ async def post_parts(request: web.Request) -> web.Response:
     return await _act(request, signed_in, act)
 
 
+@routes.post("/tech/jobs/{code}/transfers")
+async def post_transfer(request: web.Request) -> web.Response:
+    """Ask for a part the job needs from another van or a warehouse, to the technician's van."""
+    signed_in = await _technician(request)
+    form = await read_form(request, signed_in)
+    sku, source = form.get("sku", "").strip(), form.get("source", "").strip()
+    try:
+        quantity = int(form.get("quantity") or 0)
+    except ValueError:
+        quantity = 0
+    if not sku or not source or not 1 <= quantity <= 10_000:
+        return await _render_job(request, signed_in, "Say which part, from where and how many.", 400)
+
+    async def act(worker: Worker, session: AsyncSession, now: datetime) -> None:
+        code = request.match_info["code"]
+        await assigned_job(session, code, worker)
+        async with stock_errors():
+            await request_transfer(session, code, sku, quantity, source, now, actor=worker.name)
+
+    return await _act(request, signed_in, act)
+
+
 @routes.post("/tech/jobs/{code}/readings")
 async def post_reading(request: web.Request) -> web.Response:
     """Record the asset's meter reading from the job's page."""
@@ -236,7 +263,9 @@ async def _render_job(request: web.Request, signed_in: SignedIn, error: str | No
     async with request.app[DATABASE].transaction() as session:
         worker = await worker_for(session, signed_in.user)
         details = await job_details(session, request.match_info["code"], worker)
-    order = details.order
+        order = details.order
+        elsewhere = await _parts_elsewhere(session, order, request.app[CLOCK].now())
+        transfers = await transfer_requests(session, work_order=order.code)
     allowed = NEXT.get(order.status, frozenset())
     context = {
         "user": signed_in.user,
@@ -248,6 +277,8 @@ async def _render_job(request: web.Request, signed_in: SignedIn, error: str | No
         "on_site": order.status is WorkOrderStatus.ON_SITE,
         "open": order.status.value in NEXT,
         "photos": [photo_url(order.code, photo_id) for photo_id in details.photo_ids],
+        "elsewhere": elsewhere,
+        "transfers": transfers,
         "error": error,
         # The page's own query (its time zone) carried through each form and the redirect after it.
         "query": f"?{request.query_string}" if request.query_string else "",
@@ -255,3 +286,20 @@ async def _render_job(request: web.Request, signed_in: SignedIn, error: str | No
         "clock": lambda moment: _clock(moment, tz),
     }
     return aiohttp_jinja2.render_template("tech_job.html", request, context, status=status)
+
+
+async def _parts_elsewhere(
+    session: AsyncSession, order: WorkOrderRecord, now: datetime
+) -> dict[str, list[Availability]]:
+    """Where else each part the open job needs is available (other vans, then warehouses, nearest first)."""
+    if order.status.value not in NEXT:
+        return {}
+    ledger = StockLedger(session, now)
+    found: dict[str, list[Availability]] = {}
+    for sku in order.parts:
+        try:
+            places = await ledger.where_is(sku, technician=order.technician, lat=order.lat, lon=order.lon)
+        except StockError:  # a part no longer in the catalogue
+            continue
+        found[sku] = [p for p in places if p.technician != order.technician][:_PLACES_SHOWN]
+    return found

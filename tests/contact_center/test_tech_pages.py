@@ -9,7 +9,9 @@ import pytest
 from aiohttp import FormData
 
 from contact_center.web.api.technician import photo_url
+from field_service.ledger import StockLedger
 from field_service.photos import MAX_PHOTO_BYTES
+from field_service.transfers import transfer_requests
 from tests.conftest import Api
 from tests.field_service.visit_day import EMAIL, PHONE, SeededDay, seed_day, tiny_png
 
@@ -133,3 +135,31 @@ async def test_times_show_in_the_zone_asked_for_and_forms_keep_it(login, day):
     response = await post_form(tess, "/tech/jobs/W-boiler/status?tz=Europe/Amsterdam", {"status": "en_route"})
     assert (response.status, response.headers["Location"]) == (303, "/tech/jobs/W-boiler?tz=Europe/Amsterdam")
     await page(tess, "/tech?tz=Mars/Olympus", 400)
+
+
+async def test_a_part_the_job_needs_is_found_elsewhere_and_asked_for_from_the_page(login, day, database, clock):
+    async with database.transaction() as session:
+        ledger = StockLedger(session, clock.now(), "stores")
+        await ledger.receive("WH", "FUSE", 5)
+        await ledger.receive("VAN-ADA", "FUSE", 1)
+    tess = await login("tess")
+    job = await page(tess, "/tech/jobs/W-boiler")
+    # Ada's van comes before the warehouse; Tess's own van is not "elsewhere".
+    assert job.index("VAN-ADA: 1 available") < job.index("WH: 5 available")
+    assert "VAN-TESS:" not in job
+
+    response = await post_form(tess, "/tech/jobs/W-boiler/transfers", {"sku": "FUSE", "source": "WH", "quantity": "1"})
+    assert (response.status, response.headers["Location"]) == (303, "/tech/jobs/W-boiler")
+    assert "1 \u00d7 Fuse 13 A from WH · requested" in await page(tess, "/tech/jobs/W-boiler")
+    async with database.transaction() as session:
+        (transfer,) = await transfer_requests(session, work_order="W-boiler")
+        level = await StockLedger(session, clock.now()).level("WH", "FUSE")
+    assert (transfer.source, transfer.destination, transfer.quantity) == ("WH", "VAN-TESS", 1)
+    assert level.reserved == 1  # held at the warehouse until it ships
+
+    too_many = await post_form(tess, "/tech/jobs/W-boiler/transfers", {"sku": "FUSE", "source": "WH", "quantity": "9"})
+    assert too_many.status == 409
+    assert (
+        await post_form(tess, "/tech/jobs/W-ada/transfers", {"sku": "FUSE", "source": "WH", "quantity": "1"})
+    ).status == 403
+    assert (await post_form(tess, "/tech/jobs/W-boiler/transfers", {"sku": "FUSE", "source": "WH"})).status == 400

@@ -100,6 +100,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("POST", "/tech/jobs/{code}/readings"): TECHNICIANS,
     ("POST", "/tech/jobs/{code}/notes"): TECHNICIANS,
     ("POST", "/tech/jobs/{code}/photos"): TECHNICIANS,
+    ("POST", "/tech/jobs/{code}/transfers"): TECHNICIANS,
     ("GET", "/chat"): Open.PUBLIC,
     ("GET", "/chat/ws"): Open.PUBLIC,
     ("POST", "/twilio/voice"): Open.TWILIO,
