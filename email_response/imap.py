@@ -274,6 +274,16 @@ class _Round:
     failures: int
 
 
+def _stop_requested() -> bool:
+    """Tell whether this task was asked to stop, even if the CancelledError never reached us.
+
+    A cancellation that lands as a connection attempt fails is swallowed by ``asyncio.wait_for`` (Python 3.11): the
+    caller sees only the connection error, and a retry loop would go on for ever.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class ImapReader:
     """Hands every new message of one mailbox to a handler exactly once per successful handling."""
 
@@ -334,6 +344,8 @@ class ImapReader:
                 log.warning("IMAP %s: %s; reconnecting in %.1fs", self.account.state_key, exc, delay)
             finally:
                 await connection.close()
+            if _stop_requested():
+                raise asyncio.CancelledError
             # Jitter keeps several workers that lost the same server from reconnecting in lockstep.
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self.backoff_max)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -246,3 +247,21 @@ async def test_a_wrong_password_raises_in_run_once(dovecot: Dovecot, mailbox: st
     wrong = ImapAccount(dovecot.host, dovecot.port, dovecot.user, "wrong", mailbox=mailbox, timeout=5)
     with pytest.raises(imap.ImapError, match="LOGIN"):
         await ImapReader(wrong, MemoryStateStore(), Recorder()).run_once()
+
+
+async def test_a_stop_swallowed_on_the_way_is_still_seen() -> None:
+    seen: list[bool] = []
+
+    async def connecting() -> None:
+        # What asyncio.wait_for does when a cancellation and a failed connect meet (Python 3.11): the
+        # CancelledError is swallowed, only the connection error comes out; the task stays asked to stop.
+        seen.append(imap._stop_requested())
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        seen.append(imap._stop_requested())
+
+    task = asyncio.create_task(connecting())
+    await asyncio.sleep(0)
+    task.cancel()
+    await task
+    assert seen == [False, True]
