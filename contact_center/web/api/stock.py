@@ -19,13 +19,14 @@ from sqlmodel import select
 
 from contact_center.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contact_center.models import Role
+from contact_center.services.field_visits import worker_for
 from contact_center.services.users import SignedIn
 from contact_center.web.api.params import Out, acting_user, now, path_id
 from contact_center.web.auth import SUPERVISORS, TECHNICIANS
 from contact_center.web.keys import DATABASE
 from contact_center.web.router import ApiRouter
 from field_service.ledger import InsufficientStock, StockError, StockLedger
-from field_service.models import LocationKind, TechnicianRecord, WorkOrderRecord
+from field_service.models import LocationKind, WorkOrderRecord
 from field_service.operations import PurchaseStatus, TransferStatus
 from field_service.purchasing import (
     RequestConflict,
@@ -158,9 +159,7 @@ async def technician_code(session: AsyncSession, signed_in: SignedIn) -> str | N
     """Return the technician code of a signed-in technician (None for dispatchers and admins)."""
     if signed_in.user.role is not Role.TECHNICIAN:
         return None
-    code = (
-        await session.execute(select(TechnicianRecord.code).where(TechnicianRecord.user_id == signed_in.user.id))
-    ).scalar_one_or_none()
+    code = (await worker_for(session, signed_in.user)).technician
     if code is None:
         raise Forbidden("this user is not linked to a technician")
     return code
