@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,10 +38,13 @@ __all__ = [
     "ContactIntake",
     "ContactResult",
     "ContactTimes",
+    "check_intake",
     "do_receive_contact",
+    "do_receive_contacts",
     "do_update_contact",
     "identity_kind",
     "receive_contact",
+    "receive_contacts",
 ]
 
 # Cases a new contact on the same thread may join; a resolved one is reopened by it, a closed one is not.
@@ -106,7 +110,7 @@ async def receive_contact(db: Database, intake: ContactIntake, now: datetime, *,
     Two concurrent deliveries of one webhook race on the unique (channel, external id) key: the loser's whole
     transaction rolls back (no half-made case) and it returns the winner's contact.
     """
-    _check_intake(intake)
+    check_intake(intake)
     for attempt in range(_ATTEMPTS):
         try:
             async with db.transaction() as session:
@@ -125,14 +129,46 @@ async def do_receive_contact(
     A concurrent delivery of the same external id makes the caller's commit (or a flush) raise IntegrityError:
     the caller rolls back and tries again, which then finds the winner's contact (`receive_contact` does so).
     """
-    _check_intake(intake)
+    check_intake(intake)
     existing = await _existing(session, intake)
     if existing is not None:
         return existing
     return await _receive(session, intake, now, region)
 
 
-def _check_intake(intake: ContactIntake) -> None:
+async def receive_contacts(
+    db: Database, items: Sequence[tuple[ContactIntake, datetime]], *, region: str = "US"
+) -> list[ContactResult]:
+    """Record several contacts in one transaction, each at its own time; results in the order given.
+
+    All or nothing: a concurrent delivery of one external id rolls the whole batch back and it is tried again,
+    which then finds the winner's contact.
+    """
+    for intake, _at in items:
+        check_intake(intake)
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with db.transaction() as session:
+                return await do_receive_contacts(session, items, region=region)
+        except IntegrityError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def do_receive_contacts(
+    session: AsyncSession, items: Sequence[tuple[ContactIntake, datetime]], *, region: str = "US"
+) -> list[ContactResult]:
+    """Record several contacts in the caller's transaction, as `do_receive_contact` would one after another.
+
+    A later item sees what the earlier ones made: a second text from a new number joins the case the first opened,
+    and an external id given twice returns the first contact both times.
+    """
+    return [await do_receive_contact(session, intake, at, region=region) for intake, at in items]
+
+
+def check_intake(intake: ContactIntake) -> None:
+    """Refuse an intake that could never be stored (no external id to keep it idempotent by)."""
     if not intake.external_id.strip():
         raise InvalidInput("a contact needs the channel's external id", field="external_id")
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from contact_center.models import Case, Contact, Customer, Identity
+from contact_center.models import Case, Channel, Contact, Customer, Identity
+from contact_center.services.contacts import ContactIntake, receive_contacts
 
 
 async def count(database, model, *where):
@@ -213,3 +214,20 @@ async def test_wait_and_handle_times_follow_from_the_timestamps(login):
     )
     assert naive["error"]["details"]["fields"][0]["field"] == "answered_at"
     await bob.patch(f"/api/v1/contacts/{received['contact']['id']}", {"agent_id": 999}, expect=400)
+
+
+async def test_a_batch_of_contacts_sees_its_own_earlier_items(database, clock):
+    """Group commit takes several webhooks in one transaction: it must still thread them as one by one."""
+    now = clock.now()
+    first = ContactIntake(channel=Channel.SMS, external_id="SM-b1", address="+14155550150", body="Router is down")
+    second = ContactIntake(channel=Channel.SMS, external_id="SM-b2", address="+14155550150", body="Still down")
+    results = await receive_contacts(
+        database, [(first, now), (second, now + timedelta(seconds=1)), (first, now + timedelta(seconds=2))]
+    )
+    assert [r.created for r in results] == [True, True, False]
+    assert results[1].joined_existing_case is True
+    assert len({r.case.id for r in results}) == 1
+    assert results[2].contact.id == results[0].contact.id
+    assert await count(database, Customer) == 1
+    assert await count(database, Contact) == 2
+    assert await count(database, Case) == 1
