@@ -132,3 +132,23 @@ async def test_the_stock_page_shows_levels_and_acts_on_requests(database, users,
     assert forged.status == 403
     anonymous = await app_client()
     assert (await anonymous.get("/stock", allow_redirects=False)).status == 302
+
+
+async def test_a_technician_withdraws_requests_for_their_own_jobs_only(database, users, login) -> None:
+    await depot(database, users)
+    sam, tess = await login("sam"), await login("tess")
+    for_ada = await sam.post(
+        "/api/v1/transfer-requests",
+        {"work_order": "W2", "sku": "FUSE-10A", "quantity": 1, "source": "WH-NORTH"},
+        expect=201,
+    )
+    for_ben = await sam.post(
+        "/api/v1/transfer-requests",
+        {"work_order": "W1", "sku": "FUSE-10A", "quantity": 1, "source": "WH-NORTH"},
+        expect=201,
+    )
+    await tess.post(f"/api/v1/transfer-requests/{for_ada['id']}/cancel", expect=403)
+    # Asked by the dispatcher, but for Tess's job: hers to withdraw.
+    withdrawn = await tess.post(f"/api/v1/transfer-requests/{for_ben['id']}/cancel", expect=200)
+    assert withdrawn["status"] == "cancelled"
+    assert (await sam.post(f"/api/v1/transfer-requests/{for_ada['id']}/cancel", expect=200))["status"] == "cancelled"
