@@ -7,9 +7,10 @@ per line and once for the tax, so the printed lines always add up to the printed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "chargeable",
     "format_cents",
     "invoice_number",
+    "labour_minutes",
     "load_price_list",
 ]
 
@@ -48,6 +50,8 @@ class PriceList:
     labour_cents_per_hour: Mapping[JobType, int]
     issuer_name: str = ""
     issuer_address: str = ""
+    # Time on site is billed in started blocks of this many minutes.
+    labour_increment_minutes: int = 15
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PriceList:
@@ -67,8 +71,14 @@ class PriceList:
             raise PriceListError("price list: tax_rate must be a fraction between 0 and 1, e.g. 0.21")
         if len(currency) != 3 or not currency.isalpha():
             raise PriceListError(f"price list: currency {currency!r} is not a three-letter code")
+        try:
+            increment = int(data.get("labour_increment_minutes", 15))
+        except (TypeError, ValueError):
+            raise PriceListError("price list: labour_increment_minutes must be a whole number of minutes") from None
+        if not 1 <= increment <= 480:
+            raise PriceListError("price list: labour_increment_minutes must be between 1 and 480")
         issuer = dict(data.get("issuer") or {})
-        return cls(currency, tax_rate, rates, str(issuer.get("name", "")), str(issuer.get("address", "")))
+        return cls(currency, tax_rate, rates, str(issuer.get("name", "")), str(issuer.get("address", "")), increment)
 
 
 def load_price_list(override: Path | None = None) -> PriceList:
@@ -135,6 +145,18 @@ def chargeable(warranty_end: date | None, completed_on: date) -> bool:
     An asset with no recorded warranty end is treated as covered: nobody is billed on missing data.
     """
     return warranty_end is not None and warranty_end < completed_on
+
+
+def labour_minutes(arrived: datetime | None, completed: datetime, planned: int, increment: int) -> int:
+    """Return the minutes to bill: the time on site rounded up to started blocks of ``increment`` minutes.
+
+    A job with no recorded arrival (completed by the dispatcher, or from before arrivals were recorded) is billed
+    for its planned duration: nobody is charged on missing data beyond what they were quoted.
+    """
+    if arrived is None or completed < arrived:
+        return planned
+    on_site = (completed - arrived).total_seconds() / 60
+    return max(1, math.ceil(on_site / increment)) * increment
 
 
 def bill(job_type: JobType, minutes: int, parts: Sequence[PartUse], prices: PriceList) -> Bill:

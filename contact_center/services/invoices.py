@@ -26,9 +26,19 @@ from contact_center.models import (
 from contact_center.services.field_contacts import work_order_contact
 from contact_center.services.outbox import Outbound, do_enqueue
 from field_service.invoice_rendering import InvoiceDocument, render_pdf
-from field_service.invoicing import PartUse, PriceList, bill, chargeable, format_cents, invoice_number, load_price_list
+from field_service.invoicing import (
+    PartUse,
+    PriceList,
+    bill,
+    chargeable,
+    format_cents,
+    invoice_number,
+    labour_minutes,
+    load_price_list,
+)
 from field_service.models import Asset, MovementKind, Part, StockMovement, WorkOrderRecord, WorkOrderStatus
 from field_service.operations import Invoice, InvoiceCounter
+from field_service.worklog import WorkOrderEvent, WorkOrderEventKind
 
 __all__ = ["invoice_document", "invoice_on_completion", "invoices_of_cases"]
 
@@ -39,7 +49,8 @@ async def invoice_on_completion(
     """Issue and queue the invoice of a completed chargeable job; return it (the same one on every call).
 
     Returns None when the job is not chargeable: not completed, on no asset, or on one still under warranty.
-    Labour is charged for the work order's planned duration; ``prices`` defaults to the shipped price list (the
+    Labour is charged for the time on site (from the technician's arrival to ``now``, in the price list's blocks),
+    or the planned duration when no arrival was recorded; ``prices`` defaults to the shipped price list (the
     app's, with the PRICE_LIST changes, is ``app[contact_center.web.api.invoices.PRICES]``).
     """
     if order.id is None or order.status is not WorkOrderStatus.COMPLETED or order.asset_id is None:
@@ -52,7 +63,10 @@ async def invoice_on_completion(
     if asset is None or not chargeable(asset.warranty_end, completed_on):
         return None
     prices = prices or _shipped_prices()
-    priced = bill(order.job_type, order.duration_minutes, await _parts_used(session, order.code), prices)
+    minutes = labour_minutes(
+        await _arrived_at(session, order.id), now, order.duration_minutes, prices.labour_increment_minutes
+    )
+    priced = bill(order.job_type, minutes, await _parts_used(session, order.code), prices)
     contact = await work_order_contact(session, order)
     email = contact.email if contact else None
     sequence = await _next_sequence(session, completed_on.year)
@@ -116,6 +130,16 @@ async def invoices_of_cases(session: AsyncSession, case_ids: Sequence[int]) -> l
 @functools.cache
 def _shipped_prices() -> PriceList:
     return load_price_list()
+
+
+async def _arrived_at(session: AsyncSession, work_order_id: int) -> datetime | None:
+    """Return when the technician last arrived on site for the job (its last step to on site), if recorded."""
+    steps = await session.scalars(
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.work_order_id == work_order_id, WorkOrderEvent.kind == WorkOrderEventKind.STATUS)
+        .order_by(col(WorkOrderEvent.created_at).desc(), col(WorkOrderEvent.id).desc())
+    )
+    return next((step.created_at for step in steps if step.data.get("to") == WorkOrderStatus.ON_SITE.value), None)
 
 
 async def _parts_used(session: AsyncSession, work_order: str) -> list[PartUse]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import select
 
@@ -11,6 +11,7 @@ from contact_center.models import OutboxAttachment, OutboxMessage
 from contact_center.services.invoices import invoice_on_completion
 from field_service.models import WorkOrderStatus
 from field_service.operations import Invoice
+from field_service.worklog import WorkOrderEvent, WorkOrderEventKind
 from tests.field_service.fieldops import completed_repair
 
 
@@ -46,6 +47,25 @@ async def test_a_chargeable_job_gets_one_invoice_and_an_email_with_the_pdf(datab
     assert "EUR 184.53" in message.body
     assert (attachment.message_id, attachment.filename) == (message.id, "INV-2026-000001.pdf")
     assert attachment.content.startswith(b"%PDF-")
+
+
+async def test_labour_is_the_time_on_site_when_the_arrival_was_recorded(database, clock) -> None:
+    async with database.transaction() as session:
+        job = await completed_repair(session, clock.now())
+        for minutes_ago, to in ((70, "en_route"), (47, "on_site"), (0, "completed")):
+            session.add(
+                WorkOrderEvent(
+                    work_order_id=job.order.id or 0,
+                    kind=WorkOrderEventKind.STATUS,
+                    data={"to": to},
+                    created_at=clock.now() - timedelta(minutes=minutes_ago),
+                )
+            )
+        invoice = await invoice_on_completion(session, job.order, clock.now())
+    assert invoice is not None
+    # 47 minutes on site, billed as four started quarters; the 90 planned minutes are not charged.
+    labour = invoice.lines[0]
+    assert (labour["kind"], labour["quantity"], labour["amount_cents"]) == ("labour", "1.00", 8500)
 
 
 async def test_jobs_under_warranty_or_not_completed_are_not_invoiced(database, clock) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from field_service.invoicing import (
     chargeable,
     format_cents,
     invoice_number,
+    labour_minutes,
     load_price_list,
 )
 from field_service.problem import JobType
@@ -49,6 +50,17 @@ def test_labour_is_rounded_half_up_to_the_cent() -> None:
     assert bill(JobType.PREVENTIVE_MAINTENANCE, 7, [], PRICES).lines[0].amount_cents == 875
     assert bill(JobType.INSPECTION, 1, [], PRICES).lines[0].amount_cents == 108
     assert bill(JobType.METER_READING, 2, [], PRICES).subtotal_cents == 150
+
+
+def test_time_on_site_is_billed_in_started_blocks_and_planned_time_without_an_arrival() -> None:
+    arrived = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert labour_minutes(arrived, arrived + timedelta(minutes=47), 90, 15) == 60
+    assert labour_minutes(arrived, arrived + timedelta(minutes=45), 90, 15) == 45
+    assert labour_minutes(arrived, arrived + timedelta(seconds=20), 90, 15) == 15
+    assert labour_minutes(arrived, arrived + timedelta(minutes=61), 30, 30) == 90
+    assert labour_minutes(None, arrived, 90, 15) == 90
+    # A completion stamped before the arrival (clock trouble) falls back to the quote too.
+    assert labour_minutes(arrived, arrived - timedelta(minutes=5), 90, 15) == 90
 
 
 def test_invoice_numbers_and_amounts_are_formatted() -> None:
