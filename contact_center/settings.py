@@ -9,9 +9,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+IPNetwork = IPv4Network | IPv6Network
 
 __all__ = ["ConfigError", "Settings"]
 
@@ -60,6 +63,8 @@ class Settings:
     lease_seconds: int = 15
     # A YAML file whose keys replace the shipped field-service price list's (field_service/price_list.yaml).
     price_list: Path | None = None
+    # Reverse proxies whose X-Forwarded-For is believed when they connect (rate limits count the client behind).
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @property
     def field_zone(self) -> ZoneInfo:
@@ -104,6 +109,7 @@ class Settings:
             field_replan_seconds=_int(env, "FIELD_REPLAN_SECONDS", default=5, minimum=1),
             lease_seconds=_int(env, "LEASE_SECONDS", default=15, minimum=1),
             price_list=_existing_file(env, "PRICE_LIST"),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         )
         if not settings.secret_key:
             settings = replace(settings, secret_key=_persistent_secret(data_dir))
@@ -197,6 +203,19 @@ def _int(env: Mapping[str, str], name: str, *, default: int, minimum: int) -> in
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in (env.get(name) or "").split(","):
+        if item.strip():
+            try:
+                networks.append(ip_network(item.strip(), strict=False))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{name}: {item.strip()!r} is not an IP address or network such as 10.0.0.0/8"
+                ) from exc
+    return tuple(networks)
 
 
 def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
