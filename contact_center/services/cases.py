@@ -328,15 +328,17 @@ async def _move_sla_clock(session: AsyncSession, case: Case, now: datetime) -> N
 
 
 async def open_cases_of(session: AsyncSession, customer_ids: Collection[int]) -> dict[int, list[CandidateCase]]:
-    """Return each customer's open cases (what a new case could duplicate), in one query."""
+    """Return each customer's open cases (what a new case could duplicate), oldest first, in one query."""
     if not customer_ids:
         return {}
     rows = await session.execute(
-        select(Case.customer_id, Case.id, Case.subject, Case.created_at).where(
+        select(Case.customer_id, Case.id, Case.subject, Case.created_at)
+        .where(
             col(Case.customer_id).in_(customer_ids),
             col(Case.status).in_(OPEN_STATUSES),
             col(Case.merged_into_id).is_(None),
         )
+        .order_by(col(Case.id))
     )
     found: dict[int, list[CandidateCase]] = {}
     for row in rows:

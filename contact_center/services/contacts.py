@@ -405,7 +405,9 @@ class _Batch:
     async def _flag_duplicates(self, decided: list[_Item]) -> None:
         """Flag each new case that looks like an open case of its customer, counting those the batch opened."""
         known = {item.customer.id for item in decided if not item.joined and item.customer.id is not None}
-        stored = await open_cases_of(self.session, known)
+        # As the store had them before this batch: what the batch changed (a case reopened) it counts itself.
+        with self.session.no_autoflush:
+            stored = await open_cases_of(self.session, known)
         open_now: dict[int, list[CandidateCase]] = {}
         # Cases this batch opened have no id yet: they stand in the candidates under a negative one.
         unsaved: dict[int, Case] = {}
@@ -420,7 +422,9 @@ class _Batch:
             candidates = open_now.setdefault(id(item.customer), list(stored.get(item.customer.id or 0, [])))
             if not item.joined:
                 # A customer created just now has no case a new one could duplicate.
-                duplicate = likely_duplicate(item.case.subject, candidates, item.at)
+                # In id order, as the store lists them, so that a tie goes to the same (oldest) case.
+                in_order = sorted(candidates, key=lambda c: (c.case_id < 0, abs(c.case_id)))
+                duplicate = likely_duplicate(item.case.subject, in_order, item.at)
                 if duplicate is not None and duplicate.case_id > 0:
                     item.case.duplicate_of_id = duplicate.case_id
                 elif duplicate is not None:
@@ -489,7 +493,11 @@ async def _insert_attached(session: AsyncSession, rows: Sequence[Case | Contact 
     table = type(rows[0]).__table__  # type: ignore[union-attr]
     names = [column.key for column in table.columns if not column.primary_key]
     values = [{name: getattr(row, name) for name in names} for row in rows]
-    ids = await session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
+    # Ids are handed out in the order of the VALUES rows (a sequence's next value per row on PostgreSQL, the next
+    # rowid per row on SQLite, which BEGIN IMMEDIATE lets no one else write meanwhile), but RETURNING's own order
+    # is not promised: sorted, they line up with the rows. (SQLAlchemy's `sort_by_parameter_order` makes SQLite
+    # send one INSERT per row.)
+    ids = sorted(await session.scalars(insert(table).returning(table.c.id), values))
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
         make_transient_to_detached(row)
