@@ -41,11 +41,15 @@ async def test_the_rows_a_batch_hands_back_are_the_sessions_own(database, clock)
         new, joined = await do_receive_contacts(
             session,
             [
-                (ContactIntake(channel=Channel.EMAIL, external_id="<m1@x>", address="ann@example.test", body="Hi"), later),
+                (
+                    ContactIntake(channel=Channel.EMAIL, external_id="<m1@x>", address="ann@example.test", body="Hi"),
+                    later,
+                ),
                 (ContactIntake(channel=Channel.SMS, external_id="SM-1", address="+14155550160", body="Again"), later),
             ],
         )
-        assert new.created and not new.joined_existing_case
+        assert new.created
+        assert not new.joined_existing_case
         assert joined.joined_existing_case
         new.customer.language = "zh"
         new.case.subject = "Changed after intake"
@@ -54,26 +58,39 @@ async def test_the_rows_a_batch_hands_back_are_the_sessions_own(database, clock)
         await do_change_status(session, joined.case, CaseStatus.RESOLVED, SYSTEM, later)
         # Flushed and read back inside the transaction: the session holds them as rows, not as new objects.
         await session.flush()
-        assert new.case in session and not session.new
+        assert new.case in session
+        assert not session.new
     async with database.transaction() as session:
         customer = await session.get(Customer, new.customer.id)
         case = await session.get(Case, new.case.id)
         contact = await session.get(Contact, new.contact.id)
         other = await session.get(Case, joined.case.id)
         kinds = list(await session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == new.case.id)))
-    assert customer is not None and customer.language == "zh"
-    assert case is not None and case.subject == "Changed after intake"
-    assert contact is not None and contact.disposition == "callback"
-    assert other is not None and other.status is CaseStatus.RESOLVED
+    assert customer is not None
+    assert customer.language == "zh"
+    assert case is not None
+    assert case.subject == "Changed after intake"
+    assert contact is not None
+    assert contact.disposition == "callback"
+    assert other is not None
+    assert other.status is CaseStatus.RESOLVED
     assert kinds == [EventKind.CREATED, EventKind.MESSAGE_IN, EventKind.NOTE]
 
 
 async def test_a_batch_of_new_numbers_makes_one_customer_per_number_and_flags_its_own_duplicates(database, clock):
     now = clock.now()
     items = [
-        (ContactIntake(channel=Channel.EMAIL, external_id="<a1@x>", address="bo@example.test", subject="Bill wrong"), now),
+        (
+            ContactIntake(channel=Channel.EMAIL, external_id="<a1@x>", address="bo@example.test", subject="Bill wrong"),
+            now,
+        ),
         (ContactIntake(channel=Channel.VOICE, external_id="CA-1", address="+14155550170"), now),
-        (ContactIntake(channel=Channel.EMAIL, external_id="<a2@x>", address="BO@example.test", subject="Re: bill wrong"), now),
+        (
+            ContactIntake(
+                channel=Channel.EMAIL, external_id="<a2@x>", address="BO@example.test", subject="Re: bill wrong"
+            ),
+            now,
+        ),
     ]
     first, call, second = await receive_contacts(database, items)
     assert first.customer is second.customer
@@ -85,7 +102,8 @@ async def test_a_batch_of_new_numbers_makes_one_customer_per_number_and_flags_it
         kinds = list(await session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == second.case.id)))
         stored = await session.get(Case, second.case.id)
     assert kinds == [EventKind.CREATED, EventKind.DUPLICATE_FLAGGED]
-    assert stored is not None and stored.duplicate_of_id == first.case.id
+    assert stored is not None
+    assert stored.duplicate_of_id == first.case.id
 
 
 # The equivalence property: a random history of contacts and status changes, taken in batch by batch (every run of
@@ -150,9 +168,9 @@ async def run(database, clock, space: int, history: list[Take | Move], *, batche
     async def cases_so_far() -> list[int]:
         async with database.transaction() as session:
             ids = await session.scalars(
-                select(Case.id).join(Identity, Identity.customer_id == Case.customer_id).where(
-                    Identity.address.in_(await addresses_of(session, space))
-                )
+                select(Case.id)
+                .join(Identity, Identity.customer_id == Case.customer_id)
+                .where(Identity.address.in_(await addresses_of(session, space)))
             )
             return sorted(set(ids))
 
@@ -214,7 +232,9 @@ async def snapshot(database, space: int) -> dict[str, Any]:
             await session.scalars(select(Identity).where(Identity.address.in_(await addresses_of(session, space))))
         )
         customer_ids = sorted({i.customer_id for i in identities})
-        customers = list(await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id)))
+        customers = list(
+            await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id))
+        )
         cases = list(await session.scalars(select(Case).where(Case.customer_id.in_(customer_ids)).order_by(Case.id)))
         contacts = list(
             await session.scalars(select(Contact).where(Contact.customer_id.in_(customer_ids)).order_by(Contact.id))
@@ -246,9 +266,7 @@ async def snapshot(database, space: int) -> dict[str, Any]:
             row(c, customer=rank["customer"][c.customer_id], duplicate_of=rank["case"].get(c.duplicate_of_id))
             for c in cases
         ],
-        "contacts": [
-            row(c, case=rank["case"][c.case_id], customer=rank["customer"][c.customer_id]) for c in contacts
-        ],
+        "contacts": [row(c, case=rank["case"][c.case_id], customer=rank["customer"][c.customer_id]) for c in contacts],
         "events": [
             {
                 **row(e),
