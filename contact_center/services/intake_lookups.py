@@ -1,7 +1,8 @@
 """The reads a batch of contacts needs, each one query for the whole batch whatever its size.
 
-`services.contacts` asks these once per batch, then decides every item in memory. Keys go in as tuples matched
-with a row-value `IN` (SQLite and PostgreSQL both have it), so the statement text does not depend on the values.
+`services.contacts` asks these once per batch, then decides every item in memory. A key of several columns is
+asked as one `IN` list per column, and the rows that match no key whole are dropped here: SQLite answers a
+row-value `(a, b) IN (VALUES ...)` with a scan of the table, but each column's `IN` with its index.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, tuple_
+from sqlalchemy import case, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -54,9 +55,13 @@ async def contacts_by_external_id(
         select(Contact, Case, Customer)
         .join(Case, col(Case.id) == Contact.case_id)
         .join(Customer, col(Customer.id) == Case.customer_id)
-        .where(tuple_(col(Contact.channel), col(Contact.external_id)).in_(list(keys)))
+        .where(
+            col(Contact.channel).in_({channel for channel, _ in keys}),
+            col(Contact.external_id).in_({external_id for _, external_id in keys}),
+        )
     )
-    return {(contact.channel, contact.external_id): (contact, case_, customer) for contact, case_, customer in rows}
+    found = {(contact.channel, contact.external_id): (contact, case_, customer) for contact, case_, customer in rows}
+    return {key: row for key, row in found.items() if key in keys}
 
 
 async def customers_by_address(
@@ -71,9 +76,13 @@ async def customers_by_address(
     rows = await session.execute(
         select(Identity.kind, Identity.address, Customer)
         .join(Customer, col(Customer.id) == Identity.customer_id)
-        .where(tuple_(col(Identity.kind), col(Identity.address)).in_(list(keys)))
+        .where(
+            col(Identity.kind).in_({kind for kind, _ in keys}),
+            col(Identity.address).in_({address for _, address in keys}),
+        )
     )
     found = {(IdentityKind(kind), address): customer for kind, address, customer in rows}
+    found = {key: customer for key, customer in found.items() if key in keys}
     by_id = {customer.id: customer for customer in found.values()}
     wanted = {c.merged_into_id for c in by_id.values() if c.merged_into_id is not None} - by_id.keys()
     while wanted:
@@ -140,7 +149,9 @@ async def thread_cases(
         )
         .join(Case, col(Case.id) == Contact.case_id)
         .where(
-            tuple_(col(Contact.channel), col(Contact.thread_key), col(Contact.customer_id)).in_(list(keys)),
+            col(Contact.channel).in_({channel for channel, _, _ in keys}),
+            col(Contact.thread_key).in_({thread_key for _, thread_key, _ in keys}),
+            col(Contact.customer_id).in_({customer_id for _, _, customer_id in keys}),
             or_(joinable, col(Case.id).in_(list(hinted))),
             col(Case.merged_into_id).is_(None),
         )
@@ -153,4 +164,5 @@ async def thread_cases(
         .join(Case, col(Case.id) == ranked.c.case_id)
         .where(ranked.c.rank == 1)
     )
-    return [ThreadCase(*row) for row in rows]
+    found = [ThreadCase(*row) for row in rows]
+    return [row for row in found if (row.channel, row.thread_key, row.customer_id) in keys]
