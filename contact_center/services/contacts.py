@@ -223,7 +223,6 @@ _ThreadOrder = tuple[datetime, int, int]
 class _Item:
     """What the batch decided for one new contact; written once every id it needs is known."""
 
-    intake: ContactIntake
     at: datetime
     customer: Customer
     case: Case
@@ -345,7 +344,7 @@ class _Batch:
             queue_id=intake.queue_id,
             started_at=at,
         )
-        item = _Item(intake, at, customer, case, contact, joined)
+        item = _Item(at, customer, case, contact, joined)
         if thread_key is not None:
             self.threads.setdefault((intake.channel, thread_key, id(customer)), []).append(((at, 1, position), case))
         channel = {"channel": intake.channel.value}
