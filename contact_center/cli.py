@@ -83,6 +83,7 @@ def _register_engine_commands(
     from contact_center.channels.email.cli import register_bench as register_email_bench
     from contact_center.channels.email.cli import register_commands as register_email
     from contact_center.loadtest.cli import register_bench as register_load_bench
+    from contact_center.loadtest.intake import register_bench as register_intake_bench
     from field_service.cli import register_bench as register_schedule_bench
     from field_service.cli import register_commands as register_field_service
     from field_service.maintenance_cli import register_commands as register_maintenance
@@ -99,6 +100,7 @@ def _register_engine_commands(
     register_email(commands)
     register_email_bench(bench_commands)
     register_load_bench(bench_commands)
+    register_intake_bench(bench_commands)
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ case's fields. That keeps the timeline complete and the SLA clock consistent wit
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,8 +39,11 @@ from contact_center.sla import PolicyTerms, choose_policy, due_times, paused_bus
 
 __all__ = [
     "OPEN_STATUSES",
+    "REOPENED_BY_CUSTOMER",
     "CaseChanges",
     "NewCase",
+    "apply_message",
+    "build_case",
     "do_add_note",
     "do_assign_case",
     "do_change_status",
@@ -48,11 +52,15 @@ __all__ = [
     "do_record_message",
     "do_update_case",
     "get_case",
-    "open_case",
+    "move_status",
+    "open_cases_of",
+    "opening_events",
     "timeline",
 ]
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING, CaseStatus.ON_HOLD)
+# The body of the status event a customer's message writes when it reopens a case.
+REOPENED_BY_CUSTOMER = "customer replied"
 
 
 @dataclass
@@ -98,28 +106,23 @@ async def do_create_case(session: AsyncSession, new: NewCase, actor: Actor, now:
 
     The case is inserted (its id is needed); its timeline events are added, written by the next flush.
     """
-    case, events = await open_case(session, new, actor, now)
-    session.add_all(events)
-    return case
-
-
-async def open_case(
-    session: AsyncSession,
-    new: NewCase,
-    actor: Actor,
-    now: datetime,
-    *,
-    open_cases: list[CandidateCase] | None = None,
-) -> tuple[Case, list[CaseEvent]]:
-    """Insert a case as `do_create_case` does, but hand back its timeline events for the caller to add.
-
-    The inbound path inserts the contact before it adds them, so that all of a contact's events share one INSERT.
-    `open_cases` are the customer's open cases when the caller knows them (none for a customer created just now).
-    """
     customer = await session.get(Customer, new.customer_id)
     if customer is None:
         raise InvalidInput(f"customer {new.customer_id} does not exist", field="customer_id")
     await _check_references(session, queue_id=new.queue_id, team_id=new.team_id)
+    case = build_case(new, customer, await load_policies(session), now)
+    # Read before the case exists, so the query needs no flush of it and cannot find it.
+    open_cases = await open_cases_of(session, [new.customer_id])
+    duplicate = likely_duplicate(case.subject, open_cases.get(new.customer_id, []), now)
+    case.duplicate_of_id = duplicate.case_id if duplicate else None
+    session.add(case)
+    await session.flush()
+    session.add_all(new_event(case, kind, actor, now, data=data) for kind, data in opening_events(case))
+    return case
+
+
+def build_case(new: NewCase, customer: Customer, policies: list[PolicyTerms], now: datetime) -> Case:
+    """Return a new case of the customer with its SLA due times, not yet in any session (references unchecked)."""
     subject = new.subject.strip()
     if not subject:
         raise InvalidInput("a case needs a subject", field="subject")
@@ -136,20 +139,18 @@ async def open_case(
         created_at=now,
         updated_at=now,
     )
-    # Read before the case exists, so the query needs no flush of it and cannot find it.
-    if open_cases is None:
-        open_cases = await _open_cases_of(session, new.customer_id)
-    duplicate = likely_duplicate(case.subject, open_cases, now)
-    await _apply_sla_policy(session, case, customer)
-    session.add(case)
-    await session.flush()
-    created = {"channel": case.channel.value, "subject": case.subject}
-    events = [new_event(case, EventKind.CREATED, actor, now, data=created)]
-    if duplicate is not None:
-        case.duplicate_of_id = duplicate.case_id
-        flagged = {"duplicate_of_case_id": duplicate.case_id}
-        events.append(new_event(case, EventKind.DUPLICATE_FLAGGED, actor, now, data=flagged))
-    return case, events
+    _apply_sla_policy(case, customer, policies)
+    return case
+
+
+def opening_events(case: Case) -> list[tuple[EventKind, dict[str, Any]]]:
+    """Return the kind and data of each event that opens a case: created, then flagged if it looks a duplicate."""
+    events: list[tuple[EventKind, dict[str, Any]]] = [
+        (EventKind.CREATED, {"channel": case.channel.value, "subject": case.subject})
+    ]
+    if case.duplicate_of_id is not None:
+        events.append((EventKind.DUPLICATE_FLAGGED, {"duplicate_of_case_id": case.duplicate_of_id}))
+    return events
 
 
 async def do_update_case(session: AsyncSession, case: Case, changes: CaseChanges, actor: Actor, now: datetime) -> Case:
@@ -166,7 +167,7 @@ async def do_update_case(session: AsyncSession, case: Case, changes: CaseChanges
     if "priority" in changed:
         customer = await session.get(Customer, case.customer_id)
         assert customer is not None
-        await _apply_sla_policy(session, case, customer)
+        _apply_sla_policy(case, customer, await load_policies(session))
     await record_event(session, case, EventKind.UPDATED, actor, now, data={"changes": changed})
     return case
 
@@ -190,6 +191,13 @@ async def do_change_status(
     session: AsyncSession, case: Case, target: CaseStatus, actor: Actor, now: datetime, note: str | None = None
 ) -> Case:
     """Move a case along the transition table, pausing or resuming the SLA clock as the status says."""
+    data = await move_status(session, case, target, now)
+    await record_event(session, case, EventKind.STATUS, actor, now, body=note, data=data)
+    return case
+
+
+async def move_status(session: AsyncSession, case: Case, target: CaseStatus, now: datetime) -> dict[str, str]:
+    """Change a case's status and its SLA clock as `do_change_status` does; return its event's data, unwritten."""
     if case.merged_into_id is not None:
         raise Conflict(f"{case.number} was merged into case {case.merged_into_id}; change that case instead")
     previous = case.status
@@ -205,10 +213,7 @@ async def do_change_status(
         # Reopened: the resolution target runs again from where it stopped.
         case.resolved_at = None
         case.closed_at = None
-    await record_event(
-        session, case, EventKind.STATUS, actor, now, body=note, data={"from": previous.value, "to": target.value}
-    )
-    return case
+    return {"from": previous.value, "to": target.value}
 
 
 async def do_add_note(
@@ -230,30 +235,28 @@ async def do_record_message(
     now: datetime,
     contact_id: int | None = None,
     data: dict[str, Any] | None = None,
-    flush: bool = True,
 ) -> CaseEvent:
-    """Record a message on the case: an answer stops the first-response clock, a customer's message reopens.
-
-    With `flush=False` the event waits for the transaction's next flush (the inbound path writes all at once).
-    """
-    event = add_event(
-        session,
-        case,
-        EventKind.MESSAGE_IN if inbound else EventKind.MESSAGE_OUT,
-        actor,
-        now,
-        body=body,
-        data=data,
-        contact_id=contact_id,
-        public=True,
-    )
-    if flush:
-        await session.flush()
-    if inbound and case.status in (CaseStatus.PENDING, CaseStatus.RESOLVED, CaseStatus.CLOSED):
-        await do_change_status(session, case, CaseStatus.OPEN, actor, now, note="customer replied")
-    elif not inbound and case.first_responded_at is None:
-        case.first_responded_at = now
+    """Record a message on the case: an answer stops the first-response clock, a customer's message reopens."""
+    kind = EventKind.MESSAGE_IN if inbound else EventKind.MESSAGE_OUT
+    event = add_event(session, case, kind, actor, now, body=body, data=data, contact_id=contact_id, public=True)
+    await session.flush()
+    reopened = await apply_message(session, case, inbound=inbound, now=now)
+    if reopened is not None:
+        await record_event(session, case, EventKind.STATUS, actor, now, body=REOPENED_BY_CUSTOMER, data=reopened)
     return event
+
+
+async def apply_message(session: AsyncSession, case: Case, *, inbound: bool, now: datetime) -> dict[str, str] | None:
+    """Do to a case what a message on it does; return the data of the status event when it reopened the case.
+
+    The caller writes the message's event (public, MESSAGE_IN or MESSAGE_OUT) and, when this returns data, a
+    STATUS event with `REOPENED_BY_CUSTOMER` as its body.
+    """
+    if inbound and case.status in (CaseStatus.PENDING, CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        return await move_status(session, case, CaseStatus.OPEN, now)
+    if not inbound and case.first_responded_at is None:
+        case.first_responded_at = now
+    return None
 
 
 async def do_merge_cases(session: AsyncSession, source: Case, target: Case, actor: Actor, now: datetime) -> Case:
@@ -295,11 +298,7 @@ async def timeline(session: AsyncSession, case: Case, *, public_only: bool = Fal
     return list((await session.scalars(query)).all())
 
 
-async def _apply_sla_policy(
-    session: AsyncSession, case: Case, customer: Customer, policies: list[PolicyTerms] | None = None
-) -> None:
-    if policies is None:
-        policies = await load_policies(session)
+def _apply_sla_policy(case: Case, customer: Customer, policies: list[PolicyTerms]) -> None:
     policy = choose_policy(policies, case.priority, customer.tier)
     case.sla_policy_id = policy.policy_id if policy else None
     if policy is None or case.sla_paused_since is not None:
@@ -325,18 +324,28 @@ async def _move_sla_clock(session: AsyncSession, case: Case, now: datetime) -> N
         case.sla_paused_since = None
         customer = await session.get(Customer, case.customer_id)
         assert customer is not None
-        await _apply_sla_policy(session, case, customer, policies)
+        _apply_sla_policy(case, customer, policies)
 
 
-async def _open_cases_of(session: AsyncSession, customer_id: int) -> list[CandidateCase]:
+async def open_cases_of(session: AsyncSession, customer_ids: Collection[int]) -> dict[int, list[CandidateCase]]:
+    """Return each customer's open cases (what a new case could duplicate), oldest first, in one query."""
+    if not customer_ids:
+        return {}
     rows = await session.execute(
-        select(Case.id, Case.subject, Case.created_at).where(
-            Case.customer_id == customer_id,
+        select(Case.customer_id, Case.id, Case.subject, Case.created_at)
+        .where(
+            col(Case.customer_id).in_(customer_ids),
             col(Case.status).in_(OPEN_STATUSES),
             col(Case.merged_into_id).is_(None),
         )
+        .order_by(col(Case.id))
     )
-    return [CandidateCase(case_id=r.id, subject=r.subject, created_at=r.created_at) for r in rows]
+    found: dict[int, list[CandidateCase]] = {}
+    for row in rows:
+        found.setdefault(row.customer_id, []).append(
+            CandidateCase(case_id=row.id, subject=row.subject, created_at=row.created_at)
+        )
+    return found
 
 
 async def _check_references(session: AsyncSession, *, queue_id: int | None, team_id: int | None) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "find_customer",
     "find_identity",
     "get_customer",
+    "new_customer",
 ]
 
 
@@ -47,11 +48,19 @@ async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
 
 async def do_create_customer(session: AsyncSession, fields: CustomerFields, now: datetime) -> Customer:
     """Create a customer; the tier follows from the value score."""
+    customer = new_customer(fields, now)
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+def new_customer(fields: CustomerFields, now: datetime) -> Customer:
+    """Return a customer not yet in any session, checked; the tier follows from the value score."""
     name = (fields.name or "").strip()
     if not name:
         raise InvalidInput("a customer needs a name", field="name")
     score = fields.value_score or 0
-    customer = Customer(
+    return Customer(
         name=name,
         language=fields.language or "en",
         value_score=score,
@@ -61,9 +70,6 @@ async def do_create_customer(session: AsyncSession, fields: CustomerFields, now:
         created_at=now,
         updated_at=now,
     )
-    session.add(customer)
-    await session.flush()
-    return customer
 
 
 async def do_update_customer(session: AsyncSession, customer: Customer, fields: CustomerFields, now: datetime) -> None:

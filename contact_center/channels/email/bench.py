@@ -34,19 +34,17 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import aioimaplib
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import select
 
 from contact_center.channels.email.worker import build_imap_reader
 from contact_center.clock import SystemClock
-from contact_center.db import Database
-from contact_center.migrate import upgrade
+from contact_center.loadtest.stores import fresh_database
 from contact_center.models import Case, OutboxMessage
 from contact_center.models.email import StoredEmail
-from contact_center.settings import Settings, normalise_database_url
+from contact_center.settings import Settings
 
 __all__ = ["BenchResult", "generate_messages", "register_bench", "run_bench"]
 
@@ -239,37 +237,6 @@ async def _bare_fetch(host: str, port: int, user: str, password: str, mailbox: s
     return fetched, time.perf_counter() - started
 
 
-@contextlib.asynccontextmanager
-async def _fresh_database(url: str | None, scratch: Path) -> AsyncIterator[Database]:
-    """Yield an empty, migrated case store: a new SQLite file, or a new schema of the PostgreSQL database."""
-    if url is None or url.startswith("sqlite"):
-        target = normalise_database_url(url or f"sqlite:///{scratch / 'bench.db'}")
-        await asyncio.to_thread(upgrade, target)
-        db = Database(target)
-        try:
-            yield db
-        finally:
-            await db.dispose()
-        return
-    target = normalise_database_url(url)
-    schema = f"bench_{secrets.token_hex(5)}"
-    admin = Database(target)
-    async with admin.engine.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    connect_args: dict[str, Any] = {"server_settings": {"search_path": schema}}
-    try:
-        await asyncio.to_thread(upgrade, target, connect_args=connect_args)
-        db = Database(target, connect_args=connect_args)
-        try:
-            yield db
-        finally:
-            await db.dispose()
-    finally:
-        async with admin.engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
-
 async def run_bench(
     count: int, *, database_url: str | None, imap: tuple[str, int, str, str] | None = None
 ) -> BenchResult:
@@ -286,7 +253,7 @@ async def run_bench(
         if fetched != count:
             raise SystemExit(f"contact-center: the bare fetch read {fetched} of {count} messages")
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-email-")))
-        async with _fresh_database(database_url, scratch) as db:
+        async with fresh_database(database_url, scratch) as db:
             settings = Settings(
                 data_dir=scratch,
                 database_url=db.url,
