@@ -36,7 +36,7 @@ from contact_center.channels.twilio.voice import VOICE_PREFIX, Answered, Calls, 
 from contact_center.dispatch import Accepted, AcceptedHook
 from contact_center.models import Channel
 from contact_center.web.errors import json_error
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, INTAKE, ROUTER, SETTINGS
 from ivr import Flow, load_flow
 
 __all__ = ["TWILIO", "TwilioChannel", "add_twilio_routes", "calls_for", "replayer", "sms_transport"]
@@ -105,6 +105,7 @@ def calls_for(app: web.Application) -> Calls:
     settings, channel = app[SETTINGS], app[TWILIO]
     return Calls(
         db=app[DATABASE],
+        intake=app[INTAKE],
         router=app[ROUTER],
         clock=app[CLOCK],
         flow=channel.flow,
@@ -213,7 +214,13 @@ async def _sms(request: web.Request, form: MultiDict[str]) -> web.Response:
 async def _receive_sms(app: web.Application, form: MultiDict[str] | dict[str, str]) -> str:
     settings = app[SETTINGS]
     return await receive_sms(
-        app[DATABASE], app[ROUTER], app[CLOCK], app[TWILIO].options, form, region=settings.default_phone_region
+        app[DATABASE],
+        app[INTAKE],
+        app[ROUTER],
+        app[CLOCK],
+        app[TWILIO].options,
+        form,
+        region=settings.default_phone_region,
     )
 
 
