@@ -172,9 +172,9 @@ class Calls:
             sid, caller = form.get("CallSid", ""), form.get("From")
             recording = event_from_form("recording", form) if webhook == "recording" else None
             if isinstance(recording, RecordingDone) and recording.url and recording.duration > 0:
-                self.backlog.add(VoicemailLeft(sid, caller, recording.url, recording.duration, now))
+                await self.backlog.add(VoicemailLeft(sid, caller, recording.url, recording.duration, now))
                 return self._goodbye()
-            self.backlog.add(CallArrived(sid, caller, now))
+            await self.backlog.add(CallArrived(sid, caller, now))
             return self.degraded_twiml()
 
     async def _answer(self, webhook: Answered, form: Mapping[str, str], turn: int | None) -> str:
@@ -520,7 +520,7 @@ class Calls:
             try:
                 await asyncio.wait_for(self.replay(item), self.options.store_timeout)
             except (TimeoutError, SQLAlchemyError, OSError):
-                self.backlog.add(item)
+                await self.backlog.add(item)
         return self._goodbye()
 
     def degraded_twiml(self) -> str:
@@ -561,7 +561,7 @@ class Calls:
             await asyncio.wait_for(self._status(call_sid, status), self.options.store_timeout)
         except (TimeoutError, SQLAlchemyError, OSError):
             log.warning("status of call %s kept for later", call_sid, exc_info=True)
-            self.backlog.add(CallEnded(call_sid, status, self.clock.now()))
+            await self.backlog.add(CallEnded(call_sid, status, self.clock.now()))
 
     async def _status(self, call_sid: str, status: str) -> None:
         now = self.clock.now()
