@@ -99,7 +99,8 @@ async def test_a_live_process_keeps_its_own_notes(tmp_path):
     await alive.add(NOTES[0])
     neighbour = Backlog(tmp_path)
     assert await neighbour.open() == 0
-    assert len(alive) == 1 and len(neighbour) == 0
+    assert len(alive) == 1
+    assert len(neighbour) == 0
     await neighbour.aclose()
     await alive.aclose()
 
