@@ -86,7 +86,7 @@ class GroupCommit(Generic[Item, Result]):
             results = await self._write([w.item for w in batch])
         except asyncio.CancelledError:
             for waiting in batch:
-                _fail(waiting, asyncio.CancelledError())
+                waiting.answer.cancel()
             raise
         except Exception as exc:
             if len(batch) == 1 or unreachable(exc):
