@@ -75,6 +75,8 @@ DEFAULT_QUEUE = "general"
 # Case priority -> the engine's base priority (0-10); customer value and waiting time do the rest.
 _BASE_PRIORITY = {CasePriority.LOW: 0, CasePriority.NORMAL: 3, CasePriority.HIGH: 6, CasePriority.URGENT: 9}
 _TASK_PREFIX = "contact-"
+# Routing batches under way at once (each a read of the store, the backend's submits and a write).
+_ROUTING_WRITERS = 4
 # Contacts queued again per read of the store after a restart.
 _REBUILD_BATCH = 200
 
@@ -200,7 +202,9 @@ class Dispatcher:
         self.hub = hub
         # Channels that must act when an agent accepts (Twilio bridges the waiting call to the agent).
         self.accepted_hooks: list[AcceptedHook] = []
-        self._submits: GroupCommit[RouteRequest, None] = GroupCommit(self.submit_many, name="routing")
+        self._submits: GroupCommit[RouteRequest, None] = GroupCommit(
+            self.submit_many, name="routing", writers=_ROUTING_WRITERS
+        )
 
     # Channels -----------------------------------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """Group commit: concurrent callers' items written in batches, each caller answered with its own result.
 
 Under load many webhooks want the same round trips at once (a transaction to take a contact in, a read to route
-it). A `GroupCommit` lets them share: the first arrival starts a batch at once (no timer, so a lone request waits
-for nothing), and whatever arrives while that batch is being written gathers into the next one, up to `limit`
-items. A batch that fails is tried again item by item, so one bad item fails only its own caller, unless the
+it). A `GroupCommit` lets them share: an arrival starts a batch at once when fewer than `writers` batches are being
+written (no timer, so a lone request waits for nothing); otherwise it gathers with the others into the next batch,
+up to `limit` items. A few batches in flight keep the store's connections busy while a batch's own statements run
+one after another. A batch that fails is tried again item by item, so one bad item fails only its own caller, unless the
 failure says the store itself is unreachable (then every item would fail the same way, one time-out after
 another).
 
@@ -48,13 +49,19 @@ class GroupCommit(Generic[Item, Result]):
     """Writes items in batches as they arrive; `put` returns the item's own result or raises its own error."""
 
     def __init__(
-        self, write: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]], *, name: str, limit: int = 100
+        self,
+        write: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        name: str,
+        limit: int = 100,
+        writers: int = 1,
     ) -> None:
         self._write = write
         self._name = name
         self.limit = limit
+        self.writers = writers
         self._waiting: list[_Waiting[Item, Result]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
         #: How many batches were written and how many items they held (for the load figures).
         self.batches = 0
         self.items = 0
@@ -63,14 +70,15 @@ class GroupCommit(Generic[Item, Result]):
         """Add an item to the next batch and wait for its result."""
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, answer))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain(), name=f"group-commit-{self._name}")
+        if len(self._writing) < self.writers:
+            writer = asyncio.create_task(self._drain(), name=f"group-commit-{self._name}")
+            self._writing.add(writer)
+            writer.add_done_callback(self._writing.discard)
         return await answer
 
     async def aclose(self) -> None:
         """Wait until every item handed in so far has been written (at shutdown)."""
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await asyncio.gather(*self._writing, return_exceptions=True)
 
     async def _drain(self) -> None:
         while self._waiting:

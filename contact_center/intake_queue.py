@@ -34,6 +34,8 @@ Then = Callable[[AsyncSession, ContactResult], Awaitable[None]]
 
 # Enough to share one transaction among all the webhooks a burst brings, small enough that its locks stay short.
 BATCH_LIMIT = 100
+# Batches written at once: each holds one connection; a few keep PostgreSQL busy while one waits on a round trip.
+WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,12 @@ class _Arrival:
 class IntakeQueue:
     """Takes in the app's inbound contacts in batches (group commit)."""
 
-    def __init__(self, db: Database, *, region: str = "US", limit: int = BATCH_LIMIT) -> None:
+    def __init__(self, db: Database, *, region: str = "US", limit: int = BATCH_LIMIT, writers: int = WRITERS) -> None:
         self.db = db
         self.region = region
-        self.batches: GroupCommit[_Arrival, ContactResult] = GroupCommit(self._write, name="intake", limit=limit)
+        self.batches: GroupCommit[_Arrival, ContactResult] = GroupCommit(
+            self._write, name="intake", limit=limit, writers=writers
+        )
 
     async def receive(self, intake: ContactIntake, at: datetime, *, then: Then | None = None) -> ContactResult:
         """Record a contact and its case (idempotent per external id), together with whatever arrives with it."""

@@ -81,3 +81,18 @@ async def test_a_caller_that_stopped_waiting_is_skipped_and_the_others_are_writt
     writer.gate.set()
     assert (await busy, await third) == (2, 6)
     assert writer.batches == [[1], [3]]
+
+
+async def test_with_two_writers_a_second_batch_starts_while_the_first_is_written():
+    writer = Writer()
+    group = GroupCommit(writer.write, name="test", writers=2)
+    writer.gate.clear()
+    first = asyncio.create_task(group.put(1))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(group.put(2))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(group.put(n)) for n in range(3, 7)]  # both writers busy: these wait together
+    await asyncio.sleep(0)
+    writer.gate.set()
+    assert [await first, await second, *await asyncio.gather(*rest)] == [2 * n for n in range(1, 7)]
+    assert sorted(writer.batches) == [[1], [2], [3, 4, 5, 6]]
