@@ -76,7 +76,7 @@ DEFAULT_QUEUE = "general"
 _BASE_PRIORITY = {CasePriority.LOW: 0, CasePriority.NORMAL: 3, CasePriority.HIGH: 6, CasePriority.URGENT: 9}
 _TASK_PREFIX = "contact-"
 # Routing batches under way at once (each a read of the store, the backend's submits and a write).
-_ROUTING_WRITERS = 4
+_ROUTING_WRITERS = 8
 # Contacts queued again per read of the store after a restart.
 _REBUILD_BATCH = 200
 

@@ -70,7 +70,8 @@ class GroupCommit(Generic[Item, Result]):
         """Add an item to the next batch and wait for its result."""
         answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(item, answer))
-        if len(self._writing) < self.writers:
+        # A writer that just finished is done before its done-callback leaves the set: count only live ones.
+        if sum(not writer.done() for writer in self._writing) < self.writers:
             writer = asyncio.create_task(self._drain(), name=f"group-commit-{self._name}")
             self._writing.add(writer)
             writer.add_done_callback(self._writing.discard)

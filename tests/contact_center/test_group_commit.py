@@ -96,3 +96,10 @@ async def test_with_two_writers_a_second_batch_starts_while_the_first_is_written
     writer.gate.set()
     assert [await first, await second, *await asyncio.gather(*rest)] == [2 * n for n in range(1, 7)]
     assert sorted(writer.batches) == [[1], [2], [3, 4, 5, 6]]
+
+
+@pytest.mark.parametrize("writers", [1, 3])
+async def test_a_caller_that_puts_again_as_soon_as_it_is_answered_is_written(writers):
+    writer = Writer()
+    group = GroupCommit(writer.write, name="test", writers=writers)
+    assert [await group.put(n) for n in range(5)] == [0, 2, 4, 6, 8]

@@ -26,11 +26,13 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+
+from contact_center.group_commit import GroupCommit
 
 __all__ = ["Backlog", "CallArrived", "CallEnded", "Pending", "SmsArrived", "VoicemailLeft"]
 
@@ -127,6 +129,7 @@ class Backlog:
         self._path: Path | None = None
         # One writer of the journal at a time; `flush` also holds `_replaying` so replays never overlap.
         self._writing = asyncio.Lock()
+        self._adds: GroupCommit[Pending, None] = GroupCommit(self._add_many, name="twilio-backlog", limit=1000)
         self._replaying = asyncio.Lock()
 
     def __len__(self) -> int:
@@ -196,18 +199,28 @@ class Backlog:
         self._sync()
 
     async def add(self, item: Pending) -> None:
-        """Keep a note for later, on disk before this returns; beyond the limit the oldest is dropped (logged)."""
+        """Keep a note for later, on disk before this returns; beyond the limit the oldest is dropped (logged).
+
+        Notes of concurrent webhooks share one write and one fsync (group commit): while the store is away every
+        webhook lands here, and one fsync each, one after another, would make Twilio wait on the disk.
+        """
+        await self._adds.put(item)
+
+    async def _add_many(self, items: Sequence[Pending]) -> list[None]:
         async with self._writing:
-            self._seq += 1
-            seq = self._seq
+            numbered = []
+            for item in items:
+                self._seq += 1
+                numbered.append((self._seq, item))
             if self._journal is not None:
-                line = _encode(seq, item)
-                await asyncio.to_thread(self._append, line, sync=True)
-            self._items.append((seq, item))
-            if len(self._items) > self.limit:
+                lines = b"".join(_encode(seq, item) for seq, item in numbered)
+                await asyncio.to_thread(self._append, lines, sync=True)
+            self._items.extend(numbered)
+            while len(self._items) > self.limit:
                 dropped_seq, dropped = self._items.pop(0)
                 log.error("Twilio backlog full: dropped %r", dropped)
                 await self._mark_done(dropped_seq)
+        return [None] * len(items)
 
     async def flush(self, apply: Callable[[Pending], Awaitable[None]]) -> int:
         """Replay notes in order until one fails (the store is still down); return how many were written."""
