@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM, Actor
 from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.group_commit import GroupCommit
 from contact_center.hub import EventHub
 from contact_center.models import (
     ActorKind,
@@ -73,6 +75,10 @@ DEFAULT_QUEUE = "general"
 # Case priority -> the engine's base priority (0-10); customer value and waiting time do the rest.
 _BASE_PRIORITY = {CasePriority.LOW: 0, CasePriority.NORMAL: 3, CasePriority.HIGH: 6, CasePriority.URGENT: 9}
 _TASK_PREFIX = "contact-"
+# Routing batches under way at once (each a read of the store, the backend's submits and a write).
+_ROUTING_WRITERS = 8
+# Contacts queued again per read of the store after a restart.
+_REBUILD_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -196,52 +202,88 @@ class Dispatcher:
         self.hub = hub
         # Channels that must act when an agent accepts (Twilio bridges the waiting call to the agent).
         self.accepted_hooks: list[AcceptedHook] = []
+        self._submits: GroupCommit[RouteRequest, None] = GroupCommit(
+            self.submit_many, name="routing", writers=_ROUTING_WRITERS
+        )
 
     # Channels -----------------------------------------------------------------------------------------------
 
     async def submit(self, request: RouteRequest) -> None:
-        """Queue a contact; a second submit of the same contact changes nothing."""
-        task_id = task_id_for(request.contact_id)
-        if await self.backend.get_task(task_id) is not None:
-            return
-        queue_name = request.queue or DEFAULT_QUEUE
+        """Queue a contact; a second submit of the same contact changes nothing.
+
+        Concurrent submits are routed together (`submit_many`, one batch at a time); each caller gets its own
+        outcome, a contact that does not exist fails only its own submit.
+        """
+        await self._submits.put(request)
+
+    async def submit_many(self, requests: Sequence[RouteRequest]) -> list[None]:
+        """Queue several contacts: one read of the store for all, the backend's submits, one write of the decisions.
+
+        A contact already queued, answered or ended is left alone; one that does not exist raises NotFound (and the
+        others are not routed: `submit` then routes them one by one).
+        """
+        waiting: dict[int, RouteRequest] = {}
+        for request in requests:
+            if request.contact_id in waiting:
+                continue
+            if await self.backend.get_task(task_id_for(request.contact_id)) is None:
+                waiting[request.contact_id] = request
+        if waiting:
+            tasks = await self._tasks(waiting)
+            events: list[Event] = []
+            for task in tasks:
+                events.extend(await self.backend.submit(task, self.now()))
+            await self._apply(events)
+        return [None] * len(requests)
+
+    async def _tasks(self, waiting: dict[int, RouteRequest]) -> list[Task]:
+        """Build the routing tasks of contacts still waiting, in one round trip to the store."""
+        served = aliased(Contact)
         last_agent = (
-            select(Contact.agent_id)
-            .where(Contact.customer_id == request.customer_id, col(Contact.agent_id).is_not(None))
-            .order_by(col(Contact.started_at).desc())
+            select(served.agent_id)
+            .where(served.customer_id == Contact.customer_id, col(served.agent_id).is_not(None))
+            .order_by(col(served.started_at).desc())
             .limit(1)
+            .correlate(Contact)
             .scalar_subquery()
         )
+        tasks: list[Task] = []
         async with self.database.transaction() as session:
-            # One round trip: the contact, the customer's value and the agent who last served them.
-            row = (
-                await session.execute(
-                    select(Contact, Customer.value_score, last_agent)
-                    .join(Customer, col(Customer.id) == request.customer_id)
-                    .where(Contact.id == request.contact_id)
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"contact {request.contact_id} does not exist", resource="contact")
-            contact, value_score, last_agent_id = row
-            if contact.answered_at is not None or contact.ended_at is not None:
-                return
-            queue = (await queue_terms(session)).get(queue_name)
-            if queue is not None and contact.queue_id != queue.id:
-                contact.queue_id = queue.id
-            task = Task(
-                id=task_id,
-                queue=queue_name,
-                channel=request.channel.value,
-                created_at=_epoch(contact.started_at),
-                required_skills={**(queue.required_skills if queue else {}), **request.skills},
-                language=request.language,
-                value=value_score,
-                base_priority=_BASE_PRIORITY[request.priority],
-                sla_target=float(queue.service_level_seconds) if queue else 20.0,
-                attributes={**request.attributes, **({"last_agent": str(last_agent_id)} if last_agent_id else {})},
+            # Each contact, its customer's value and the agent who last served them, for the whole batch at once.
+            rows = await session.execute(
+                select(Contact, Customer.value_score, last_agent)
+                .join(Customer, col(Customer.id) == Contact.customer_id)
+                .where(col(Contact.id).in_(list(waiting)))
             )
-        await self._apply(await self.backend.submit(task, self.now()))
+            found = {contact.id: (contact, value, agent) for contact, value, agent in rows.all()}
+            missing = [contact_id for contact_id in waiting if contact_id not in found]
+            if missing:
+                raise NotFound(f"contact {missing[0]} does not exist", resource="contact")
+            queues = await queue_terms(session)
+            for contact_id, request in waiting.items():
+                contact, value_score, last_agent_id = found[contact_id]
+                if contact.answered_at is not None or contact.ended_at is not None:
+                    continue
+                queue_name = request.queue or DEFAULT_QUEUE
+                queue = queues.get(queue_name)
+                if queue is not None and contact.queue_id != queue.id:
+                    contact.queue_id = queue.id
+                last = {"last_agent": str(last_agent_id)} if last_agent_id else {}
+                tasks.append(
+                    Task(
+                        id=task_id_for(contact_id),
+                        queue=queue_name,
+                        channel=request.channel.value,
+                        created_at=_epoch(contact.started_at),
+                        required_skills={**(queue.required_skills if queue else {}), **request.skills},
+                        language=request.language,
+                        value=value_score,
+                        base_priority=_BASE_PRIORITY[request.priority],
+                        sla_target=float(queue.service_level_seconds) if queue else 20.0,
+                        attributes={**request.attributes, **last},
+                    )
+                )
+        return tasks
 
     async def withdraw(self, contact_id: int, *, reason: str) -> None:
         """Take a waiting contact out of routing; a contact no longer waiting is left alone."""
@@ -351,6 +393,10 @@ class Dispatcher:
         await self._apply(events)
         return events
 
+    async def aclose(self) -> None:
+        """Finish the submits under way (at shutdown)."""
+        await self._submits.aclose()
+
     async def close(self) -> None:
         """Release the backend's connections (a Redis client)."""
         close = getattr(self.backend, "aclose", None)
@@ -398,8 +444,8 @@ class Dispatcher:
                         priority=case.priority,
                     )
                 )
-        for request in requests:
-            await self.submit(request)
+        for start in range(0, len(requests), _REBUILD_BATCH):
+            await self.submit_many(requests[start : start + _REBUILD_BATCH])
         return len(requests)
 
     # Decisions -> case store and live pages ---------------------------------------------------------------

@@ -49,12 +49,12 @@ from contact_center.portal.signin import (
     load_portal_session,
 )
 from contact_center.services.cases import timeline
-from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.contacts import ContactIntake
 from contact_center.services.invoices import invoices_of_cases
 from contact_center.throttle import Rule
 from contact_center.web.api.invoices import find_invoice, invoice_file
 from contact_center.web.auth import set_session_cookie
-from contact_center.web.keys import CLOCK, DATABASE, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, INTAKE, ROUTER, SETTINGS
 from contact_center.web.limits import check_limit, client_address, count_attempt
 from field_service.visits import visits_for_cases
 from knowledge_base.errors import ArticleNotFound
@@ -389,8 +389,7 @@ async def new_case(request: web.Request) -> web.Response:
         ).first()
     if draft is None or identity is None:
         raise web.HTTPBadRequest(reason="the form expired; open a new one")
-    result = await receive_contact(
-        database,
+    result = await request.app[INTAKE].receive(
         ContactIntake(
             channel=Channel.WEB,
             # One contact per form: submitting twice (a double click, a retry) finds the first case.
@@ -404,7 +403,6 @@ async def new_case(request: web.Request) -> web.Response:
             language=language,
         ),
         request.app[CLOCK].now(),
-        region=request.app[SETTINGS].default_phone_region,
     )
     async with database.transaction() as session:
         draft = await draft_for(session, customer, draft.token)

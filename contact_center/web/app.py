@@ -25,6 +25,7 @@ from contact_center.clock import Clock, SystemClock
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, build_backend, check_rules
 from contact_center.hub import EventHub
+from contact_center.intake_queue import IntakeQueue
 from contact_center.leases import LoopFactory, new_holder, run_exclusively
 from contact_center.models import OutboxChannel
 from contact_center.portal import web as portal_web
@@ -58,6 +59,7 @@ from contact_center.web.keys import (
     DATABASE,
     DISPATCHER,
     HUB,
+    INTAKE,
     LEASE_HOLDER,
     METRICS,
     ROUTER,
@@ -144,6 +146,7 @@ def create_app(
     dispatcher = Dispatcher(build_backend(settings), app[DATABASE], app[CLOCK], app[HUB])
     app[DISPATCHER] = dispatcher
     app[ROUTER] = dispatcher
+    app[INTAKE] = IntakeQueue(app[DATABASE], region=settings.default_phone_region)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -178,6 +181,7 @@ def create_app(
     if settings.redis_url:
         app.cleanup_ctx.append(_event_relay)
         app.cleanup_ctx.append(_routing_state_watch)
+    app.on_shutdown.append(_finish_batches)
     if owns_database:
         app.on_cleanup.append(_dispose_database)
     return app
@@ -307,6 +311,12 @@ async def _retry_load_routing(app: web.Application, interval: float = 5.0) -> No
             continue
         log.info("routing state loaded")
         return
+
+
+async def _finish_batches(app: web.Application) -> None:
+    """Let the contacts and routing submits handed in so far be written before the store closes."""
+    await app[INTAKE].aclose()
+    await app[DISPATCHER].aclose()
 
 
 async def _dispose_database(app: web.Application) -> None:

@@ -21,6 +21,7 @@ from contact_center.channels.twilio.sms import receive_sms
 from contact_center.db import Database
 from contact_center.dispatch import Dispatcher, RouteRequest, queue_terms, task_id_for
 from contact_center.hub import EventHub
+from contact_center.intake_queue import IntakeQueue
 from contact_center.models import Channel, IdentityKind
 from contact_center.services.contacts import ContactIntake, receive_contact, receive_contacts
 from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
@@ -104,7 +105,7 @@ async def dispatcher(database, clock) -> Dispatcher:
 
 async def sms(database: Database, dispatcher: Dispatcher, clock, form: dict[str, str]) -> Statements:
     with counting(database) as statements:
-        await receive_sms(database, dispatcher, clock, TwilioOptions(), form)
+        await receive_sms(database, IntakeQueue(database), dispatcher, clock, TwilioOptions(), form)
     return statements
 
 
@@ -156,7 +157,7 @@ async def test_routing_a_received_contact_reads_what_it_needs_once(database, dis
 
 
 async def test_a_chat_start_from_a_known_email_stays_within_its_statement_budget(database, dispatcher, clock, alice):
-    chats = ChatService(database, dispatcher, clock, EventHub())
+    chats = ChatService(database, IntakeQueue(database), dispatcher, clock, EventHub())
     with counting(database) as statements:
         started = await chats.start(ChatStart(message="Where is my parcel?", email="alice@example.test"))
     assert started.chat.customer_id == alice

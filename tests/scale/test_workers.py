@@ -89,8 +89,9 @@ async def test_a_worker_killed_under_load_is_replaced_and_nothing_is_lost_or_dou
         "SECRET_KEY": "workers-secret",
         "LEASE_SECONDS": "2",
         "LOG_LEVEL": "WARNING",
-        # Texts are stored before they are answered even on this shared, loaded machine: one answered from the
-        # in-memory backlog of a worker that is then killed would be lost (see the README's scale-out notes).
+        # Texts are stored before they are answered even on this shared, loaded machine, so the check below counts
+        # contacts soon after the load; one answered from the backlog of the killed worker would wait in its journal
+        # until the replacement claims it (tests/scale/test_backlog.py shows that path).
         "TWILIO_STORE_TIMEOUT": "12",
     }
     command = [sys.executable, "-m", "contact_center.cli", "serve", "--port", str(port), "--workers", "2"]

@@ -24,9 +24,10 @@ from contact_center.db import Database
 from contact_center.dispatch import DEFAULT_QUEUE, Accepted, ContactRouter, RouteRequest, queue_terms
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.hub import EventHub
+from contact_center.intake_queue import IntakeQueue
 from contact_center.models import ActorKind, Agent, Case, Channel, Customer
 from contact_center.services.cases import do_record_message, get_case
-from contact_center.services.contacts import ContactIntake, do_receive_contact
+from contact_center.services.contacts import ContactIntake, ContactResult
 
 __all__ = [
     "MAX_MESSAGE",
@@ -94,12 +95,12 @@ def _clean_body(body: str) -> str:
 class ChatService:
     """The chat channel's state changes, with the store, routing, clock and live hub passed in."""
 
-    def __init__(self, db: Database, router: ContactRouter, clock: Clock, hub: EventHub, *, region: str = "US") -> None:
+    def __init__(self, db: Database, intake: IntakeQueue, router: ContactRouter, clock: Clock, hub: EventHub) -> None:
         self.db = db
+        self.intake = intake
         self.router = router
         self.clock = clock
         self.hub = hub
-        self.region = region
 
     async def start(self, start: ChatStart) -> StartedChat:
         """Open a chat with its first message: a contact on a case (a new one unless the thread continues), queued."""
@@ -120,30 +121,35 @@ class ChatService:
             subject=_subject(body),
             language=language,
         )
-        # Contact, case, chat and first message in one transaction. Two first chats from one new email address
-        # race on its identity: the loser rolls back whole and tries again, then finding the winner's customer.
+        made: list[tuple[ChatSession, dict[str, Any], str]] = []
+
+        async def open_chat(session: AsyncSession, result: ContactResult) -> None:
+            queue_name = await _queue_name(session, start.queue)
+            chat = ChatSession(
+                public_id=public_id,
+                token_hash=_hash(token),
+                contact_id=result.contact.id or 0,
+                case_id=result.case.id or 0,
+                customer_id=result.case.customer_id,
+                language=language,
+                created_at=now,
+            )
+            session.add(chat)
+            await session.flush()
+            message = await self._append(session, chat, ChatSender.CUSTOMER, None, body, now)
+            made[:] = [(chat, message_payload(chat, message), queue_name)]
+
+        # Contact, case, chat and first message in one transaction (the intake queue's batch runs `open_chat` in
+        # its own). Two first chats from one new email address race on its identity: the loser rolls back whole
+        # and tries again, then finding the winner's customer.
         for attempt in range(_ATTEMPTS):
             try:
-                async with self.db.transaction() as session:
-                    queue_name = await _queue_name(session, start.queue)
-                    result = await do_receive_contact(session, intake, now, region=self.region)
-                    chat = ChatSession(
-                        public_id=public_id,
-                        token_hash=_hash(token),
-                        contact_id=result.contact.id or 0,
-                        case_id=result.case.id or 0,
-                        customer_id=result.case.customer_id,
-                        language=language,
-                        created_at=now,
-                    )
-                    session.add(chat)
-                    await session.flush()
-                    message = await self._append(session, chat, ChatSender.CUSTOMER, None, body, now)
-                    payload = message_payload(chat, message)
+                await self.intake.receive(intake, now, then=open_chat)
                 break
             except IntegrityError:
                 if attempt == _ATTEMPTS - 1:
                     raise
+        [(chat, payload, queue_name)] = made
         self.hub.publish({"topic": "chat", **payload})
         await self.router.submit(
             RouteRequest(

@@ -25,7 +25,7 @@ from contact_center.channels.chat.waiting import expected_wait
 from contact_center.channels.chat.worker import run_abandon_sweep
 from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.errors import DomainError
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, INTAKE, ROUTER, SETTINGS
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
 __all__ = ["CHAT", "add_chat_channel"]
@@ -42,7 +42,7 @@ _TYPING_SECONDS = 1.0
 
 def add_chat_channel(app: web.Application) -> None:
     """Create the chat service, connect it to routing's accept hook and register its routes."""
-    service = ChatService(app[DATABASE], app[ROUTER], app[CLOCK], app[HUB], region=app[SETTINGS].default_phone_region)
+    service = ChatService(app[DATABASE], app[INTAKE], app[ROUTER], app[CLOCK], app[HUB])
     app[CHAT] = service
     app[DISPATCHER].accepted_hooks.append(service.on_accepted)
     app.cleanup_ctx.append(_abandon_sweep)

@@ -25,9 +25,10 @@ from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
 from contact_center.errors import InvalidInput
+from contact_center.intake_queue import IntakeQueue
 from contact_center.models import Case, Channel, OutboxChannel, OutboxMessage
 from contact_center.services.cases import do_add_note
-from contact_center.services.contacts import ContactIntake, receive_contact
+from contact_center.services.contacts import ContactIntake
 
 __all__ = ["SmsTransport", "receive_sms", "record_sms_status"]
 
@@ -107,6 +108,7 @@ class SmsTransport:
 
 async def receive_sms(
     db: Database,
+    intake: IntakeQueue,
     router: ContactRouter,
     clock: Clock,
     options: TwilioOptions,
@@ -144,11 +146,9 @@ async def receive_sms(
         return str(reply)
     if not message_sid:
         return str(reply)
-    result = await receive_contact(
-        db,
+    result = await intake.receive(
         ContactIntake(channel=Channel.SMS, external_id=message_sid, address=sender, body=body or "(empty message)"),
         now,
-        region=region,
     )
     # A case an agent already holds gets the text on its timeline; only an unowned case is routed (again).
     if result.case.assignee_id is None:

@@ -7,7 +7,7 @@ How one webhook is served (`Calls.answer`):
 2. Step the pure interpreter (`ivr.step`) with what the caller did, answering its lookups (case status, next
    visit, callback) from the case store.
 3. Carry out what needs the case store: a contact and case for a queued call, a voicemail or a callback
-   (`receive_contact` is idempotent per CallSid, so a repeat finds the first contact).
+   (taken in through the app's `IntakeQueue`, idempotent per CallSid, so a repeat finds the first contact).
 4. In one transaction, with the call's row locked: the voicemail on the case, the next state and the TwiML.
 5. After the commit, hand a queued call to routing (`ContactRouter.submit`, idempotent per contact).
 
@@ -45,6 +45,7 @@ from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
 from contact_center.errors import InvalidInput, NotFound
+from contact_center.intake_queue import IntakeQueue
 from contact_center.models import (
     ActorKind,
     CaseEvent,
@@ -63,7 +64,6 @@ from contact_center.services.contacts import (
     ContactResult,
     ContactTimes,
     do_update_contact,
-    receive_contact,
 )
 from contact_center.services.customers import find_customer
 from ivr import CallContext, CallerHungUp, CallStarted, CallState, Enqueue, Event, Flow, Lookup, LookupResult, step
@@ -141,6 +141,7 @@ class Calls:
         self,
         *,
         db: Database,
+        intake: IntakeQueue,
         router: ContactRouter,
         clock: Clock,
         flow: Flow,
@@ -150,6 +151,7 @@ class Calls:
         region: str = "US",
     ) -> None:
         self.db = db
+        self.intake = intake
         self.router = router
         self.clock = clock
         self.flow = flow
@@ -170,9 +172,9 @@ class Calls:
             sid, caller = form.get("CallSid", ""), form.get("From")
             recording = event_from_form("recording", form) if webhook == "recording" else None
             if isinstance(recording, RecordingDone) and recording.url and recording.duration > 0:
-                self.backlog.add(VoicemailLeft(sid, caller, recording.url, recording.duration, now))
+                await self.backlog.add(VoicemailLeft(sid, caller, recording.url, recording.duration, now))
                 return self._goodbye()
-            self.backlog.add(CallArrived(sid, caller, now))
+            await self.backlog.add(CallArrived(sid, caller, now))
             return self.degraded_twiml()
 
     async def _answer(self, webhook: Answered, form: Mapping[str, str], turn: int | None) -> str:
@@ -291,8 +293,7 @@ class Calls:
         queue = enqueue.queue if enqueue else None
         case_id = await self._case_asked_about(number, state)
         try:
-            return await receive_contact(
-                self.db,
+            return await self.intake.receive(
                 ContactIntake(
                     channel=Channel.VOICE,
                     external_id=call_sid,
@@ -303,7 +304,6 @@ class Calls:
                     language=route_language(state.language) if state else None,
                 ),
                 self.clock.now(),
-                region=self.region,
             )
         except InvalidInput:
             log.warning("call %s from %r: not a phone number, no contact recorded", call_sid, number)
@@ -396,8 +396,7 @@ class Calls:
             return False
         now = self.clock.now()
         queue = queue or self.options.fallback_queue
-        callback = await receive_contact(
-            self.db,
+        callback = await self.intake.receive(
             ContactIntake(
                 channel=Channel.VOICE,
                 external_id=f"callback:{key}",
@@ -406,7 +405,6 @@ class Calls:
                 case_id=call_contact.case.id,
             ),
             now,
-            region=self.region,
         )
         if callback.created:
             async with self.db.transaction() as session:
@@ -522,7 +520,7 @@ class Calls:
             try:
                 await asyncio.wait_for(self.replay(item), self.options.store_timeout)
             except (TimeoutError, SQLAlchemyError, OSError):
-                self.backlog.add(item)
+                await self.backlog.add(item)
         return self._goodbye()
 
     def degraded_twiml(self) -> str:
@@ -563,7 +561,7 @@ class Calls:
             await asyncio.wait_for(self._status(call_sid, status), self.options.store_timeout)
         except (TimeoutError, SQLAlchemyError, OSError):
             log.warning("status of call %s kept for later", call_sid, exc_info=True)
-            self.backlog.add(CallEnded(call_sid, status, self.clock.now()))
+            await self.backlog.add(CallEnded(call_sid, status, self.clock.now()))
 
     async def _status(self, call_sid: str, status: str) -> None:
         now = self.clock.now()

@@ -36,7 +36,7 @@ from contact_center.channels.twilio.voice import VOICE_PREFIX, Answered, Calls, 
 from contact_center.dispatch import Accepted, AcceptedHook
 from contact_center.models import Channel
 from contact_center.web.errors import json_error
-from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, ROUTER, SETTINGS
+from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, INTAKE, ROUTER, SETTINGS
 from ivr import Flow, load_flow
 
 __all__ = ["TWILIO", "TwilioChannel", "add_twilio_routes", "calls_for", "replayer", "sms_transport"]
@@ -50,6 +50,8 @@ UNCONFIGURED = (
 _TWIML = "text/xml"
 # How often notes kept while the case store was down are retried.
 _REPLAY_INTERVAL = 5.0
+# Under DATA_DIR: one journal per process of the notes its Twilio webhooks owe the case store.
+BACKLOG_DIRECTORY = "twilio-backlog"
 
 FormHandler = Callable[[web.Request, MultiDict[str]], Awaitable[web.Response]]
 
@@ -70,7 +72,8 @@ TWILIO = web.AppKey("twilio", TwilioChannel)
 def add_twilio_routes(app: web.Application, options: TwilioOptions | None = None) -> None:
     """Serve the Twilio webhooks on the app, with the IVR flow the options name (read from the environment)."""
     options = options or options_from_env()
-    app[TWILIO] = TwilioChannel(options=options, flow=load_flow(options.flow_path))
+    journals = app[SETTINGS].data_dir / BACKLOG_DIRECTORY
+    app[TWILIO] = TwilioChannel(options=options, flow=load_flow(options.flow_path), backlog=Backlog(journals))
     voice = VOICE_PREFIX
     app.router.add_post(voice, _signed(_answering("voice")))
     app.router.add_post(f"{voice}/gather", _signed(_answering("gather")))
@@ -105,6 +108,7 @@ def calls_for(app: web.Application) -> Calls:
     settings, channel = app[SETTINGS], app[TWILIO]
     return Calls(
         db=app[DATABASE],
+        intake=app[INTAKE],
         router=app[ROUTER],
         clock=app[CLOCK],
         flow=channel.flow,
@@ -205,7 +209,7 @@ async def _sms(request: web.Request, form: MultiDict[str]) -> web.Response:
         reply = await asyncio.wait_for(_receive_sms(app, form), channel.options.store_timeout)
     except (TimeoutError, SQLAlchemyError, OSError):
         log.warning("text %s kept until the case store answers", form.get("MessageSid"), exc_info=True)
-        channel.backlog.add(SmsArrived(dict(form), app[CLOCK].now()))
+        await channel.backlog.add(SmsArrived(dict(form), app[CLOCK].now()))
         reply = str(MessagingResponse())
     return _twiml(reply)
 
@@ -213,7 +217,13 @@ async def _sms(request: web.Request, form: MultiDict[str]) -> web.Response:
 async def _receive_sms(app: web.Application, form: MultiDict[str] | dict[str, str]) -> str:
     settings = app[SETTINGS]
     return await receive_sms(
-        app[DATABASE], app[ROUTER], app[CLOCK], app[TWILIO].options, form, region=settings.default_phone_region
+        app[DATABASE],
+        app[INTAKE],
+        app[ROUTER],
+        app[CLOCK],
+        app[TWILIO].options,
+        form,
+        region=settings.default_phone_region,
     )
 
 
@@ -255,10 +265,12 @@ async def _twilio_context(app: web.Application) -> AsyncIterator[None]:
             base_url=settings.twilio_api_base,
             timeout=channel.options.rest_timeout,
         )
+    await channel.backlog.open()
     task = asyncio.create_task(_replay_forever(app), name="twilio-backlog")
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    await channel.backlog.aclose()
     channel.rest = None
     if session is not None:
         await session.close()
@@ -268,5 +280,11 @@ async def _replay_forever(app: web.Application) -> None:
     replay = replayer(app)
     while True:
         await asyncio.sleep(_REPLAY_INTERVAL)
-        if len(app[TWILIO].backlog):
-            await app[TWILIO].backlog.flush(replay)
+        backlog = app[TWILIO].backlog
+        try:
+            # A sibling process killed since the last look leaves a journal whose lock is free.
+            await backlog.claim()
+        except OSError:
+            log.exception("Twilio backlog: could not look for journals of dead processes")
+        if len(backlog):
+            await backlog.flush(replay)

@@ -10,11 +10,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from contact_center.dispatch import RouteRequest
 from contact_center.errors import NotFound
 from contact_center.models import CasePriority, Channel, Contact, Direction, Queue
-from contact_center.services.contacts import ContactIntake, ContactTimes, do_update_contact, receive_contact
+from contact_center.services.contacts import ContactIntake, ContactTimes, do_update_contact
 from contact_center.web.api.cases import CaseOut
 from contact_center.web.api.params import Out, now, path_id
 from contact_center.web.auth import AGENTS
-from contact_center.web.keys import DATABASE, ROUTER, SETTINGS
+from contact_center.web.keys import DATABASE, INTAKE, ROUTER
 from contact_center.web.router import ApiRouter
 
 __all__ = ["router"]
@@ -88,12 +88,7 @@ class ContactPatch(BaseModel):
     status=201,
 )
 async def receive(request: web.Request, body: ContactIn) -> web.Response | ContactReceived:
-    result = await receive_contact(
-        request.app[DATABASE],
-        ContactIntake(**body.model_dump(exclude={"route"})),
-        now(request),
-        region=request.app[SETTINGS].default_phone_region,
-    )
+    result = await request.app[INTAKE].receive(ContactIntake(**body.model_dump(exclude={"route"})), now(request))
     if result.created and body.route and body.direction is Direction.INBOUND:
         queue_name = None
         if result.contact.queue_id is not None:
