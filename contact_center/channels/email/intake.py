@@ -530,7 +530,7 @@ async def _store_emails(session: AsyncSession, rows: list[dict[str, Any]], messa
         await session.execute(insert(StoredEmail), rows)
         return
     found = await session.execute(insert(StoredEmail).returning(col(StoredEmail.message_id), col(StoredEmail.id)), rows)
-    ids = {message_id: email_id or 0 for message_id, email_id in found.tuples().all()}
+    ids = {message_id: email_id or 0 for message_id, email_id in found.all()}
     attachments = [
         _attachment_row(ids[row["message_id"]], attachment)
         for row, msg in zip(rows, messages, strict=True)
