@@ -842,10 +842,10 @@ async def _queue_auto_reply(
     lookups: MessageLookups | None,
 ) -> None:
     if lookups is not None:
+        # A batch's replies are written at its end (`do_queue_deferred_replies`).
         lookups.auto_reply(to, case_id, now)
-        if lookups.defers_replies:
-            lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
-            return
+        lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
+        return
     outbox_id, _ = await do_queue_email(
         session,
         to=to,

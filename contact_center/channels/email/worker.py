@@ -207,7 +207,6 @@ class BatchTransaction:
             raws,
             max_attachment_bytes=limits.max_attachment_bytes,
             max_message_bytes=limits.max_message_bytes,
-            defer_replies=True,
         )
 
     async def _one_by_one(
