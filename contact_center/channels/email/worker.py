@@ -178,6 +178,7 @@ class BatchTransaction:
                 routes = [route for _, route in taken if route is not None]
             except Exception:
                 log.exception("email: a message of a batch of %d failed; taking them in one by one", len(uids))
+                _forget_undone(session)
                 # What the batch read and noted included the undone writes: read it again.
                 lookups = await self._load(session, raws)
                 outcomes, routes = await self._one_by_one(session, dict(zip(uids, raws, strict=True)), now, lookups)
@@ -238,6 +239,7 @@ class BatchTransaction:
                     )
             except Exception as exc:
                 log.exception("email: message %d of the batch failed", uid)
+                _forget_undone(session)
                 outcomes[uid] = exc
                 if own is not None:
                     failed.add(own)
@@ -248,6 +250,17 @@ class BatchTransaction:
             if route is not None:
                 routes.append(route)
         return outcomes, routes
+
+
+def _forget_undone(session: AsyncSession) -> None:
+    """Drop every object from the session after a savepoint was rolled back.
+
+    Rows the intake attached to the session as persistent (made outside the ORM) stay in its identity map when
+    their savepoint is undone, and SQLite hands their ids out again; the next insert of such an id would clash.
+    At a savepoint's end nothing is pending (it was flushed or undone), so nothing is lost: what the rest of the
+    batch needs is read again.
+    """
+    session.expunge_all()
 
 
 def build_imap_readers(
