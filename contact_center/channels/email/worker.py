@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -116,6 +117,15 @@ def build_imap_reader(
     return ImapReader(account, ImapStateTable(db), handle, batch_scope=batch.scope)
 
 
+class _Options(TypedDict):
+    """How every message of a mailbox is taken in."""
+
+    auto_reply: bool
+    smtp_from: str
+    region: str
+    source: str
+
+
 class BatchTransaction:
     """One transaction per IMAP batch: one commit for many messages, and a message that fails undoes only itself.
 
@@ -144,10 +154,7 @@ class BatchTransaction:
         self._router = router
         self._clock = clock
         self._intake = intake
-        self._smtp_from = smtp_from
-        self._region = region
-        self._source = source
-        self._auto_reply = auto_reply
+        self._options = _Options(auto_reply=auto_reply, smtp_from=smtp_from, region=region, source=source)
         self._outcomes: dict[int, IntakeResult | Exception] = {}
 
     @contextlib.asynccontextmanager
@@ -162,15 +169,7 @@ class BatchTransaction:
             try:
                 async with session.begin_nested():
                     taken = await do_take_in_batch(
-                        session,
-                        raws,
-                        now,
-                        auto_reply=self._auto_reply,
-                        smtp_from=self._smtp_from,
-                        region=self._region,
-                        source=self._source,
-                        intake=self._intake,
-                        lookups=lookups,
+                        session, raws, now, intake=self._intake, lookups=lookups, **self._options
                     )
                 outcomes: dict[int, IntakeResult | Exception] = {
                     uid: result for uid, (result, _) in zip(uids, taken, strict=True)
@@ -227,15 +226,7 @@ class BatchTransaction:
             try:
                 async with session.begin_nested():
                     result, route = await do_take_in_message(
-                        session,
-                        raw,
-                        now,
-                        auto_reply=self._auto_reply,
-                        smtp_from=self._smtp_from,
-                        region=self._region,
-                        source=self._source,
-                        intake=self._intake,
-                        lookups=view,
+                        session, raw, now, intake=self._intake, lookups=view, **self._options
                     )
             except Exception as exc:
                 log.exception("email: message %d of the batch failed", uid)
