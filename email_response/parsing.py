@@ -214,7 +214,6 @@ def _parse(raw: bytes, max_attachment_bytes: int, max_message_bytes: int) -> Par
             msg = message_from_bytes(repaired, policy=_POLICY)
         if not any(name.strip() for name, _ in msg.raw_items()):
             return Unprocessable("no message headers found", hash_message_id(raw), len(raw), raw)
-    _settle(msg)
 
     message_id = _first_msgid(_header(msg, "message-id"))
     defects = [type(defect).__name__ for defect in getattr(msg, "defects", [])]
@@ -258,39 +257,36 @@ _ABSENT = object()
 
 
 class _ParsedPart(EmailMessage):
-    """An `EmailMessage` that parses each of its MIME headers once, after the parser has finished with it.
+    """An `EmailMessage` that parses each of its MIME headers once for as long as its headers do not change.
 
-    `policy.default` builds a header object every time a header is read, and finding the bodies and attachments
-    reads a part's Content-Type a dozen times or more (`get_body`, `get_content_type`, `get_param`,
-    `is_attachment`). The parsed message is never changed afterwards, so the first answer stays the answer.
+    `policy.default` builds a header object every time a header is read, and parsing and then finding the bodies
+    and attachments read a part's Content-Type a dozen times or more (the parser itself five times a message,
+    then `get_body`, `get_content_type`, `get_param`, `is_attachment`). While a part is parsed its headers are
+    only ever added, and a parsed message is never changed afterwards, so an answer stays the answer as long as
+    the part has as many headers as when it was given.
     """
 
-    _settled: dict[str, Any] | None = None
-
-    def settle(self) -> None:
-        """Keep the MIME headers' values from now on: the parser is done, nothing changes them any more."""
-        self._settled = {}
+    _mime: dict[str, Any] | None = None
+    _mime_count = -1
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        """Return a header like `Message.get`, a MIME header parsed only the first time it is asked for."""
-        settled = self._settled
+        """Return a header like `Message.get`, a MIME header parsed once per state of the part's headers."""
         key = name.lower()
-        if settled is None or key not in _MIME_HEADERS:
+        if key not in _MIME_HEADERS:
             return super().get(name, failobj)
-        value = settled.get(key, _ABSENT)
+        count = len(self)
+        known = self._mime
+        if known is None or self._mime_count != count:
+            known = self._mime = {}
+            self._mime_count = count
+        value = known.get(key, _ABSENT)
         if value is _ABSENT:
             # A header the policy cannot parse raises here each time, exactly as without the cache.
-            value = settled[key] = super().get(name, _ABSENT)
+            value = known[key] = super().get(name, _ABSENT)
         return failobj if value is _ABSENT else value
 
 
 _POLICY = policy.default.clone(message_factory=_ParsedPart)
-
-
-def _settle(msg: Message) -> None:
-    for part in _walk_all(msg):
-        if isinstance(part, _ParsedPart):
-            part.settle()
 
 
 def _repair_obsolete_names(raw: bytes) -> bytes:

@@ -6,18 +6,28 @@ On PostgreSQL, claims use `FOR UPDATE SKIP LOCKED`, so several senders never tak
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.errors import InvalidInput
 from contact_center.models import OutboxAttachment, OutboxChannel, OutboxMessage, OutboxStatus
 
-__all__ = ["Outbound", "attachments_of", "claim_due", "do_enqueue", "mark_failed", "mark_sent", "retry_delay"]
+__all__ = [
+    "Outbound",
+    "attachments_of",
+    "claim_due",
+    "do_enqueue",
+    "do_enqueue_many",
+    "mark_failed",
+    "mark_sent",
+    "retry_delay",
+]
 
 LEASE = timedelta(minutes=2)
 _MAX_DELAY = timedelta(hours=1)
@@ -38,29 +48,50 @@ def retry_delay(attempts: int) -> timedelta:
     return min(timedelta(seconds=30 * 2 ** min(max(attempts - 1, 0), 10)), _MAX_DELAY)
 
 
-async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime, *, flush: bool = True) -> OutboxMessage:
-    """Store a message for sending; it leaves only once its transaction commits.
+async def do_enqueue(session: AsyncSession, outbound: Outbound, now: datetime) -> OutboxMessage:
+    """Store a message for sending; it leaves only once its transaction commits."""
+    message = OutboxMessage(**_row(outbound, now))
+    session.add(message)
+    await session.flush()
+    return message
 
-    `flush=False` leaves the INSERT (and so the id) to the session's next flush, which writes many at once.
+
+async def do_enqueue_many(session: AsyncSession, outbounds: Sequence[Outbound], now: datetime) -> list[int]:
+    """Store several messages for sending in one INSERT; return their ids in the order given.
+
+    The ORM would insert them one by one on SQLite: it needs the ids in the parameters' order, which SQLAlchemy
+    guarantees there only row by row. SQLite gives the rows of one INSERT ascending rowids in the order of its
+    VALUES (each the table's largest plus one, under the write lock the transaction holds), so sorting the
+    returned ids restores that order; PostgreSQL is asked for it (`sort_by_parameter_order`).
     """
+    if not outbounds:
+        return []
+    rows = [_row(outbound, now) for outbound in outbounds]
+    ordered = session.get_bind().dialect.name != "sqlite"
+    found = await session.execute(
+        insert(OutboxMessage).returning(col(OutboxMessage.id), sort_by_parameter_order=ordered), rows
+    )
+    ids = [message_id or 0 for message_id in found.scalars().all()]
+    return ids if ordered else sorted(ids)
+
+
+def _row(outbound: Outbound, now: datetime) -> dict[str, Any]:
     if not outbound.to_address.strip():
         raise InvalidInput("an outbound message needs a recipient", field="to")
     if not outbound.body.strip():
         raise InvalidInput("an outbound message needs a body", field="body")
-    message = OutboxMessage(
-        channel=outbound.channel,
-        case_id=outbound.case_id,
-        to_address=outbound.to_address,
-        subject=outbound.subject,
-        body=outbound.body,
-        headers=outbound.headers or {},
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    if flush:
-        await session.flush()
-    return message
+    return {
+        "channel": outbound.channel,
+        "case_id": outbound.case_id,
+        "to_address": outbound.to_address,
+        "subject": outbound.subject,
+        "body": outbound.body,
+        "headers": outbound.headers or {},
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 async def claim_due(

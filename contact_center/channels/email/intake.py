@@ -1,6 +1,6 @@
 """Taking in one inbound message: stored raw, threaded into a case, acknowledged (RFC 3834), routed.
 
-`take_in_message` is what the IMAP worker's handler and the importer call for every raw message. It is
+`take_in_message` is what the importer calls for every raw message (the IMAP worker: `do_take_in_batch`). It is
 idempotent by Message-ID, so the IMAP reader's at-least-once delivery and a re-run import never make a second
 contact. The steps:
 
@@ -12,15 +12,18 @@ contact. The steps:
 5. Classification (`email_response.classification`, rules from `EMAIL_RULES`): category, skills, priority,
    queue and language for a new case and for its route request.
 6. Threading (`email_response.threading`) against stored Message-IDs, ours included, and case participants.
-7. The same transaction then records the contact on its case (`do_receive_contact`, idempotent per Message-ID
+7. The same transaction then records the contact on its case (`do_receive_contacts`, idempotent per Message-ID
    itself), stores the message row and its attachments and, on a new case, the acknowledgement (the
    catalogue's template for the case's language and category) in the outbox with its auto-reply record and its
    Message-ID. One commit: a crash leaves either all of it or none, and the next delivery takes the message in
    again.
 8. A route request for an unassigned case, after the commit.
 
-`do_take_in_message` does steps 1-7 in the caller's transaction, so the IMAP worker commits a whole batch at
-once (a savepoint per message); `take_in_message` is it in a transaction of its own.
+`do_take_in_message` does steps 1-7 in the caller's transaction; `take_in_message` is it in a transaction of its
+own. `do_take_in_batch` does them for a whole IMAP batch in the caller's transaction, with the same outcome as
+one message after another, but set-based: the contacts of messages that do not depend on each other are received
+in one call, and their message rows, attachments and (at the batch's end, `do_queue_deferred_replies`)
+acknowledgements are written with one multi-row INSERT per table.
 
 Knowledge-base suggestions: `EmailIntake.suggest`, when set, is awaited for a new case before its
 acknowledgement is written, in the same transaction; the articles it returns are listed in the acknowledgement
@@ -45,7 +48,7 @@ from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
 from contact_center.channels.email.bounces import find_sent, is_suppressed, record_bounce
-from contact_center.channels.email.lookups import DeferredReply, MessageLookups, storable_id
+from contact_center.channels.email.lookups import BatchLookups, DeferredReply, MessageLookups, storable_id
 from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
@@ -63,8 +66,8 @@ from contact_center.models import (
     StoredEmail,
 )
 from contact_center.models.email import SentEmail
-from contact_center.services.contacts import ContactIntake, do_receive_contact
-from contact_center.services.outbox import Outbound, do_enqueue
+from contact_center.services.contacts import ContactIntake, ContactResult, do_receive_contacts
+from contact_center.services.outbox import Outbound, do_enqueue, do_enqueue_many
 from email_response.autoreply import acknowledgement_headers, auto_reply_allowed
 from email_response.catalogue import TemplateCatalogue
 from email_response.classification import Classification, Rule, classify
@@ -72,6 +75,7 @@ from email_response.composing import make_message_id
 from email_response.parsing import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_MESSAGE_BYTES,
+    Attachment,
     ParsedMessage,
     Unprocessable,
     parse_message,
@@ -95,6 +99,7 @@ __all__ = [
     "Suggestion",
     "do_queue_deferred_replies",
     "do_queue_email",
+    "do_take_in_batch",
     "do_take_in_message",
     "take_in_message",
 ]
@@ -176,13 +181,11 @@ async def take_in_message(
     source: str = "imap",
     limits: IntakeLimits | None = None,
     intake: EmailIntake | None = None,
-    lookups: MessageLookups | None = None,
 ) -> IntakeResult:
     """Store, thread and acknowledge one raw message in one transaction; return what became of it.
 
     Idempotent by Message-ID. A transaction that loses a race on a unique key (another delivery of the message,
-    or a new customer's address) is tried again and then finds the winner's rows (in the database: the batch's
-    `lookups` are as of before the race).
+    or a new customer's address) is tried again and then finds the winner's rows.
     """
     for attempt in range(_ATTEMPTS):
         try:
@@ -197,19 +200,13 @@ async def take_in_message(
                     source=source,
                     limits=limits,
                     intake=intake,
-                    lookups=lookups if attempt == 0 else None,
                 )
             break
         except IntegrityError:
-            if lookups is not None:
-                # The retry reads the database; what it writes is not noted, so the batch stops answering.
-                lookups.forget()
             if attempt == _ATTEMPTS - 1:
                 raise
     else:  # pragma: no cover - the loop either breaks or raises
         raise AssertionError("unreachable")
-    if lookups is not None:
-        lookups.keep()
     if router is not None and route is not None:
         await router.submit(route)
     return result
@@ -248,7 +245,138 @@ async def do_take_in_message(
         )
     if isinstance(parsed, Unprocessable):
         return await _keep_unprocessable(session, parsed, raw, now, source), None
-    message = _Message(
+    message = _message(parsed, raw, smtp_from, source, region, auto_reply, lookups)
+    plan = await _plan(session, message, now, intake, limits)
+    if isinstance(plan, Unprocessable):
+        return await _keep_unprocessable(session, plan, raw, now, source), None
+    if isinstance(plan, IntakeResult):
+        return plan, None
+    [taken] = await _record(session, [(message, plan)], now, intake, keep=False)
+    return taken
+
+
+async def do_take_in_batch(
+    session: AsyncSession,
+    raws: Sequence[bytes],
+    now: datetime,
+    *,
+    auto_reply: bool,
+    smtp_from: str,
+    region: str,
+    source: str,
+    intake: EmailIntake,
+    lookups: BatchLookups,
+) -> list[tuple[IntakeResult, RouteRequest | None]]:
+    """Take a batch of raw messages in within the caller's transaction, as `do_take_in_message` would one after
+    another; return each one's outcome and route request, in the order given.
+
+    The batch's contacts are received a wave at a time (`do_receive_contacts`), their message rows, attachments
+    and acknowledgements written together: a wave is a run of messages none of which depends on an earlier one
+    of the same wave (`_Wave.depends`), so each is planned (duplicate, thread, classification) exactly as it would
+    be alone. A delivery report or an oversize message ends the wave and is taken in alone. Any failure raises
+    and leaves the caller to undo the batch (its savepoint) and take the messages in one by one. `lookups` must
+    be the batch's, loaded with the intake's limits; every message's writes are added to it as it is recorded.
+    """
+    limits = intake.limits
+    if not lookups.parses_with(limits.max_attachment_bytes, limits.max_message_bytes):
+        raise ValueError("the batch's lookups were parsed with other limits than the intake's")
+    taken: list[tuple[IntakeResult, RouteRequest | None] | None] = [None] * len(raws)
+    wave = _Wave()
+
+    async def record() -> None:
+        recorded = await _record(session, wave.planned, now, intake, keep=True)
+        for index, outcome in zip(wave.indexes, recorded, strict=True):
+            taken[index] = outcome
+        wave.clear()
+
+    for index, raw in enumerate(raws):
+        view = lookups.message()
+        parsed = view.parse(raw)
+        if isinstance(parsed, Unprocessable):
+            taken[index] = await _keep_unprocessable(session, parsed, raw, now, source), None
+            continue
+        message = _message(parsed, raw, smtp_from, source, region, auto_reply, view)
+        if view.is_stored(message.message_id) is True and message.message_id not in wave.ids:
+            taken[index] = IntakeResult(IntakeOutcome.DUPLICATE, message.message_id), None
+            continue
+        alone = parsed.oversize or parsed.delivery_status is not None
+        if wave.planned and (alone or wave.depends(message)):
+            await record()
+        if alone:
+            taken[index] = await do_take_in_message(
+                session,
+                raw,
+                now,
+                auto_reply=auto_reply,
+                smtp_from=smtp_from,
+                region=region,
+                source=source,
+                intake=intake,
+                lookups=view,
+            )
+            view.keep()
+            continue
+        plan = await _plan(session, message, now, intake, limits)
+        if isinstance(plan, Unprocessable):
+            taken[index] = await _keep_unprocessable(session, plan, raw, now, source), None
+        elif isinstance(plan, IntakeResult):
+            taken[index] = plan, None
+        else:
+            wave.add(index, message, plan)
+    if wave.planned:
+        await record()
+    return [outcome for outcome in taken if outcome is not None]
+
+
+@dataclass
+class _Wave:
+    """Messages planned but not yet written, whose contacts are received in one call."""
+
+    indexes: list[int] = field(default_factory=list)
+    planned: list[tuple[_Message, _Plan]] = field(default_factory=list)
+    #: Their Message-IDs and the cases they thread onto: what a later message's plan could read.
+    ids: set[str] = field(default_factory=set)
+    cases: set[int] = field(default_factory=set)
+
+    def add(self, index: int, message: _Message, plan: _Plan) -> None:
+        self.indexes.append(index)
+        self.planned.append((message, plan))
+        self.ids.add(message.message_id)
+        if plan.decision.case_id is not None:
+            self.cases.add(plan.decision.case_id)
+
+    def clear(self) -> None:
+        self.indexes, self.planned, self.ids, self.cases = [], [], set(), set()
+
+    def depends(self, message: _Message) -> bool:
+        """Return True when the message's plan could read what a message of the wave will write: its Message-ID
+        (a duplicate), a reference to it, a case the wave threads onto (its participants), or a case number that
+        is not known yet (it could be a case the wave opens)."""
+        if message.message_id in self.ids:
+            return True
+        refs = [storable_id(mid) for mid in referenced_message_ids(message.parsed)]
+        if self.ids.intersection(refs):
+            return True
+        numbers = case_numbers_in(message.parsed.subject)
+        loaded = message.lookups.thread_candidates(refs, numbers) if message.lookups is not None else None
+        if loaded is None:
+            return True
+        referenced, members = loaded
+        if any(number not in members for number in numbers):
+            return True
+        return not self.cases.isdisjoint({*referenced.values(), *numbers})
+
+
+def _message(
+    parsed: ParsedMessage,
+    raw: bytes,
+    smtp_from: str,
+    source: str,
+    region: str,
+    auto_reply: bool,
+    lookups: MessageLookups | None,
+) -> _Message:
+    return _Message(
         parsed=parsed,
         message_id=storable_id(parsed.message_id),
         raw=raw,
@@ -258,12 +386,6 @@ async def do_take_in_message(
         auto_reply=auto_reply,
         lookups=lookups,
     )
-    plan = await _plan(session, message, now, intake, limits)
-    if isinstance(plan, Unprocessable):
-        return await _keep_unprocessable(session, plan, raw, now, source), None
-    if isinstance(plan, IntakeResult):
-        return plan, None
-    return await _record(session, message, plan, now, intake)
 
 
 @dataclass(frozen=True)
@@ -336,62 +458,99 @@ async def _plan(
 
 
 async def _record(
-    session: AsyncSession, message: _Message, plan: _Plan, now: datetime, intake: EmailIntake
+    session: AsyncSession,
+    wave: Sequence[tuple[_Message, _Plan]],
+    now: datetime,
+    intake: EmailIntake,
+    *,
+    keep: bool,
+) -> list[tuple[IntakeResult, RouteRequest | None]]:
+    """Write planned messages: their contacts on their cases (one call), message rows and attachments (one INSERT
+    each), and each new case's acknowledgement, in order; with `keep`, each message's writes are added to its
+    lookups once its acknowledgement is decided (the next one's rate limits see it)."""
+    contacts = await do_receive_contacts(
+        session, [(_contact_intake(message, plan), now) for message, plan in wave], region=wave[0][0].region
+    )
+    rows: list[dict[str, Any]] = []
+    for (message, plan), contact in zip(wave, contacts, strict=True):
+        case = contact.case
+        participants = sorted(_participants(message.parsed) - message.own)
+        if message.lookups is not None:
+            # Opened by this very message, so nothing was ever sent on it (a found contact's case may be older).
+            if contact.created and not contact.joined_existing_case and case.id is not None:
+                message.lookups.new_case(case.id)
+            message.lookups.stored(message.message_id, case.id, participants)
+        rows.append(
+            {
+                "message_id": message.message_id,
+                "case_id": case.id,
+                "contact_id": contact.contact.id,
+                "sender": plan.sender or None,
+                "participants": participants,
+                "subject": message.parsed.subject,
+                # A new case is one threading did not choose (a new contact starts one for a customer not on it).
+                "thread_reason": plan.decision.reason.value if case.id == plan.decision.case_id else "new-case",
+                "size": len(message.raw),
+                "oversize": False,
+                "source": message.source,
+                "raw": message.raw,
+                "received_at": now,
+            }
+        )
+    await _store_emails(session, rows, [message.parsed for message, _ in wave])
+    recorded = []
+    for (message, plan), contact in zip(wave, contacts, strict=True):
+        recorded.append(await _answer(session, message, plan, contact, now, intake))
+        if keep and message.lookups is not None:
+            message.lookups.keep()
+    return recorded
+
+
+def _contact_intake(message: _Message, plan: _Plan) -> ContactIntake:
+    parsed, classified = message.parsed, plan.classified
+    return ContactIntake(
+        channel=Channel.EMAIL,
+        external_id=message.message_id,
+        address=plan.sender,
+        name=(parsed.sender.name or None) if parsed.sender else None,
+        subject=parsed.subject or None,
+        body=parsed.text or "(empty message)",
+        case_id=plan.decision.case_id,
+        queue_id=plan.queue_id,
+        priority=_PRIORITIES.get(classified.priority or "", CasePriority.NORMAL),
+        category=classified.category,
+        required_skills=classified.required_skills,
+        language=classified.language,
+    )
+
+
+async def _store_emails(session: AsyncSession, rows: list[dict[str, Any]], messages: Sequence[ParsedMessage]) -> None:
+    """Insert message rows, and the attachments of those that have some, one statement per table."""
+    if not any(msg.attachments for msg in messages):
+        await session.execute(insert(StoredEmail), rows)
+        return
+    found = await session.execute(insert(StoredEmail).returning(col(StoredEmail.message_id), col(StoredEmail.id)), rows)
+    ids = {message_id: email_id or 0 for message_id, email_id in found.all()}
+    attachments = [
+        _attachment_row(ids[row["message_id"]], attachment)
+        for row, msg in zip(rows, messages, strict=True)
+        for attachment in msg.attachments
+    ]
+    await session.execute(insert(EmailAttachment), attachments)
+
+
+async def _answer(
+    session: AsyncSession, message: _Message, plan: _Plan, contact: ContactResult, now: datetime, intake: EmailIntake
 ) -> tuple[IntakeResult, RouteRequest | None]:
-    """Write the contact on its case, the message row, its attachments and a new case's acknowledgement."""
-    parsed, message_id, classified = message.parsed, message.message_id, plan.classified
-    contact = await do_receive_contact(
-        session,
-        ContactIntake(
-            channel=Channel.EMAIL,
-            external_id=message_id,
-            address=plan.sender,
-            name=(parsed.sender.name or None) if parsed.sender else None,
-            subject=parsed.subject or None,
-            body=parsed.text or "(empty message)",
-            case_id=plan.decision.case_id,
-            queue_id=plan.queue_id,
-            priority=_PRIORITIES.get(classified.priority or "", CasePriority.NORMAL),
-            category=classified.category,
-            required_skills=classified.required_skills,
-            language=classified.language,
-        ),
-        now,
-        region=message.region,
-    )
-    case, contact_id = contact.case, contact.contact.id
-    # A new case is one threading did not choose (a new contact starts one for a customer not on that case).
+    """Acknowledge a recorded message on a new case; return its outcome and route request."""
+    parsed, case, contact_id = message.parsed, contact.case, contact.contact.id
     new_case = case.id != plan.decision.case_id
-    # Opened by this very message, so nothing was ever sent on it (a found contact's case may be older).
-    opened_now = contact.created and not contact.joined_existing_case
-    participants = sorted(_participants(parsed) - message.own)
-    if message.lookups is not None:
-        if opened_now and case.id is not None:
-            message.lookups.new_case(case.id)
-        message.lookups.stored(message_id, case.id, participants)
-    email = StoredEmail(
-        message_id=message_id,
-        case_id=case.id,
-        contact_id=contact_id,
-        sender=plan.sender or None,
-        participants=participants,
-        subject=parsed.subject,
-        thread_reason=plan.decision.reason.value if not new_case else "new-case",
-        size=len(message.raw),
-        source=message.source,
-        raw=message.raw,
-        received_at=now,
-    )
-    session.add(email)
-    if parsed.attachments:
-        # Attachments need the message row's id; without any, the row goes out with the next flush or commit.
-        await session.flush()
-        _store_attachments(session, email.id or 0, parsed)
     acknowledged = False
     if new_case and message.auto_reply:
         suggestions: Sequence[Suggestion] = ()
         if intake.suggest is not None:
             suggestions = await _suggestions(session, intake, message, case.language)
+        opened_now = contact.created and not contact.joined_existing_case
         acknowledged = await _acknowledge(session, message, case, opened_now, now, intake, suggestions)
     route = None
     if case.assignee_id is None:
@@ -411,7 +570,7 @@ async def _record(
             },
         )
     outcome = IntakeOutcome.NEW_CASE if new_case else IntakeOutcome.THREADED
-    result = IntakeResult(outcome, message_id, case.id, contact_id, acknowledged, plan.decision.reason.value)
+    result = IntakeResult(outcome, message.message_id, case.id, contact_id, acknowledged, plan.decision.reason.value)
     return result, route
 
 
@@ -471,19 +630,16 @@ def _candidates(
     return known, cases
 
 
-def _store_attachments(session: AsyncSession, email_id: int, msg: ParsedMessage) -> None:
-    for attachment in msg.attachments:
-        session.add(
-            EmailAttachment(
-                email_id=email_id,
-                filename=attachment.filename[:255] if attachment.filename else None,
-                content_type=attachment.content_type[:255],
-                size=attachment.size,
-                too_large=attachment.too_large,
-                inline=attachment.inline,
-                content=None if attachment.too_large else attachment.content,
-            )
-        )
+def _attachment_row(email_id: int, attachment: Attachment) -> dict[str, Any]:
+    return {
+        "email_id": email_id,
+        "filename": attachment.filename[:255] if attachment.filename else None,
+        "content_type": attachment.content_type[:255],
+        "size": attachment.size,
+        "too_large": attachment.too_large,
+        "inline": attachment.inline,
+        "content": None if attachment.too_large else attachment.content,
+    }
 
 
 async def _history(
@@ -621,24 +777,23 @@ async def do_queue_email(
 
 
 async def do_queue_deferred_replies(session: AsyncSession, replies: Sequence[DeferredReply]) -> None:
-    """Write automatic replies a batch held back: the outbox rows in one flush, then their records in one
-    executemany per table (ORM objects would be inserted one by one to learn their ids, which nothing needs)."""
-    queued = []
-    for reply in replies:
-        outbound, message_id = _outbound_email(
-            reply.to, reply.case_id, reply.subject, reply.text, reply.headers, reply.domain
-        )
-        queued.append((await do_enqueue(session, outbound, reply.now, flush=False), message_id, reply))
-    if not queued:
+    """Write automatic replies a batch held back: the outbox rows, their `email_sent` and their auto-reply
+    records, one INSERT per table (ORM objects would be inserted one by one to learn their ids)."""
+    if not replies:
         return
-    await session.flush()
+    emails = [
+        _outbound_email(reply.to, reply.case_id, reply.subject, reply.text, reply.headers, reply.domain)
+        for reply in replies
+    ]
+    # One time for the rows of one statement: every reply of a batch is made at the batch's time anyway.
+    outbox_ids = await do_enqueue_many(session, [outbound for outbound, _ in emails], replies[0].now)
     sent = [
-        _sent_email(message_id, message.id or 0, reply.case_id, reply.to, reply.kind, reply.now)
-        for message, message_id, reply in queued
+        _sent_email(message_id, outbox_id, reply.case_id, reply.to, reply.kind, reply.now)
+        for (_, message_id), outbox_id, reply in zip(emails, outbox_ids, replies, strict=True)
     ]
     records = [
-        _auto_reply_record(reply.to, reply.case_id, message.id or 0, reply.kind, reply.now)
-        for message, _, reply in queued
+        _auto_reply_record(reply.to, reply.case_id, outbox_id, reply.kind, reply.now)
+        for outbox_id, reply in zip(outbox_ids, replies, strict=True)
     ]
     await session.execute(insert(SentEmail), [row.model_dump(exclude={"id"}) for row in sent])
     await session.execute(insert(EmailAutoReply), [row.model_dump(exclude={"id"}) for row in records])
@@ -687,10 +842,10 @@ async def _queue_auto_reply(
     lookups: MessageLookups | None,
 ) -> None:
     if lookups is not None:
+        # A batch's replies are written at its end (`do_queue_deferred_replies`).
         lookups.auto_reply(to, case_id, now)
-        if lookups.defers_replies:
-            lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
-            return
+        lookups.defer_reply(DeferredReply(to, case_id, subject, text, headers, kind, domain, now))
+        return
     outbox_id, _ = await do_queue_email(
         session,
         to=to,

@@ -8,22 +8,20 @@ what the message writes; `keep()` adds that to the batch's answers once the mess
 succeeded, so a later message of the batch sees it as it would see it in the database, and a message that
 failed leaves nothing behind.
 
-With `defer_replies` (one transaction for the whole batch) the batch also holds its automatic replies back
-(`DeferredReply`) and the intake writes them all at the batch's end (`intake.do_queue_deferred_replies`): the
-outbox, `email_sent` and `email_auto_replies` rows of 25 messages take three INSERTs instead of three each. They
-are in the same transaction, so a message and its acknowledgement still commit together or not at all, and the
-rate limits see them through these lookups.
+The batch (one transaction) also holds its automatic replies back (`DeferredReply`) and the intake writes them
+all at the batch's end (`intake.do_queue_deferred_replies`): the outbox, `email_sent` and `email_auto_replies`
+rows of 25 messages take three INSERTs instead of three each. They are in the same transaction, so a message and
+its acknowledgement still commit together or not at all, and the rate limits see them through these lookups.
 
 Only what was loaded is answered: a question about anything else returns None and goes to the database as
-before. On SQLite the batch is loaded inside the batch's transaction, which holds the write lock, so the answers
-are exact. On PostgreSQL (messages side by side, a transaction each) they are as of the batch's start: a
-concurrent delivery of the same Message-ID still fails on the unique key and is retried without the lookups,
-and the outbox transport checks suppressions again before it sends.
+before. The batch is loaded inside the batch's transaction. On SQLite that holds the write lock, so the answers
+are exact; on PostgreSQL they are as of the batch's start: a concurrent delivery of the same Message-ID fails on
+the unique key (the batch is then taken in one by one, and that message offered again), and the outbox transport
+checks suppressions again before it sends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -80,9 +78,8 @@ class _Written:
 class BatchLookups:
     """The batch's answers; `message()` gives each message its view, `MessageLookups.keep()` adds its writes."""
 
-    def __init__(self, *, max_attachment_bytes: int, max_message_bytes: int, defer_replies: bool = False) -> None:
+    def __init__(self, *, max_attachment_bytes: int, max_message_bytes: int) -> None:
         self._limits = (max_attachment_bytes, max_message_bytes)
-        self.defer_replies = defer_replies
         self._replies: list[DeferredReply] = []
         self._parsed: dict[bytes, ParsedMessage | Unprocessable] = {}
         self._asked_ids: set[str] = set()
@@ -95,8 +92,6 @@ class BatchLookups:
         self._queues: dict[str, int | None] = {}
         # (the intake's base catalogue, it with the overrides): mailboxes' intakes may differ in their base.
         self._catalogues: list[tuple[TemplateCatalogue | None, TemplateCatalogue]] = []
-        # Messages side by side would all read the overrides at once; the first reads, the others wait.
-        self._catalogue_lock = asyncio.Lock()
         # Set when a message's writes could not be followed (it was retried): nothing is answered any more.
         self._stale = False
 
@@ -108,12 +103,9 @@ class BatchLookups:
         *,
         max_attachment_bytes: int,
         max_message_bytes: int,
-        defer_replies: bool = False,
     ) -> BatchLookups:
         """Parse a batch's messages and read what their intake will ask about, a few statements in all."""
-        lookups = cls(
-            max_attachment_bytes=max_attachment_bytes, max_message_bytes=max_message_bytes, defer_replies=defer_replies
-        )
+        lookups = cls(max_attachment_bytes=max_attachment_bytes, max_message_bytes=max_message_bytes)
         messages = [parsed for raw in raws if isinstance(parsed := lookups.parse(raw), ParsedMessage)]
         own_ids = {storable_id(msg.message_id) for msg in messages}
         refs = {storable_id(mid) for msg in messages for mid in referenced_message_ids(msg)}
@@ -182,13 +174,12 @@ class BatchLookups:
 
     async def catalogue(self, session: AsyncSession, base: TemplateCatalogue | None) -> TemplateCatalogue:
         """Return the templates with admins' overrides, read once per batch (the intake never changes them)."""
-        async with self._catalogue_lock:
-            for known, catalogue in self._catalogues:
-                if known is base:
-                    return catalogue
-            catalogue = await load_catalogue(session, base)
-            self._catalogues.append((base, catalogue))
-            return catalogue
+        for known, catalogue in self._catalogues:
+            if known is base:
+                return catalogue
+        catalogue = await load_catalogue(session, base)
+        self._catalogues.append((base, catalogue))
+        return catalogue
 
     def deferred_replies(self) -> list[DeferredReply]:
         """Return (and let go of) the automatic replies held back so far, to be written now."""
@@ -288,11 +279,6 @@ class MessageLookups:
     def auto_reply(self, address: str, case_id: int | None, at: datetime) -> None:
         """Note an automatic reply queued to an address."""
         self._written.auto_replies.append((address, case_id, at))
-
-    @property
-    def defers_replies(self) -> bool:
-        """Return True when automatic replies are held back until the end of the batch."""
-        return self._batch.defer_replies
 
     def defer_reply(self, reply: DeferredReply) -> None:
         """Hold an automatic reply back until the end of the batch (noted with `auto_reply` as well)."""

@@ -1,11 +1,11 @@
 """The IMAP intake: one reader per configured mailbox, each message taken in before it is flagged done.
 
 The reader (`email_response.imap.ImapReader`) takes each batch of new messages in within one transaction
-(`BatchTransaction`, a savepoint per message, so a message that fails undoes only itself) and marks the batch's
-messages done on the server only after that transaction committed. On PostgreSQL independent messages of a batch
-run side by side instead, a transaction each (`BatchReads`). Either way the batch's questions to the store are
-asked once for all its messages (`lookups.BatchLookups`). Its
-UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes where the last one stopped.
+(`BatchTransaction`: the batch set-based, `intake.do_take_in_batch`, and a message that fails undoes only itself)
+and marks the batch's messages done on the server only after that transaction committed, on SQLite and on
+PostgreSQL alike. The batch's questions to the store are asked once for all its messages
+(`lookups.BatchLookups`). Its UIDVALIDITY and last UID live in the `imap_state` table, so a restart resumes where
+the last one stopped.
 `IMAP_MAILBOXES` lists the mailboxes (each may name the queue its cases go to); each has its own reader and
 connection, so a slow or broken mailbox does not hold the others up.
 
@@ -20,35 +20,35 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from contact_center.channels.email.articles import article_suggester
 from contact_center.channels.email.config import email_intake
 from contact_center.channels.email.intake import (
     EmailIntake,
-    IntakeLimits,
     IntakeResult,
     Suggest,
     do_queue_deferred_replies,
+    do_take_in_batch,
     do_take_in_message,
-    take_in_message,
 )
-from contact_center.channels.email.lookups import BatchLookups, MessageLookups
+from contact_center.channels.email.lookups import BatchLookups
 from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter, RouteRequest
 from contact_center.models import ImapState
 from contact_center.settings import Settings
 from email_response.imap import ImapAccount, ImapReader
+from email_response.parsing import ParsedMessage
+from email_response.threading import referenced_message_ids
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "BatchReads",
     "BatchTransaction",
     "ImapStateTable",
     "build_imap_reader",
@@ -101,226 +101,157 @@ def build_imap_reader(
         use_tls=settings.imap_port == 993,
     )
 
-    intake = intake or email_intake(settings)
-    if not db.is_sqlite:
-        # PostgreSQL takes independent messages side by side, each in a transaction of its own: on spare cores
-        # that beats one transaction per batch (which wins on a loaded machine); see the README's figures.
-        reads = BatchReads(db, intake.limits)
+    batch = BatchTransaction(
+        db,
+        router,
+        clock,
+        intake=intake or email_intake(settings),
+        smtp_from=settings.smtp_from,
+        region=settings.default_phone_region,
+    )
 
-        async def handle_alone(_uid: int, raw: bytes) -> None:
-            await take_in_message(
-                db,
-                raw,
-                clock.now(),
-                router=router,
-                auto_reply=True,
-                smtp_from=settings.smtp_from,
-                region=settings.default_phone_region,
-                source="imap",
-                intake=intake,
-                lookups=reads.message(),
-            )
+    async def handle(uid: int, _raw: bytes) -> None:
+        # Taken in when the batch's scope opened; the reader flags the batch done on the server after its commit.
+        batch.outcome(uid)
 
-        return ImapReader(account, ImapStateTable(db), handle_alone, concurrency=8, batch_scope=reads.scope)
-    batch = BatchTransaction(db, router, intake.limits)
-
-    async def handle(_uid: int, raw: bytes) -> None:
-        # Written in the batch's transaction; the reader flags the batch done on the server after its commit.
-        await batch.take_in(
-            raw,
-            clock.now(),
-            auto_reply=True,
-            smtp_from=settings.smtp_from,
-            region=settings.default_phone_region,
-            source="imap",
-            intake=intake,
-        )
-
-    # SQLite has one writer: one transaction (and so one session) per batch, its messages one after another.
     return ImapReader(account, ImapStateTable(db), handle, batch_scope=batch.scope)
 
 
-async def _load(
-    session: AsyncSession, messages: Mapping[int, bytes], limits: IntakeLimits, *, defer_replies: bool = False
-) -> BatchLookups:
-    return await BatchLookups.load(
-        session,
-        messages.values(),
-        max_attachment_bytes=limits.max_attachment_bytes,
-        max_message_bytes=limits.max_message_bytes,
-        defer_replies=defer_replies,
-    )
+class _Options(TypedDict):
+    """How every message of a mailbox is taken in."""
 
-
-class BatchReads:
-    """The batch scope of messages taken in side by side, a transaction each: the batch's lookups only."""
-
-    def __init__(self, db: Database, limits: IntakeLimits) -> None:
-        self._db = db
-        self._limits = limits
-        self._lookups: BatchLookups | None = None
-
-    @contextlib.asynccontextmanager
-    async def scope(self, messages: Mapping[int, bytes]) -> AsyncIterator[None]:
-        """Read what the batch's messages will ask about, for the time the batch is handled."""
-        async with self._db.transaction() as session:
-            self._lookups = await _load(session, messages, self._limits)
-        try:
-            yield
-        finally:
-            self._lookups = None
-
-    def message(self) -> MessageLookups | None:
-        """Return one message's view of the batch's lookups (None outside a batch)."""
-        return self._lookups.message() if self._lookups is not None else None
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One message a batch took in, as it was asked for: enough to take it in again."""
-
-    raw: bytes
-    now: datetime
     auto_reply: bool
     smtp_from: str
     region: str
     source: str
-    intake: EmailIntake
 
 
 class BatchTransaction:
     """One transaction per IMAP batch: one commit for many messages, and a message that fails undoes only itself.
 
-    Given the batch's messages (as the IMAP reader does), the batch runs in one savepoint and its messages need
-    none of their own: a savepoint per message is two statements more for each, for failures that hardly ever
-    happen. When one fails, the batch's savepoint is rolled back and the messages taken in before it are taken in
-    again, each in a savepoint of its own, as is every message after it; if one of those fails this time, the
-    whole batch fails (the reader offers all of it again). Without the messages (`scope()`), every message has
-    its savepoint from the start.
-
-    Route requests wait for the commit, so an agent is never offered a case that is not there yet.
+    When the scope opens, the batch's messages are taken in together (`do_take_in_batch`, in UID order) in one
+    savepoint: a savepoint per message is two statements more for each, for failures that hardly ever happen.
+    When one fails, that savepoint is rolled back and the messages are taken in again one by one, each in a
+    savepoint of its own, so that the failure undoes only itself; a reply to a message that failed waits with it
+    (as the reader's lanes make it wait), so it threads onto its question in the next round. The reader's handler
+    then asks each message's `outcome`. The transaction commits when the scope exits; route requests wait for the
+    commit, so an agent is never offered a case that is not there yet.
     """
 
-    def __init__(self, db: Database, router: ContactRouter | None, limits: IntakeLimits | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        router: ContactRouter | None,
+        clock: Clock,
+        *,
+        intake: EmailIntake,
+        smtp_from: str,
+        region: str,
+        source: str = "imap",
+        auto_reply: bool = True,
+    ) -> None:
         self._db = db
         self._router = router
-        self._limits = limits or IntakeLimits()
-        self._session: AsyncSession | None = None
-        self._messages: Mapping[int, bytes] = {}
-        self._lookups: BatchLookups | None = None
-        self._shared: AsyncSessionTransaction | None = None
-        self._taken: list[_Call] = []
-        self._isolated = True
-        self._retake_failed = False
-        self._routes: list[RouteRequest] = []
+        self._clock = clock
+        self._intake = intake
+        self._options = _Options(auto_reply=auto_reply, smtp_from=smtp_from, region=region, source=source)
+        self._outcomes: dict[int, IntakeResult | Exception] = {}
 
     @contextlib.asynccontextmanager
-    async def scope(self, messages: Mapping[int, bytes] | None = None) -> AsyncIterator[None]:
-        """Open the batch's transaction; commit it on exit, then submit the batch's route requests.
-
-        With the batch's `messages`, what they will ask the store is read once, in the batch's transaction, and
-        their automatic replies are written together at the end, before the commit.
-        """
-        self._routes, self._taken, self._retake_failed = [], [], False
-        self._messages = messages or {}
+    async def scope(self, messages: Mapping[int, bytes]) -> AsyncIterator[None]:
+        """Take the batch's messages in within its transaction; commit it on exit, then submit the route
+        requests."""
+        uids = sorted(messages)
+        raws = [messages[uid] for uid in uids]
+        now = self._clock.now()
         async with self._db.transaction() as session:
-            self._session = session
+            lookups = await self._load(session, raws)
             try:
-                if messages:
-                    self._lookups = await _load(session, messages, self._limits, defer_replies=True)
-                    self._shared = await session.begin_nested()
-                    self._isolated = False
+                async with session.begin_nested():
+                    taken = await do_take_in_batch(
+                        session, raws, now, intake=self._intake, lookups=lookups, **self._options
+                    )
+                outcomes: dict[int, IntakeResult | Exception] = {
+                    uid: result for uid, (result, _) in zip(uids, taken, strict=True)
+                }
+                routes = [route for _, route in taken if route is not None]
+            except Exception:
+                log.exception("email: a message of a batch of %d failed; taking them in one by one", len(uids))
+                _forget_undone(session)
+                # What the batch read and noted included the undone writes: read it again.
+                lookups = await self._load(session, raws)
+                outcomes, routes = await self._one_by_one(session, dict(zip(uids, raws, strict=True)), now, lookups)
+            await do_queue_deferred_replies(session, lookups.deferred_replies())
+            self._outcomes = outcomes
+            try:
                 yield
-                if self._retake_failed:
-                    raise RuntimeError("a message of the batch failed when it was taken in again")
-                if self._shared is not None:
-                    await self._shared.commit()
-                if self._lookups is not None:
-                    await do_queue_deferred_replies(session, self._lookups.deferred_replies())
             finally:
-                self._session = self._lookups = self._shared = None
-                self._isolated = True
-        routes, self._routes = self._routes, []
+                self._outcomes = {}
         if self._router is not None:
             for route in routes:
                 await self._router.submit(route)
 
-    async def take_in(
-        self,
-        raw: bytes,
-        now: datetime,
-        *,
-        auto_reply: bool,
-        smtp_from: str,
-        region: str,
-        source: str,
-        intake: EmailIntake,
-    ) -> IntakeResult:
-        """Take one message in within the batch's transaction; if it fails, nothing of it stays.
+    def outcome(self, uid: int) -> IntakeResult:
+        """Return what became of a message of the open batch; raise what made it fail."""
+        found = self._outcomes.get(uid)
+        if found is None:
+            raise RuntimeError(f"message {uid} is not in the open batch")
+        if isinstance(found, Exception):
+            raise found
+        return found
 
-        The result of a message taken in again after a later one failed is that of its first attempt (on
-        PostgreSQL the ids it names were rolled back with it); the reader needs only to know that it succeeded.
-        """
-        if self._session is None:
-            raise RuntimeError("take_in outside a batch scope")
-        call = _Call(raw, now, auto_reply, smtp_from, region, source, intake)
-        if self._isolated:
-            return await self._take_in_alone(self._session, call)
-        try:
-            result = await self._take_in(self._session, call)
-        except Exception:
+    async def _load(self, session: AsyncSession, raws: list[bytes]) -> BatchLookups:
+        limits = self._intake.limits
+        return await BatchLookups.load(
+            session,
+            raws,
+            max_attachment_bytes=limits.max_attachment_bytes,
+            max_message_bytes=limits.max_message_bytes,
+        )
+
+    async def _one_by_one(
+        self, session: AsyncSession, messages: Mapping[int, bytes], now: datetime, lookups: BatchLookups
+    ) -> tuple[dict[int, IntakeResult | Exception], list[RouteRequest]]:
+        outcomes: dict[int, IntakeResult | Exception] = {}
+        routes: list[RouteRequest] = []
+        failed: set[str] = set()
+        for uid, raw in messages.items():
+            parsed = lookups.parse(raw)
+            own = parsed.message_id if isinstance(parsed, ParsedMessage) else None
+            if isinstance(parsed, ParsedMessage) and failed.intersection(referenced_message_ids(parsed)):
+                failed.add(parsed.message_id)
+                outcomes[uid] = RuntimeError(f"message {uid} waits for a message it refers to, which failed")
+                continue
+            view = lookups.message()
             try:
-                await self._isolate(self._session)
-            except Exception:
-                # The messages before this one are undone and not taken in again: the batch must not commit.
-                self._retake_failed = True
-                raise
-            return await self._take_in_alone(self._session, call)
-        self._taken.append(call)
-        return result
+                async with session.begin_nested():
+                    result, route = await do_take_in_message(
+                        session, raw, now, intake=self._intake, lookups=view, **self._options
+                    )
+            except Exception as exc:
+                log.exception("email: message %d of the batch failed", uid)
+                _forget_undone(session)
+                outcomes[uid] = exc
+                if own is not None:
+                    failed.add(own)
+                continue
+            # Its savepoint released: later messages of the batch see its writes.
+            view.keep()
+            outcomes[uid] = result
+            if route is not None:
+                routes.append(route)
+        return outcomes, routes
 
-    async def _take_in(self, session: AsyncSession, call: _Call, *, savepoint: bool = False) -> IntakeResult:
-        lookups = self._lookups.message() if self._lookups is not None else None
-        async with session.begin_nested() if savepoint else contextlib.nullcontext():
-            result, route = await do_take_in_message(
-                session,
-                call.raw,
-                call.now,
-                auto_reply=call.auto_reply,
-                smtp_from=call.smtp_from,
-                region=call.region,
-                source=call.source,
-                intake=call.intake,
-                lookups=lookups,
-            )
-        # The message's writes stand (its savepoint, if any, released), so later messages of the batch see them.
-        if lookups is not None:
-            lookups.keep()
-        if route is not None:
-            self._routes.append(route)
-        return result
 
-    async def _take_in_alone(self, session: AsyncSession, call: _Call) -> IntakeResult:
-        return await self._take_in(session, call, savepoint=True)
+def _forget_undone(session: AsyncSession) -> None:
+    """Drop every object from the session after a savepoint was rolled back.
 
-    async def _isolate(self, session: AsyncSession) -> None:
-        """Undo the batch so far and take its messages in again, each in a savepoint of its own from now on."""
-        assert self._shared is not None
-        await self._shared.rollback()
-        self._shared = None
-        self._isolated = True
-        self._routes = []
-        # What the batch read and noted included the undone writes: read it again.
-        self._lookups = None
-        self._lookups = await _load(session, self._messages, self._limits, defer_replies=True)
-        taken, self._taken = self._taken, []
-        for call in taken:
-            try:
-                await self._take_in_alone(session, call)
-            except Exception:
-                # The reader was told this message is in; it must not be flagged done without it.
-                log.exception("email: a message taken in before a failure failed when taken in again")
-                self._retake_failed = True
+    Rows the intake attached to the session as persistent (made outside the ORM) stay in its identity map when
+    their savepoint is undone, and SQLite hands their ids out again; the next insert of such an id would clash.
+    At a savepoint's end nothing is pending (it was flushed or undone), so nothing is lost: what the rest of the
+    batch needs is read again.
+    """
+    session.expunge_all()
 
 
 def build_imap_readers(

@@ -11,13 +11,43 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from contact_center.channels.email.intake import EmailIntake, IntakeResult
+from contact_center.channels.email.worker import BatchTransaction
 from tests.channels.twilio.conftest import RecordingRouter
 from tests.email_response.conftest import Dovecot, dovecot, mailbox, mfs
 
-__all__ = ["CORPUS", "HELP", "Dovecot", "Mailroom", "RecordingRouter", "dovecot", "mailbox", "mfs"]
+__all__ = [
+    "CORPUS",
+    "HELP",
+    "Dovecot",
+    "Mailroom",
+    "RecordingRouter",
+    "batch_of",
+    "dovecot",
+    "mailbox",
+    "mfs",
+    "take_in_batch",
+]
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared/fixtures/email"
 HELP = "help@example.test"
+
+
+def batch_of(database: Any, router: Any, clock: Any, intake: EmailIntake | None = None) -> BatchTransaction:
+    """The IMAP worker's batch transaction, as `build_imap_reader` makes it."""
+    return BatchTransaction(database, router, clock, intake=intake or EmailIntake(), smtp_from=HELP, region="US")
+
+
+async def take_in_batch(batch: BatchTransaction, messages: list[bytes]) -> list[IntakeResult | None]:
+    """Take messages in as one IMAP batch (UIDs 1, 2, ...) and commit; None for a message that failed."""
+    results: list[IntakeResult | None] = []
+    async with batch.scope(dict(enumerate(messages, start=1))):
+        for uid in range(1, len(messages) + 1):
+            try:
+                results.append(batch.outcome(uid))
+            except Exception:
+                results.append(None)
+    return results
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import pytest
 from sqlmodel import select
 
 from contact_center.channels.email import intake as intake_module
-from contact_center.channels.email.intake import EmailIntake, IntakeOutcome
-from contact_center.channels.email.worker import BatchTransaction
+from contact_center.channels.email.intake import IntakeOutcome
 from contact_center.models import Case, Contact, OutboxMessage, StoredEmail
 
-from .conftest import HELP, RecordingRouter, mfs
+from .conftest import RecordingRouter, batch_of, mfs
 
 
 def question(n: int, subject: str, body: str) -> bytes:
@@ -37,27 +36,21 @@ def failing_acknowledgement(monkeypatch):
     monkeypatch.setattr(intake_module, "_queue_auto_reply", queue)
 
 
-async def take_in(batch: BatchTransaction, raw: bytes, clock) -> IntakeOutcome:
-    result = await batch.take_in(
-        raw, clock.now(), auto_reply=True, smtp_from=HELP, region="US", source="imap", intake=EmailIntake()
-    )
-    return result.outcome
-
-
 async def test_a_failing_message_undoes_only_itself_and_routes_wait_for_the_commit(
     database, clock, failing_acknowledgement
 ):
     router = RecordingRouter()
-    batch = BatchTransaction(database, router)
-    async with batch.scope():
-        assert await take_in(batch, question(1, "Invoice is wrong", "Hello, the invoice is wrong."), clock) == (
-            IntakeOutcome.NEW_CASE
-        )
+    batch = batch_of(database, router, clock)
+    messages = {
+        1: question(1, "Invoice is wrong", "Hello, the invoice is wrong."),
+        2: question(2, "发票有误", "您好\uff0c我的发票金额不对\uff0c请帮忙查看。"),
+        3: question(3, "Cannot sign in", "Hello, I cannot sign in."),
+    }
+    async with batch.scope(messages):
+        assert batch.outcome(1).outcome == IntakeOutcome.NEW_CASE
         with pytest.raises(RuntimeError, match="outbox"):
-            await take_in(batch, question(2, "发票有误", "您好\uff0c我的发票金额不对\uff0c请帮忙查看。"), clock)
-        assert await take_in(batch, question(3, "Cannot sign in", "Hello, I cannot sign in."), clock) == (
-            IntakeOutcome.NEW_CASE
-        )
+            batch.outcome(2)
+        assert batch.outcome(3).outcome == IntakeOutcome.NEW_CASE
         assert router.submitted == []  # nothing is offered to agents before the commit
 
     async with database.transaction() as session:
@@ -72,11 +65,11 @@ async def test_a_failing_message_undoes_only_itself_and_routes_wait_for_the_comm
 
 
 async def test_a_batch_that_does_not_commit_leaves_nothing(database, clock):
-    batch = BatchTransaction(database, None)
+    batch = batch_of(database, None, clock)
 
     async def die_before_the_commit() -> None:
-        async with batch.scope():
-            await take_in(batch, question(1, "Invoice is wrong", "Hello, the invoice is wrong."), clock)
+        async with batch.scope({1: question(1, "Invoice is wrong", "Hello, the invoice is wrong.")}):
+            assert batch.outcome(1).outcome == IntakeOutcome.NEW_CASE
             raise RuntimeError("the process dies before the commit")
 
     with pytest.raises(RuntimeError, match="dies"):
@@ -84,5 +77,5 @@ async def test_a_batch_that_does_not_commit_leaves_nothing(database, clock):
     async with database.transaction() as session:
         assert (await session.scalars(select(StoredEmail))).all() == []
         assert (await session.scalars(select(Contact))).all() == []
-    with pytest.raises(RuntimeError, match="outside a batch scope"):
-        await take_in(batch, question(4, "Hello", "Hello."), clock)
+    with pytest.raises(RuntimeError, match="not in the open batch"):
+        batch.outcome(1)

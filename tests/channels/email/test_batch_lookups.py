@@ -6,29 +6,29 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from contact_center.channels.email import worker
-from contact_center.channels.email.intake import EmailIntake, IntakeOutcome, IntakeResult
-from contact_center.channels.email.worker import BatchTransaction
+from contact_center.channels.email import intake as intake_module
+from contact_center.channels.email.intake import IntakeOutcome
 from contact_center.models import Case, EmailAutoReply, OutboxMessage, StoredEmail
 from contact_center.models.email import SentEmail
 
-from .conftest import HELP, mfs
+from .conftest import batch_of, mfs, take_in_batch
 
 CHINESE = "发票".encode()
 
 
 @pytest.fixture(autouse=True)
 def chinese_mail_fails(monkeypatch):
-    """A message about 发票 fails once it has written everything it would (as a store error at the end would)."""
-    real = worker.do_take_in_message
+    """A message about 发票 fails once it has written everything it would (as a store error at the end would),
+    whether it is written with others of its batch or alone."""
+    real = intake_module._record
 
-    async def failing(session, raw, *args, **kwargs):
-        taken = await real(session, raw, *args, **kwargs)
-        if CHINESE in raw:
+    async def failing(session, wave, *args, **kwargs):
+        recorded = await real(session, wave, *args, **kwargs)
+        if any(CHINESE in message.raw for message, _ in wave):
             raise RuntimeError("the store said no")
-        return taken
+        return recorded
 
-    monkeypatch.setattr(worker, "do_take_in_message", failing)
+    monkeypatch.setattr(intake_module, "_record", failing)
 
 
 def mail(n: int, sender: str, subject: str, *headers: str, body: str = "Hello, please help.") -> bytes:
@@ -62,29 +62,8 @@ BATCH = [
 ]
 
 
-async def take_in_batch(batch: BatchTransaction, messages: list[bytes], clock) -> list[IntakeResult | None]:
-    results: list[IntakeResult | None] = []
-    async with batch.scope(dict(enumerate(messages, start=1))):
-        for raw in messages:
-            try:
-                results.append(
-                    await batch.take_in(
-                        raw,
-                        clock.now(),
-                        auto_reply=True,
-                        smtp_from=HELP,
-                        region="US",
-                        source="imap",
-                        intake=EmailIntake(),
-                    )
-                )
-            except Exception:
-                results.append(None)
-    return results
-
-
 async def test_messages_of_one_batch_thread_onto_each_other_and_share_the_rate_limit(database, clock):
-    results = await take_in_batch(BatchTransaction(database, None), BATCH, clock)
+    results = await take_in_batch(batch_of(database, None, clock), BATCH)
 
     outcomes = [(r.outcome, r.case_id, r.acknowledged, r.reason) for r in results if r is not None]
     assert outcomes == [
@@ -129,21 +108,23 @@ async def test_what_a_failed_message_wrote_is_not_seen_by_the_rest_of_its_batch(
         failing,
         mail(3, ALICE, "Invoice is wrong"),
     ]
-    results = await take_in_batch(BatchTransaction(database, None), messages, clock)
+    results = await take_in_batch(batch_of(database, None, clock), messages)
 
-    # The message about 发票 fails, each time it comes.
-    assert results[0] is None
-    assert results[2] is None
-    # Its reply finds nothing to thread onto; the failed attempts are no duplicates and were never acknowledged.
-    assert [(r.outcome, r.reason, r.acknowledged) for r in results if r is not None] == [
-        (IntakeOutcome.NEW_CASE, "new-case", True),
-        (IntakeOutcome.NEW_CASE, "new-case", True),
-    ]
+    # The message about 发票 fails, each time it comes (its second copy is no duplicate of what was undone), and
+    # its reply waits with it (as the reader's lanes make it wait).
+    assert results[:3] == [None, None, None]
+    # Alice's next message was never acknowledged before: the failed acknowledgement is not counted.
+    assert results[3] is not None
+    assert (results[3].outcome, results[3].reason, results[3].acknowledged) == (
+        IntakeOutcome.NEW_CASE,
+        "new-case",
+        True,
+    )
     async with database.transaction() as session:
         stored = sorted((await session.scalars(select(StoredEmail.message_id))).all())
         cases = (await session.scalars(select(Case))).all()
-    assert stored == ["<m2@example.org>", "<m3@example.org>"]
-    assert len(cases) == 2
+    assert stored == ["<m3@example.org>"]
+    assert len(cases) == 1
 
 
 async def test_a_failure_after_others_undoes_only_itself_and_routes_each_message_once(database, clock, router):
@@ -154,7 +135,7 @@ async def test_a_failure_after_others_undoes_only_itself_and_routes_each_message
         mail(4, ALICE, "Re: Invoice is wrong", "In-Reply-To: <m2@example.org>"),
         mail(5, CAROL, "Cannot sign in"),
     ]
-    results = await take_in_batch(BatchTransaction(database, router), messages, clock)
+    results = await take_in_batch(batch_of(database, router, clock), messages)
 
     # The first two are taken in again (each on its own) after Bob's fails; nothing of his stays.
     assert [(r.outcome, r.acknowledged) if r else None for r in results] == [
@@ -183,25 +164,39 @@ async def test_a_failure_after_others_undoes_only_itself_and_routes_each_message
     assert sorted(request.case_id for request in router.submitted) == sorted([alice, alice, alice, carol])
 
 
-async def test_a_message_that_fails_when_taken_in_again_fails_the_whole_batch(database, clock, monkeypatch):
-    import contact_center.channels.email.worker as worker
+async def test_a_message_that_fails_only_when_taken_in_again_is_offered_again_and_nothing_else(
+    database, clock, monkeypatch
+):
+    first, second, third = mail(1, ALICE, "Invoice is wrong"), mail(2, BOB, "Cannot sign in"), mail(3, CAROL, "Hi")
+    real = intake_module._record
+    calls = 0
 
-    first, second = mail(1, ALICE, "Invoice is wrong"), mail(2, BOB, "Cannot sign in")
-    attempts: dict[bytes, int] = {}
-    real = worker.do_take_in_message
-
-    async def flaky(session, raw, *args, **kwargs):
-        attempts[raw] = attempts.get(raw, 0) + 1
-        # Bob's message always fails; Alice's only when it is taken in again after his failure.
-        if raw == second or attempts[raw] > 1:
+    async def flaky(session, wave, *args, **kwargs):
+        nonlocal calls
+        calls += 1
+        # The batch fails as a whole; then Alice's message fails again on its own, and the others go in.
+        if calls == 1 or any(message.raw == first for message, _ in wave):
             raise RuntimeError("the store said no")
-        return await real(session, raw, *args, **kwargs)
+        return await real(session, wave, *args, **kwargs)
 
-    monkeypatch.setattr(worker, "do_take_in_message", flaky)
-    batch = BatchTransaction(database, None)
-    with pytest.raises(RuntimeError, match="taken in again"):
-        await take_in_batch(batch, [first, second], clock)
-    # Alice's message was reported in, yet it could not be written again: nothing of the batch is committed,
-    # so the reader offers all of it again instead of flagging a message that is not there.
+    monkeypatch.setattr(intake_module, "_record", flaky)
+    results = await take_in_batch(batch_of(database, None, clock), [first, second, third])
+
+    assert [r.outcome if r else None for r in results] == [None, IntakeOutcome.NEW_CASE, IntakeOutcome.NEW_CASE]
     async with database.transaction() as session:
-        assert (await session.scalars(select(StoredEmail))).all() == []
+        stored = sorted((await session.scalars(select(StoredEmail.message_id))).all())
+    assert stored == ["<m2@example.org>", "<m3@example.org>"]
+
+
+async def test_a_reply_waits_with_the_question_that_failed(database, clock):
+    messages = [
+        mail(1, ALICE, "发票有误", body="您好\uff0c我的发票金额不对。"),
+        mail(2, ALICE, "Re: 发票有误", "In-Reply-To: <m1@example.org>"),
+        mail(3, BOB, "Cannot sign in"),
+    ]
+    results = await take_in_batch(batch_of(database, None, clock), messages)
+
+    # The reply is not taken in without its question (the reader's lanes skip it too): next round, both again.
+    assert [r.outcome if r else None for r in results] == [None, None, IntakeOutcome.NEW_CASE]
+    async with database.transaction() as session:
+        assert (await session.scalars(select(StoredEmail.message_id))).all() == ["<m3@example.org>"]

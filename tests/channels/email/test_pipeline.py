@@ -24,7 +24,7 @@ from email_response.parsing import ParsedMessage, parse_message
 from knowledge_base.models import ArticleStatus, Visibility
 from knowledge_base.service import ArticleDraft, Author, do_create_article
 
-from .conftest import CORPUS, HELP, mfs
+from .conftest import CORPUS, HELP, batch_of, mfs, take_in_batch
 
 RULES = load_rules(
     {
@@ -46,16 +46,31 @@ def machine_made(msg: ParsedMessage) -> bool:
     return msg.is_delivery_report or submitted or bulk or bool(auto.list_headers)
 
 
-async def test_every_corpus_message_runs_through_the_whole_intake(database, clock, router):
+@pytest.mark.parametrize("taken", ["one by one", "in batches"])
+async def test_every_corpus_message_runs_through_the_whole_intake(database, clock, router, taken):
     files = sorted(CORPUS.rglob("*.eml")) if CORPUS.is_dir() else []
     if not files:
         pytest.skip(f"the email fixture corpus is not at {CORPUS}")
+    raws = [path.read_bytes() for path in files]
+    if taken == "one by one":
+        results = [
+            await take_in_message(
+                database, raw, clock.now(), router=router, auto_reply=True, smtp_from=HELP, intake=EmailIntake(RULES)
+            )
+            for raw in raws
+        ]
+    else:
+        # As the IMAP worker takes them: 25 at a time, each batch in one transaction.
+        batch = batch_of(database, router, clock, EmailIntake(RULES))
+        found = [
+            result
+            for start in range(0, len(raws), 25)
+            for result in await take_in_batch(batch, raws[start : start + 25])
+        ]
+        assert None not in found, "a corpus message failed in its batch"
+        results = [result for result in found if result is not None]
     outcomes: dict[IntakeOutcome, int] = {}
-    for path in files:
-        raw = path.read_bytes()
-        result = await take_in_message(
-            database, raw, clock.now(), router=router, auto_reply=True, smtp_from=HELP, intake=EmailIntake(RULES)
-        )
+    for path, raw, result in zip(files, raws, results, strict=True):
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         parsed = parse_message(raw)
         if isinstance(parsed, ParsedMessage) and machine_made(parsed):
