@@ -34,7 +34,7 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -92,6 +92,8 @@ class BenchResult:
     lua_round_trip_p99_ms: float | None = None
     lua_round_trips_per_second: float | None = None
     server_memory_mb: float | None = None
+    client_cpu_us_per_decision: float = 0.0
+    server_cpu_us_per_decision: float | None = None
 
     @property
     def round_trip_ratio(self) -> float | None:
@@ -171,6 +173,11 @@ class _RedisSession:
             await script()
             latencies.append(clock() - start)
         return latencies, time.perf_counter() - started
+
+    async def server_cpu_seconds(self) -> float:
+        """Return the Redis server's CPU time so far (``used_cpu_user`` + ``used_cpu_sys``), all its threads."""
+        info = await self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     async def used_memory_mb(self) -> float:
         info = await self.client.info("memory")
@@ -310,7 +317,16 @@ async def _run(
         )
     async with _RedisSession(redis_url) as session:
         result = await _measure(
-            factory or session.factory, name, agents, skills, tasks, decisions, seed, trace_memory, concurrency
+            factory or session.factory,
+            name,
+            agents,
+            skills,
+            tasks,
+            decisions,
+            seed,
+            trace_memory,
+            concurrency,
+            session.server_cpu_seconds,
         )
         bare, seconds = await session.bare_round_trips(max(decisions // 4, 2000))
         bare.sort()
@@ -333,6 +349,7 @@ async def _measure(
     seed: int,
     trace_memory: bool,
     concurrency: int,
+    server_cpu: Callable[[], Awaitable[float]] | None = None,
 ) -> BenchResult:
     gc.collect()
     if trace_memory:
@@ -351,9 +368,13 @@ async def _measure(
         # Warm caches and run past the build's own offer time-outs: every build offer rang at the same instant,
         # and popping thousands of their stale timers in one tick is an artefact of the build, not steady state.
         await scenario.measure_together(max(decisions // 10, _WARM_UP_DECISIONS), concurrency)
+        server_started = await server_cpu() if server_cpu else 0.0
+        cpu_started = time.process_time()
         started = time.perf_counter()
         latencies = await scenario.measure_together(decisions, concurrency)
         seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
+        server_seconds = await server_cpu() - server_started if server_cpu else None
     finally:
         gc.unfreeze()
     latencies.sort()
@@ -371,6 +392,8 @@ async def _measure(
         max_ms=latencies[-1] / 1e6,
         build_peak_mb=build_peak / (1024 * 1024),
         max_rss_mb=_max_rss_mb(),
+        client_cpu_us_per_decision=client_cpu * 1e6 / decisions,
+        server_cpu_us_per_decision=None if server_seconds is None else server_seconds * 1e6 / decisions,
     )
 
 

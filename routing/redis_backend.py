@@ -120,7 +120,7 @@ def _pool_suffixes(requirement: Requirement) -> list[str]:
     """Return the facets agents look a pool up by, as RoutingEngine's ``_pool_keys`` does."""
     channel = key_part(requirement.channel)
     if requirement.agents is not None:
-        return [f"g:{channel}:{key_part(agent)}" for agent in sorted(requirement.agents)]
+        return [f"g:{key_part(agent)}" for agent in sorted(requirement.agents)]
     if requirement.skills:
         return [f"s:{channel}:{key_part(requirement.skills[0][0])}"]
     if requirement.team is not None:
@@ -158,7 +158,7 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
         # One more bucket per skill at any level: a task finds out with one EXISTS that nobody with the skill is
         # free, instead of looking through ten empty level buckets (the common case when every agent is busy).
         facets.extend(f"s:{ch}:{key_part(skill)}:*" for skill in skills)
-        lookups = [f"g:{ch}:{key_part(agent.id)}", *(f"s:{ch}:{key_part(skill)}" for skill in skills)]
+        lookups = [f"s:{ch}:{key_part(skill)}" for skill in skills]
         if agent.team is not None:
             facets.append(f"t:{ch}:{key_part(agent.team)}")
             lookups.append(f"t:{ch}:{key_part(agent.team)}")
@@ -183,6 +183,7 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
         "call_blocks": agent.call_blocks_other_channels,
         "bk": buckets,
         "pk": pool_facets,
+        "gk": f"g:{key_part(agent.id)}",
         "rk": roster,
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

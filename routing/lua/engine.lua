@@ -580,10 +580,15 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
--- The pool lookups (pi:<facet>) change only when a pool is created or emptied, which is rare next to the decisions
--- that read them, so their members are kept in the library across calls, tagged with the dataset's pool version
--- ('piv', bumped on every change). A dataset without one starts it from the server clock, so a flushed and rebuilt
--- dataset never matches a tag kept from before.
+-- The pool lookups (pi:<facet>) change only when a pool is first created, which is rare next to the decisions that
+-- read them, so their members are kept in the library across calls, tagged with the dataset's pool version ('piv',
+-- bumped on every change). A pool that empties stays registered (its head field in ph is simply gone): were it
+-- unregistered, every pool that drains and fills again would bump the version and make every agent's next look for
+-- work reload its lookups and re-test every pool it might qualify for. Pools of listed agents (sticky routing: one
+-- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are
+-- registered under the listed agent's own facet (g:<agent>) only while they hold tasks, never cached, and read
+-- with one SMEMBERS by the agent looking for work. A dataset without a version starts it from the server clock, so
+-- a flushed and rebuilt dataset never matches a tag kept from before.
 local LOOKUPS, LOOKUPS_SIZE = {}, 0
 
 local function pool_version()
@@ -650,10 +655,15 @@ local function enqueue(t)
   local sig = st.g
   local current = call('HGET', P .. 'ph', sig)
   if not current then
-    for _, suffix in ipairs(st.k) do
-      call('SADD', P .. 'pi:' .. suffix, sig)
+    local listed = req_of(sig).agents ~= nil
+    if listed or call('SADD', P .. 'pr', sig) == 1 then
+      for _, suffix in ipairs(st.k) do
+        call('SADD', P .. 'pi:' .. suffix, sig)
+      end
+      if not listed then
+        pool_lookup_changed()
+      end
     end
-    pool_lookup_changed()
   end
   t.seq = next_seq()
   t.pool = sig
@@ -687,10 +697,11 @@ local function dequeue(t)
       call('HSET', P .. 'ph', sig, top[2] .. ' ' .. top[1])
     else
       call('HDEL', P .. 'ph', sig)
-      for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
-        call('SREM', P .. 'pi:' .. suffix, sig)
+      if req_of(sig).agents then
+        for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
+          call('SREM', P .. 'pi:' .. suffix, sig)
+        end
       end
-      pool_lookup_changed()
     end
   end
   t.pool = nil
@@ -909,8 +920,16 @@ end
 
 local function best_entry_for(a)
   local sigs = {}
-  for _, channel in ipairs(open_channels(a)) do
+  local channels = open_channels(a)
+  for _, channel in ipairs(channels) do
     for _, sig in ipairs(qualifying_pools(a, channel)) do
+      sigs[#sigs + 1] = sig
+    end
+  end
+  local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
+  for _, sig in ipairs(listed) do
+    local req = req_of(sig)
+    if contains(channels, req.channel) and qualifies(req, a) then
       sigs[#sigs + 1] = sig
     end
   end
@@ -1115,7 +1134,7 @@ end
 
 local OPS = {}
 
--- ARGV[4] JSON: id, activity, skills, langs, team, cap, call_blocks and the key suffixes bk, pk, rk;
+-- ARGV[4] JSON: id, activity, skills, langs, team, cap, call_blocks and the key suffixes bk, pk, gk, rk;
 -- ARGV[5] the profile as agent_to_dict gave it, returned as is by get_agent.
 OPS.upsert_agent = function()
   local s = cjson.decode(ARGV[4])
@@ -1128,7 +1147,7 @@ OPS.upsert_agent = function()
     langs[lang] = true
   end
   local profile = { skills = s.skills, langs = langs, cap = s.cap, call_blocks = s.call_blocks, bk = s.bk,
-    pk = s.pk, rk = s.rk, pj = ARGV[5] }
+    pk = s.pk, gk = s.gk, rk = s.rk, pj = ARGV[5] }
   if s.team ~= NULL then
     profile.team = s.team
   end
