@@ -641,15 +641,11 @@ local function excluded_from(member, agent_id)
   return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
--- Every pool's head is also a field of one hash, ph: <signature> -> "<score> <member>", kept equal to the pool's
--- first member after every call (set when a better task joins, moved on when the head leaves, gone with the pool).
--- An agent looking for work so reads the heads of all the pools it qualifies for with one HMGET instead of one
--- ZRANGE per pool, and the field's presence says whether a pool exists.
-local function split_head(value)
-  local score, member = string.match(value, '^(%S+) (.*)$')
-  return tonumber(score), member
-end
-
+-- Every pool's head is also kept in two hashes, ph: <signature> -> its priority key and pm: <signature> -> its
+-- member, equal to the pool's first entry after every call (set when a better task joins, moved on when the head
+-- leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it
+-- qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win:
+-- the replies are short numbers, so the look costs one string per pool and no parsing.
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
   local sig = st.g
@@ -673,11 +669,12 @@ local function enqueue(t)
   call('ZADD', P .. 'p:' .. sig, score, member)
   local better = not current
   if not better then
-    local head_score, head_member = split_head(current)
-    better = t.key < head_score or (t.key == head_score and member < head_member)
+    local head_score = tonumber(current)
+    better = t.key < head_score or (t.key == head_score and member < call('HGET', P .. 'pm', sig))
   end
   if better then
-    call('HSET', P .. 'ph', sig, score .. ' ' .. member)
+    call('HSET', P .. 'ph', sig, score)
+    call('HSET', P .. 'pm', sig, member)
   end
   dirty_task(t)
 end
@@ -690,13 +687,14 @@ local function dequeue(t)
   local key = P .. 'p:' .. sig
   local member = pool_member(t)
   call('ZREM', key, member)
-  local current = call('HGET', P .. 'ph', sig)
-  if current and select(2, split_head(current)) == member then
+  if call('HGET', P .. 'pm', sig) == member then
     local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if #top > 0 then
-      call('HSET', P .. 'ph', sig, top[2] .. ' ' .. top[1])
+      call('HSET', P .. 'ph', sig, top[2])
+      call('HSET', P .. 'pm', sig, top[1])
     else
       call('HDEL', P .. 'ph', sig)
+      call('HDEL', P .. 'pm', sig)
       if req_of(sig).agents then
         for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
           call('SREM', P .. 'pi:' .. suffix, sig)
@@ -937,22 +935,43 @@ local function best_entry_for(a)
     return nil
   end
   local heads = call('HMGET', P .. 'ph', unpack(sigs))
-  local best = nil
+  local scores = {}
   for i, value in ipairs(heads) do
     if value then
-      local score, member = split_head(value)
-      local h
-      if excluded_from(member, a.id) then
-        h = head_past_exclusions(sigs[i], a.id)
-      else
-        h = { score, member, string.sub(member, 18) }
+      scores[i] = tonumber(value)
+    end
+  end
+  -- Only a pool whose head's key is at most the best found so far can hold the winner: take the pools with the
+  -- lowest head key, read their members (ties are broken by member, and a head this agent was excluded from gives
+  -- way to the pool's best entry past the exclusions, whose key may be higher), and repeat while any untried pool
+  -- could still beat the best.
+  local best = nil
+  while true do
+    local low = nil
+    for _, score in pairs(scores) do
+      if low == nil or score < low then
+        low = score
       end
-      if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
-        best = h
+    end
+    if low == nil or (best and low > best[1]) then
+      return best
+    end
+    for i, score in pairs(scores) do
+      if score == low then
+        scores[i] = nil
+        local member = call('HGET', P .. 'pm', sigs[i])
+        local h
+        if excluded_from(member, a.id) then
+          h = head_past_exclusions(sigs[i], a.id)
+        else
+          h = { score, member, string.sub(member, 18) }
+        end
+        if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
+          best = h
+        end
       end
     end
   end
-  return best
 end
 
 reserve = function(t, a)
