@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -418,10 +419,34 @@ class RedisBackend:
 
     async def submit(self, task: Task, now: float) -> list[Event]:
         """Queue a new task, offering it at once when a qualified agent has capacity."""
+        return await self._decide("submit", now, *self._submit_args(task))
+
+    async def submit_many(self, tasks: Sequence[Task], now: float) -> list[list[Event] | RoutingError]:
+        """Queue tasks in order, each its own atomic FCALL, pipelined; a task refused gives its error in its place.
+
+        The calls are issued together, so after the first they leave as one pipeline (see the module docstring),
+        and Redis runs them in order. A failure of Redis itself (not a routing error) is raised.
+        """
+        outcomes: list[list[Event] | RoutingError | None] = [None] * len(tasks)
+        calls: list[tuple[int, Awaitable[list[Event]]]] = []
+        for index, task in enumerate(tasks):
+            try:
+                args = self._submit_args(task)
+            except RoutingError as exc:
+                outcomes[index] = exc
+            else:
+                calls.append((index, self._decide("submit", now, *args)))
+        replies = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+        for (index, _), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, RoutingError) or not isinstance(reply, BaseException):
+                outcomes[index] = reply
+            else:
+                raise reply
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _submit_args(self, task: Task) -> tuple[str, ...]:
         plan = self.rules.plan(task)
-        return await self._decide(
-            "submit",
-            now,
+        return (
             task.id,
             task.queue,
             task.channel,
