@@ -9,7 +9,10 @@ experts (level >= 7) to anyone with the skill, and a third of the agents also ta
 With ``backend="redis"`` the same scenario runs against a Redis server (``redis_url``) under a key prefix of its
 own, deleted afterwards, and the run also times a bare Lua round trip (``EVALSHA`` of a script that only returns)
 on the same connection, so the report shows how far a decision is from the wire: ``lua_round_trip_*`` and the
-ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run.
+ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run, and
+``server_cpu_us_per_decision`` the Redis server's CPU time (``INFO cpu``: user + system) over the timed phase divided
+by its decisions, which counts every client's commands: give the benchmark a Redis of its own for a clean figure.
+``client_cpu_us_per_decision`` is the benchmark process's own CPU time per decision (``time.process_time``).
 
 ``concurrency`` callers share the timed phase: each runs the same mix of decisions against one backend, so with
 Redis their calls meet on one connection pool and leave pipelined, as an app serving many requests at once sends
@@ -464,6 +467,11 @@ def format_table(results: tuple[BenchResult, ...]) -> str:
         lines.append("")
         lines.append(f"p99 after doubling agents and tasks: x{results[1].p99_ms / results[0].p99_ms:.2f}")
     for result in results:
+        cpu = f"{result.agents} agents: client CPU {result.client_cpu_us_per_decision:.0f} us per decision"
+        if result.server_cpu_us_per_decision is not None:
+            cpu += f", Redis CPU {result.server_cpu_us_per_decision:.0f} us per decision"
+        lines.append("")
+        lines.append(cpu)
         if result.lua_round_trip_p50_ms is not None:
             lines.append("")
             lines.append(
