@@ -443,12 +443,16 @@ local function unindex_agent(a)
   dirty_agent(a)
 end
 
+-- An indexed agent's record keeps the channels it is indexed on (ich), not the bucket keys: those follow from the
+-- profile (bk), so the live record every decision decodes and encodes stays a few fields. upsert_agent syncs the
+-- removal under the old profile before it installs a new one.
 local function sync_index()
   for _, a in pairs(PENDING) do
     local member, score = member_of(a), F(a.idle_since)
-    local wanted, list = {}, {}
+    local wanted, list, channels = {}, {}, {}
     if a.entry then
       for _, channel in ipairs(open_channels(a)) do
+        channels[#channels + 1] = channel
         for _, suffix in ipairs(a.bk[channel]) do
           wanted[suffix] = true
           list[#list + 1] = suffix
@@ -456,10 +460,12 @@ local function sync_index()
       end
     end
     local had = {}
-    for _, suffix in ipairs(a.buckets) do
-      had[suffix] = true
-      if not wanted[suffix] then
-        call('ZREM', P .. 'av:' .. suffix, member)
+    for _, channel in ipairs(a.ich) do
+      for _, suffix in ipairs(a.bk[channel]) do
+        had[suffix] = true
+        if not wanted[suffix] then
+          call('ZREM', P .. 'av:' .. suffix, member)
+        end
       end
     end
     local moved = a.bscore ~= score
@@ -468,7 +474,7 @@ local function sync_index()
         call('ZADD', P .. 'av:' .. suffix, score, member)
       end
     end
-    a.buckets = list
+    a.ich = channels
     a.bscore = #list > 0 and score or nil
     dirty_agent(a)
   end
@@ -1183,7 +1189,7 @@ OPS.upsert_agent = function()
       idle_since = NOW,
       misses = 0,
       entry = false,
-      buckets = {},
+      ich = {},
       reservations = {},
       wrap_slots = {},
       wrap_token = 0,
@@ -1192,6 +1198,7 @@ OPS.upsert_agent = function()
     AC[s.id] = a
   else
     unindex_agent(a)
+    sync_index()
     roster_remove(a)
   end
   call('SET', P .. 'ap:' .. s.id, raw_profile)
