@@ -16,6 +16,7 @@
 
 -- Per-call state: set by begin() at the start of every call (the library's functions outlive a call).
 local ARGV, P, OP, NOW, RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
+local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 -- Redis's libraries (cjson, string, redis.call...) only exist while a function runs, not while the library loads.
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
@@ -26,6 +27,7 @@ local CONFIGS = {}
 local function begin(keys, args)
   NULL, call, fmt = cjson.null, redis.call, string.format
   ARGV, P, OP, NOW = args, keys[1], args[1], tonumber(args[2])
+  NOW_F, NOW_N = nil, nil
   local config = CONFIGS[args[3]]
   if config == nil then
     local a, b, c, d, e, f = string.match(args[3], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -42,7 +44,15 @@ local CALL = 'voice'
 local MAXLEVEL = 10
 local ROUTABLE = { available = true, busy = true }
 
+-- `now` is written many times per call (event heads, statistics, scores), and formatting a double costs about as
+-- much as a Redis command: format it once per call.
 local function F(x)
+  if x == NOW then
+    if NOW_F == nil then
+      NOW_F = fmt('%.17g', x)
+    end
+    return NOW_F
+  end
   return fmt('%.17g', x)
 end
 
@@ -68,9 +78,15 @@ local function q(s)
   return '"' .. escaped .. '"'
 end
 local function n(x)
-  local s = fmt('%.17g', x)
+  if x == NOW and NOW_N ~= nil then
+    return NOW_N
+  end
+  local s = F(x)
   if not string.find(s, '[%.eEn]') then
     s = s .. '.0'
+  end
+  if x == NOW then
+    NOW_N = s
   end
   return s
 end
