@@ -25,10 +25,13 @@ shares one slot):
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
 ``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
                                 fixed priority key (ties by arrival)
-``ph``                          every pool's head, ``<signature> -> "<score> <member>"``: an agent looking for work
-                                reads the heads of all its pools with one ``HMGET``
-``pi:<facet>``                  the pools an agent can look up by a facet (listed agent, skill, team, language, any)
-``piv``                         the version of every ``pi:`` set, so the library can keep their members across calls
+``ph`` ``pm``                   every non-empty pool's head, ``<signature> -> <priority key>`` and ``-> <member>``: an
+                                agent looking for work reads the keys of all its pools with one ``HMGET``, and the
+                                members of the few that can win
+``pr``                          every pool signature ever registered: a pool that empties stays in its look-ups
+``pi:<facet>``                  the pools an agent can look up by a facet (skill, team, language, any); a listed
+                                agent's pools (``pi:g:<agent>``) only while they hold tasks
+``piv``                         the version of the ``pi:`` sets (but ``pi:g:``), so the library can keep them across calls
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check

@@ -938,6 +938,23 @@ local function qualifying_pools(a, channel)
   return sigs
 end
 
+-- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
+-- when its best task leaves, so most of the keys an agent reads were parsed before: Lua strings are interned, and the
+-- parsed values are kept by their text (bounded, like the other caches).
+local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+local function head_key(text)
+  local key = HEAD_KEYS[text]
+  if key == nil then
+    if HEAD_KEYS_SIZE >= 20000 then
+      HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+    end
+    HEAD_KEYS_SIZE = HEAD_KEYS_SIZE + 1
+    key = tonumber(text)
+    HEAD_KEYS[text] = key
+  end
+  return key
+end
+
 local function best_entry_for(a)
   local sigs = {}
   local channels = open_channels(a)
@@ -960,7 +977,7 @@ local function best_entry_for(a)
   local scores = {}
   for i, value in ipairs(heads) do
     if value then
-      scores[i] = tonumber(value)
+      scores[i] = head_key(value)
     end
   end
   -- Only a pool whose head's key is at most the best found so far can hold the winner: take the pools with the
