@@ -31,7 +31,7 @@ shares one slot):
 ``pr``                          every pool signature ever registered: a pool that empties stays in its look-ups
 ``pi:<facet>``                  the pools an agent can look up by a facet (skill, team, language, any); a listed
                                 agent's pools (``pi:g:<agent>``) only while they hold tasks
-``piv``                         the version of the ``pi:`` sets (but ``pi:g:``), so the library can keep them across calls
+``piv``                         the version of the ``pi:`` sets (not ``pi:g:``), so the library keeps them across calls
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
