@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from redis.asyncio import Redis
 
 from routing.engine import RoutingSettings
@@ -95,6 +95,26 @@ class SideBySide(RuleBasedStateMachine):
             expected_stats = self.run(memory.queue_statistics(queue, self.now, 30.0))
             assert self.run(redis.queue_statistics(queue, self.now, 30.0)) == expected_stats
         assert self.run(redis.agent_statistics(self.now, 30.0)) == self.run(memory.agent_statistics(self.now, 30.0))
+
+    @invariant()
+    def pool_heads_are_the_pools_first_entries(self) -> None:
+        # Agents look for work through ph / pm alone, so a head that is stale, or missing while its pool holds
+        # tasks, would hand out the wrong task or none (the side-by-side comparison sees that only when it matters).
+        prefix = self.prefix.encode()
+
+        async def heads() -> tuple[dict[bytes, tuple[float, bytes]], dict[bytes, tuple[float, bytes]]]:
+            keys = await self.client.hgetall(prefix + b"ph")
+            members = await self.client.hgetall(prefix + b"pm")
+            stored = {sig: (float(keys[sig]), members[sig]) for sig in keys}
+            assert set(keys) == set(members)
+            actual: dict[bytes, tuple[float, bytes]] = {}
+            async for key in self.client.scan_iter(match=prefix + b"p:*"):
+                ((member, score),) = await self.client.zrange(key, 0, 0, withscores=True)
+                actual[key[len(prefix) + 2 :]] = (score, member)
+            return stored, actual
+
+        stored, actual = self.run(heads())
+        assert stored == actual
 
     @initialize(count=st.integers(2, 5), levels=st.lists(st.integers(4, 10), min_size=5, max_size=5))
     def staff(self, count: int, levels: list[int]) -> None:
