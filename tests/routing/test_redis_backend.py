@@ -103,14 +103,22 @@ class SideBySide(RuleBasedStateMachine):
         prefix = self.prefix.encode()
 
         async def heads() -> tuple[dict[bytes, tuple[float, bytes]], dict[bytes, tuple[float, bytes]]]:
-            keys = await self.client.hgetall(prefix + b"ph")
-            members = await self.client.hgetall(prefix + b"pm")
-            stored = {sig: (float(keys[sig]), members[sig]) for sig in keys}
+            # Every pool is registered in pr, or while it holds tasks under its listed agents' pi:g: sets.
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(prefix + b"ph")
+                pipe.hgetall(prefix + b"pm")
+                pipe.smembers(prefix + b"pr")
+                for agent_id in AGENT_IDS:
+                    pipe.smembers(prefix + b"pi:g:" + key_part(agent_id).encode())
+                keys, members, *registered = await pipe.execute()
             assert set(keys) == set(members)
-            actual: dict[bytes, tuple[float, bytes]] = {}
-            async for key in self.client.scan_iter(match=prefix + b"p:*"):
-                ((member, score),) = await self.client.zrange(key, 0, 0, withscores=True)
-                actual[key[len(prefix) + 2 :]] = (score, member)
+            stored = {sig: (float(keys[sig]), members[sig]) for sig in keys}
+            sigs = sorted(set().union(*registered))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sig in sigs:
+                    pipe.zrange(prefix + b"p:" + sig, 0, 0, withscores=True)
+                firsts = await pipe.execute()
+            actual = {sig: (first[0][1], first[0][0]) for sig, first in zip(sigs, firsts, strict=True) if first}
             return stored, actual
 
         stored, actual = self.run(heads())
