@@ -9,7 +9,10 @@ experts (level >= 7) to anyone with the skill, and a third of the agents also ta
 With ``backend="redis"`` the same scenario runs against a Redis server (``redis_url``) under a key prefix of its
 own, deleted afterwards, and the run also times a bare Lua round trip (``EVALSHA`` of a script that only returns)
 on the same connection, so the report shows how far a decision is from the wire: ``lua_round_trip_*`` and the
-ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run.
+ratio of decision p50 to bare round trip p50. ``server_memory_mb`` is Redis's ``used_memory`` after the run, and
+``server_cpu_us_per_decision`` the Redis server's CPU time (``INFO cpu``: user + system) over the timed phase divided
+by its decisions, which counts every client's commands: give the benchmark a Redis of its own for a clean figure.
+``client_cpu_us_per_decision`` is the benchmark process's own CPU time per decision (``time.process_time``).
 
 ``concurrency`` callers share the timed phase: each runs the same mix of decisions against one backend, so with
 Redis their calls meet on one connection pool and leave pipelined, as an app serving many requests at once sends
@@ -34,7 +37,7 @@ import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -92,6 +95,8 @@ class BenchResult:
     lua_round_trip_p99_ms: float | None = None
     lua_round_trips_per_second: float | None = None
     server_memory_mb: float | None = None
+    client_cpu_us_per_decision: float = 0.0
+    server_cpu_us_per_decision: float | None = None
 
     @property
     def round_trip_ratio(self) -> float | None:
@@ -171,6 +176,11 @@ class _RedisSession:
             await script()
             latencies.append(clock() - start)
         return latencies, time.perf_counter() - started
+
+    async def server_cpu_seconds(self) -> float:
+        """Return the Redis server's CPU time so far (``used_cpu_user`` + ``used_cpu_sys``), all its threads."""
+        info = await self.client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     async def used_memory_mb(self) -> float:
         info = await self.client.info("memory")
@@ -310,7 +320,16 @@ async def _run(
         )
     async with _RedisSession(redis_url) as session:
         result = await _measure(
-            factory or session.factory, name, agents, skills, tasks, decisions, seed, trace_memory, concurrency
+            factory or session.factory,
+            name,
+            agents,
+            skills,
+            tasks,
+            decisions,
+            seed,
+            trace_memory,
+            concurrency,
+            session.server_cpu_seconds,
         )
         bare, seconds = await session.bare_round_trips(max(decisions // 4, 2000))
         bare.sort()
@@ -333,6 +352,7 @@ async def _measure(
     seed: int,
     trace_memory: bool,
     concurrency: int,
+    server_cpu: Callable[[], Awaitable[float]] | None = None,
 ) -> BenchResult:
     gc.collect()
     if trace_memory:
@@ -351,9 +371,13 @@ async def _measure(
         # Warm caches and run past the build's own offer time-outs: every build offer rang at the same instant,
         # and popping thousands of their stale timers in one tick is an artefact of the build, not steady state.
         await scenario.measure_together(max(decisions // 10, _WARM_UP_DECISIONS), concurrency)
+        server_started = await server_cpu() if server_cpu else 0.0
+        cpu_started = time.process_time()
         started = time.perf_counter()
         latencies = await scenario.measure_together(decisions, concurrency)
         seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_started
+        server_seconds = await server_cpu() - server_started if server_cpu else None
     finally:
         gc.unfreeze()
     latencies.sort()
@@ -371,6 +395,8 @@ async def _measure(
         max_ms=latencies[-1] / 1e6,
         build_peak_mb=build_peak / (1024 * 1024),
         max_rss_mb=_max_rss_mb(),
+        client_cpu_us_per_decision=client_cpu * 1e6 / decisions,
+        server_cpu_us_per_decision=None if server_seconds is None else server_seconds * 1e6 / decisions,
     )
 
 
@@ -441,6 +467,11 @@ def format_table(results: tuple[BenchResult, ...]) -> str:
         lines.append("")
         lines.append(f"p99 after doubling agents and tasks: x{results[1].p99_ms / results[0].p99_ms:.2f}")
     for result in results:
+        cpu = f"{result.agents} agents: client CPU {result.client_cpu_us_per_decision:.0f} us per decision"
+        if result.server_cpu_us_per_decision is not None:
+            cpu += f", Redis CPU {result.server_cpu_us_per_decision:.0f} us per decision"
+        lines.append("")
+        lines.append(cpu)
         if result.lua_round_trip_p50_ms is not None:
             lines.append("")
             lines.append(

@@ -6,7 +6,10 @@ the event loop: two coroutines accepting the same offer run one after the other 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from routing.engine import RoutingEngine, RoutingSettings, TaskView, WaitingTask
+from routing.errors import RoutingError
 from routing.events import Event
 from routing.models import Activity, AgentState, Reservation, Task
 from routing.statistics import AgentStatistics, QueueStatistics, ServiceLevelPolicy, StatisticsLedger
@@ -47,6 +50,16 @@ class MemoryBackend:
     async def submit(self, task: Task, now: float) -> list[Event]:
         """Queue a new task and offer it if an agent is free."""
         return self._record(self.engine.submit(task, now))
+
+    async def submit_many(self, tasks: Sequence[Task], now: float) -> list[list[Event] | RoutingError]:
+        """Queue tasks in order, each its own decision; a task refused gives its error in its place."""
+        outcomes: list[list[Event] | RoutingError] = []
+        for task in tasks:
+            try:
+                outcomes.append(self._record(self.engine.submit(task, now)))
+            except RoutingError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
         """Accept an offer."""

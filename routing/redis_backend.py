@@ -25,10 +25,13 @@ shares one slot):
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
 ``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
                                 fixed priority key (ties by arrival)
-``ph``                          every pool's head, ``<signature> -> "<score> <member>"``: an agent looking for work
-                                reads the heads of all its pools with one ``HMGET``
-``pi:<facet>``                  the pools an agent can look up by a facet (listed agent, skill, team, language, any)
-``piv``                         the version of every ``pi:`` set, so the library can keep their members across calls
+``ph`` ``pm``                   every non-empty pool's head, ``<signature> -> <priority key>`` and ``-> <member>``: an
+                                agent looking for work reads the keys of all its pools with one ``HMGET``, and the
+                                members of the few that can win
+``pr``                          every pool signature ever registered: a pool that empties stays in its look-ups
+``pi:<facet>``                  the pools an agent can look up by a facet (skill, team, language, any); a listed
+                                agent's pools (``pi:g:<agent>``) only while they hold tasks
+``piv``                         the version of the ``pi:`` sets (not ``pi:g:``), so the library keeps them across calls
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
@@ -53,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -120,7 +124,7 @@ def _pool_suffixes(requirement: Requirement) -> list[str]:
     """Return the facets agents look a pool up by, as RoutingEngine's ``_pool_keys`` does."""
     channel = key_part(requirement.channel)
     if requirement.agents is not None:
-        return [f"g:{channel}:{key_part(agent)}" for agent in sorted(requirement.agents)]
+        return [f"g:{key_part(agent)}" for agent in sorted(requirement.agents)]
     if requirement.skills:
         return [f"s:{channel}:{key_part(requirement.skills[0][0])}"]
     if requirement.team is not None:
@@ -158,7 +162,7 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
         # One more bucket per skill at any level: a task finds out with one EXISTS that nobody with the skill is
         # free, instead of looking through ten empty level buckets (the common case when every agent is busy).
         facets.extend(f"s:{ch}:{key_part(skill)}:*" for skill in skills)
-        lookups = [f"g:{ch}:{key_part(agent.id)}", *(f"s:{ch}:{key_part(skill)}" for skill in skills)]
+        lookups = [f"s:{ch}:{key_part(skill)}" for skill in skills]
         if agent.team is not None:
             facets.append(f"t:{ch}:{key_part(agent.team)}")
             lookups.append(f"t:{ch}:{key_part(agent.team)}")
@@ -183,6 +187,7 @@ def _agent_json(agent: AgentState, activity: Activity) -> str:
         "call_blocks": agent.call_blocks_other_channels,
         "bk": buckets,
         "pk": pool_facets,
+        "gk": f"g:{key_part(agent.id)}",
         "rk": roster,
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -417,10 +422,34 @@ class RedisBackend:
 
     async def submit(self, task: Task, now: float) -> list[Event]:
         """Queue a new task, offering it at once when a qualified agent has capacity."""
+        return await self._decide("submit", now, *self._submit_args(task))
+
+    async def submit_many(self, tasks: Sequence[Task], now: float) -> list[list[Event] | RoutingError]:
+        """Queue tasks in order, each its own atomic FCALL, pipelined; a task refused gives its error in its place.
+
+        The calls are issued together, so after the first they leave as one pipeline (see the module docstring),
+        and Redis runs them in order. A failure of Redis itself (not a routing error) is raised.
+        """
+        outcomes: list[list[Event] | RoutingError | None] = [None] * len(tasks)
+        calls: list[tuple[int, Awaitable[list[Event]]]] = []
+        for index, task in enumerate(tasks):
+            try:
+                args = self._submit_args(task)
+            except RoutingError as exc:
+                outcomes[index] = exc
+            else:
+                calls.append((index, self._decide("submit", now, *args)))
+        replies = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+        for (index, _), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, RoutingError) or not isinstance(reply, BaseException):
+                outcomes[index] = reply
+            else:
+                raise reply
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _submit_args(self, task: Task) -> tuple[str, ...]:
         plan = self.rules.plan(task)
-        return await self._decide(
-            "submit",
-            now,
+        return (
             task.id,
             task.queue,
             task.channel,

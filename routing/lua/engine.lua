@@ -16,6 +16,7 @@
 
 -- Per-call state: set by begin() at the start of every call (the library's functions outlive a call).
 local ARGV, P, OP, NOW, RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
+local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 -- Redis's libraries (cjson, string, redis.call...) only exist while a function runs, not while the library loads.
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
@@ -26,6 +27,7 @@ local CONFIGS = {}
 local function begin(keys, args)
   NULL, call, fmt = cjson.null, redis.call, string.format
   ARGV, P, OP, NOW = args, keys[1], args[1], tonumber(args[2])
+  NOW_F, NOW_N = nil, nil
   local config = CONFIGS[args[3]]
   if config == nil then
     local a, b, c, d, e, f = string.match(args[3], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -42,7 +44,15 @@ local CALL = 'voice'
 local MAXLEVEL = 10
 local ROUTABLE = { available = true, busy = true }
 
+-- `now` is written many times per call (event heads, statistics, scores), and formatting a double costs about as
+-- much as a Redis command: format it once per call.
 local function F(x)
+  if x == NOW then
+    if NOW_F == nil then
+      NOW_F = fmt('%.17g', x)
+    end
+    return NOW_F
+  end
   return fmt('%.17g', x)
 end
 
@@ -68,9 +78,15 @@ local function q(s)
   return '"' .. escaped .. '"'
 end
 local function n(x)
-  local s = fmt('%.17g', x)
+  if x == NOW and NOW_N ~= nil then
+    return NOW_N
+  end
+  local s = F(x)
   if not string.find(s, '[%.eEn]') then
     s = s .. '.0'
+  end
+  if x == NOW then
+    NOW_N = s
   end
   return s
 end
@@ -443,12 +459,16 @@ local function unindex_agent(a)
   dirty_agent(a)
 end
 
+-- An indexed agent's record keeps the channels it is indexed on (ich), not the bucket keys: those follow from the
+-- profile (bk), so the live record every decision decodes and encodes stays a few fields. upsert_agent syncs the
+-- removal under the old profile before it installs a new one.
 local function sync_index()
   for _, a in pairs(PENDING) do
     local member, score = member_of(a), F(a.idle_since)
-    local wanted, list = {}, {}
+    local wanted, list, channels = {}, {}, {}
     if a.entry then
       for _, channel in ipairs(open_channels(a)) do
+        channels[#channels + 1] = channel
         for _, suffix in ipairs(a.bk[channel]) do
           wanted[suffix] = true
           list[#list + 1] = suffix
@@ -456,10 +476,12 @@ local function sync_index()
       end
     end
     local had = {}
-    for _, suffix in ipairs(a.buckets) do
-      had[suffix] = true
-      if not wanted[suffix] then
-        call('ZREM', P .. 'av:' .. suffix, member)
+    for _, channel in ipairs(a.ich) do
+      for _, suffix in ipairs(a.bk[channel]) do
+        had[suffix] = true
+        if not wanted[suffix] then
+          call('ZREM', P .. 'av:' .. suffix, member)
+        end
       end
     end
     local moved = a.bscore ~= score
@@ -468,7 +490,7 @@ local function sync_index()
         call('ZADD', P .. 'av:' .. suffix, score, member)
       end
     end
-    a.buckets = list
+    a.ich = channels
     a.bscore = #list > 0 and score or nil
     dirty_agent(a)
   end
@@ -580,10 +602,15 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
--- The pool lookups (pi:<facet>) change only when a pool is created or emptied, which is rare next to the decisions
--- that read them, so their members are kept in the library across calls, tagged with the dataset's pool version
--- ('piv', bumped on every change). A dataset without one starts it from the server clock, so a flushed and rebuilt
--- dataset never matches a tag kept from before.
+-- The pool lookups (pi:<facet>) change only when a pool is first created, which is rare next to the decisions that
+-- read them, so their members are kept in the library across calls, tagged with the dataset's pool version ('piv',
+-- bumped on every change). A pool that empties stays registered (its head field in ph is simply gone): were it
+-- unregistered, every pool that drains and fills again would bump the version and make every agent's next look for
+-- work reload its lookups and re-test every pool it might qualify for. Pools of listed agents (sticky routing: one
+-- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are
+-- registered under the listed agent's own facet (g:<agent>) only while they hold tasks, never cached, and read
+-- with one SMEMBERS by the agent looking for work. A dataset without a version starts it from the server clock, so
+-- a flushed and rebuilt dataset never matches a tag kept from before.
 local LOOKUPS, LOOKUPS_SIZE = {}, 0
 
 local function pool_version()
@@ -636,24 +663,25 @@ local function excluded_from(member, agent_id)
   return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
--- Every pool's head is also a field of one hash, ph: <signature> -> "<score> <member>", kept equal to the pool's
--- first member after every call (set when a better task joins, moved on when the head leaves, gone with the pool).
--- An agent looking for work so reads the heads of all the pools it qualifies for with one HMGET instead of one
--- ZRANGE per pool, and the field's presence says whether a pool exists.
-local function split_head(value)
-  local score, member = string.match(value, '^(%S+) (.*)$')
-  return tonumber(score), member
-end
-
+-- Every pool's head is also kept in two hashes, ph: <signature> -> its priority key and pm: <signature> -> its
+-- member, equal to the pool's first entry after every call (set when a better task joins, moved on when the head
+-- leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it
+-- qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win:
+-- the replies are short numbers, so the look costs one string per pool and no parsing.
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
   local sig = st.g
   local current = call('HGET', P .. 'ph', sig)
   if not current then
-    for _, suffix in ipairs(st.k) do
-      call('SADD', P .. 'pi:' .. suffix, sig)
+    local listed = req_of(sig).agents ~= nil
+    if listed or call('SADD', P .. 'pr', sig) == 1 then
+      for _, suffix in ipairs(st.k) do
+        call('SADD', P .. 'pi:' .. suffix, sig)
+      end
+      if not listed then
+        pool_lookup_changed()
+      end
     end
-    pool_lookup_changed()
   end
   t.seq = next_seq()
   t.pool = sig
@@ -663,11 +691,12 @@ local function enqueue(t)
   call('ZADD', P .. 'p:' .. sig, score, member)
   local better = not current
   if not better then
-    local head_score, head_member = split_head(current)
-    better = t.key < head_score or (t.key == head_score and member < head_member)
+    local head_score = tonumber(current)
+    better = t.key < head_score or (t.key == head_score and member < call('HGET', P .. 'pm', sig))
   end
   if better then
-    call('HSET', P .. 'ph', sig, score .. ' ' .. member)
+    call('HSET', P .. 'ph', sig, score)
+    call('HSET', P .. 'pm', sig, member)
   end
   dirty_task(t)
 end
@@ -680,17 +709,19 @@ local function dequeue(t)
   local key = P .. 'p:' .. sig
   local member = pool_member(t)
   call('ZREM', key, member)
-  local current = call('HGET', P .. 'ph', sig)
-  if current and select(2, split_head(current)) == member then
+  if call('HGET', P .. 'pm', sig) == member then
     local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if #top > 0 then
-      call('HSET', P .. 'ph', sig, top[2] .. ' ' .. top[1])
+      call('HSET', P .. 'ph', sig, top[2])
+      call('HSET', P .. 'pm', sig, top[1])
     else
       call('HDEL', P .. 'ph', sig)
-      for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
-        call('SREM', P .. 'pi:' .. suffix, sig)
+      call('HDEL', P .. 'pm', sig)
+      if req_of(sig).agents then
+        for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
+          call('SREM', P .. 'pi:' .. suffix, sig)
+        end
       end
-      pool_lookup_changed()
     end
   end
   t.pool = nil
@@ -907,10 +938,35 @@ local function qualifying_pools(a, channel)
   return sigs
 end
 
+-- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
+-- when its best task leaves, so most of the keys an agent reads were parsed before: Lua strings are interned, and the
+-- parsed values are kept by their text (bounded, like the other caches).
+local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+local function head_key(text)
+  local key = HEAD_KEYS[text]
+  if key == nil then
+    if HEAD_KEYS_SIZE >= 20000 then
+      HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+    end
+    HEAD_KEYS_SIZE = HEAD_KEYS_SIZE + 1
+    key = tonumber(text)
+    HEAD_KEYS[text] = key
+  end
+  return key
+end
+
 local function best_entry_for(a)
   local sigs = {}
-  for _, channel in ipairs(open_channels(a)) do
+  local channels = open_channels(a)
+  for _, channel in ipairs(channels) do
     for _, sig in ipairs(qualifying_pools(a, channel)) do
+      sigs[#sigs + 1] = sig
+    end
+  end
+  local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
+  for _, sig in ipairs(listed) do
+    local req = req_of(sig)
+    if contains(channels, req.channel) and qualifies(req, a) then
       sigs[#sigs + 1] = sig
     end
   end
@@ -918,22 +974,43 @@ local function best_entry_for(a)
     return nil
   end
   local heads = call('HMGET', P .. 'ph', unpack(sigs))
-  local best = nil
+  local scores = {}
   for i, value in ipairs(heads) do
     if value then
-      local score, member = split_head(value)
-      local h
-      if excluded_from(member, a.id) then
-        h = head_past_exclusions(sigs[i], a.id)
-      else
-        h = { score, member, string.sub(member, 18) }
+      scores[i] = head_key(value)
+    end
+  end
+  -- Only a pool whose head's key is at most the best found so far can hold the winner: take the pools with the
+  -- lowest head key, read their members (ties are broken by member, and a head this agent was excluded from gives
+  -- way to the pool's best entry past the exclusions, whose key may be higher), and repeat while any untried pool
+  -- could still beat the best.
+  local best = nil
+  while true do
+    local low = nil
+    for _, score in pairs(scores) do
+      if low == nil or score < low then
+        low = score
       end
-      if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
-        best = h
+    end
+    if low == nil or (best and low > best[1]) then
+      return best
+    end
+    for i, score in pairs(scores) do
+      if score == low then
+        scores[i] = nil
+        local member = call('HGET', P .. 'pm', sigs[i])
+        local h
+        if excluded_from(member, a.id) then
+          h = head_past_exclusions(sigs[i], a.id)
+        else
+          h = { score, member, string.sub(member, 18) }
+        end
+        if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
+          best = h
+        end
       end
     end
   end
-  return best
 end
 
 reserve = function(t, a)
@@ -1115,7 +1192,7 @@ end
 
 local OPS = {}
 
--- ARGV[4] JSON: id, activity, skills, langs, team, cap, call_blocks and the key suffixes bk, pk, rk;
+-- ARGV[4] JSON: id, activity, skills, langs, team, cap, call_blocks and the key suffixes bk, pk, gk, rk;
 -- ARGV[5] the profile as agent_to_dict gave it, returned as is by get_agent.
 OPS.upsert_agent = function()
   local s = cjson.decode(ARGV[4])
@@ -1128,7 +1205,7 @@ OPS.upsert_agent = function()
     langs[lang] = true
   end
   local profile = { skills = s.skills, langs = langs, cap = s.cap, call_blocks = s.call_blocks, bk = s.bk,
-    pk = s.pk, rk = s.rk, pj = ARGV[5] }
+    pk = s.pk, gk = s.gk, rk = s.rk, pj = ARGV[5] }
   if s.team ~= NULL then
     profile.team = s.team
   end
@@ -1145,7 +1222,7 @@ OPS.upsert_agent = function()
       idle_since = NOW,
       misses = 0,
       entry = false,
-      buckets = {},
+      ich = {},
       reservations = {},
       wrap_slots = {},
       wrap_token = 0,
@@ -1154,6 +1231,7 @@ OPS.upsert_agent = function()
     AC[s.id] = a
   else
     unindex_agent(a)
+    sync_index()
     roster_remove(a)
   end
   call('SET', P .. 'ap:' .. s.id, raw_profile)

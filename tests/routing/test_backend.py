@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from routing.backend import RoutingBackend
-from routing.errors import ReservationConflict
+from routing.errors import InvalidTransition, ReservationConflict
 from routing.events import TaskAccepted
+from routing.memory import MemoryBackend
+from routing.redis_backend import RedisBackend
 from routing.workflows import TRANSFER_SECONDS, TRANSFER_TO
 from tests.routing.factories import agent, kinds, reservations, task
 
@@ -28,6 +30,18 @@ async def test_two_accepts_at_once_exactly_one_wins(backend: RoutingBackend) -> 
     assert len(winners) == 1
     assert len(losers) == 1
     assert isinstance(winners[0][0], TaskAccepted)
+
+
+async def test_submit_many_decides_each_task_in_order(backend: MemoryBackend | RedisBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    await backend.submit(task("t0"), 0)
+    outcomes = await backend.submit_many([task("t1"), task("t0"), task("t2", created_at=1)], 1)
+    first, duplicate, third = outcomes
+    assert isinstance(duplicate, InvalidTransition)
+    assert kinds(first) == ["task_created"]  # type: ignore[arg-type]
+    assert kinds(third) == ["task_created"]  # type: ignore[arg-type]
+    assert [w.task_id for w in await backend.waiting_tasks("billing", 2)] == ["t0", "t1", "t2"]
+    assert await backend.position("t2") == 3
 
 
 async def test_full_call_feeds_statistics(backend: RoutingBackend) -> None:

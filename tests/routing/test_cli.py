@@ -115,7 +115,9 @@ def test_bench_routing_table(parser: argparse.ArgumentParser, capsys: pytest.Cap
         "--no-double",
     ]
     assert run(parser, *argv) == 0
-    assert "| memory | 1 | 50 | 3 | 100 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| memory | 1 | 50 | 3 | 100 |" in out
+    assert "50 agents: client CPU " in out
 
 
 def test_parse_target() -> None:
@@ -133,6 +135,9 @@ def test_bench_routing_on_redis_times_a_bare_round_trip_and_cleans_up(
     assert (result["backend"], result["concurrency"]) == ("redis", 8)  # an app's concurrent requests by default
     assert 0 < result["lua_round_trip_p50_ms"] <= result["lua_round_trip_p99_ms"]
     assert result["round_trip_ratio"] > 0
+    # The server's CPU over the timed phase counts at least the decisions' own work (Redis reports it in us steps).
+    assert result["server_cpu_us_per_decision"] > 0
+    assert result["client_cpu_us_per_decision"] > 0
 
 
 def test_bench_routing_on_redis_with_concurrent_callers(

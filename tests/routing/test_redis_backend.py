@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from redis.asyncio import Redis
 
 from routing.engine import RoutingSettings
@@ -95,6 +95,34 @@ class SideBySide(RuleBasedStateMachine):
             expected_stats = self.run(memory.queue_statistics(queue, self.now, 30.0))
             assert self.run(redis.queue_statistics(queue, self.now, 30.0)) == expected_stats
         assert self.run(redis.agent_statistics(self.now, 30.0)) == self.run(memory.agent_statistics(self.now, 30.0))
+
+    @invariant()
+    def pool_heads_are_the_pools_first_entries(self) -> None:
+        # Agents look for work through ph / pm alone, so a head that is stale, or missing while its pool holds
+        # tasks, would hand out the wrong task or none (the side-by-side comparison sees that only when it matters).
+        prefix = self.prefix.encode()
+
+        async def heads() -> tuple[dict[bytes, tuple[float, bytes]], dict[bytes, tuple[float, bytes]]]:
+            # Every pool is registered in pr, or while it holds tasks under its listed agents' pi:g: sets.
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(prefix + b"ph")
+                pipe.hgetall(prefix + b"pm")
+                pipe.smembers(prefix + b"pr")
+                for agent_id in AGENT_IDS:
+                    pipe.smembers(prefix + b"pi:g:" + key_part(agent_id).encode())
+                keys, members, *registered = await pipe.execute()
+            assert set(keys) == set(members)
+            stored = {sig: (float(keys[sig]), members[sig]) for sig in keys}
+            sigs = sorted(set().union(*registered))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sig in sigs:
+                    pipe.zrange(prefix + b"p:" + sig, 0, 0, withscores=True)
+                firsts = await pipe.execute()
+            actual = {sig: (first[0][1], first[0][0]) for sig, first in zip(sigs, firsts, strict=True) if first}
+            return stored, actual
+
+        stored, actual = self.run(heads())
+        assert stored == actual
 
     @initialize(count=st.integers(2, 5), levels=st.lists(st.integers(4, 10), min_size=5, max_size=5))
     def staff(self, count: int, levels: list[int]) -> None:
