@@ -187,23 +187,23 @@ async def test_mail_waits_while_smtp_is_down_then_leaves_once(database, clock):
     assert set(statuses) == {OutboxStatus.SENT}
 
 
-async def test_an_imap_connection_cut_mid_fetch_loses_and_doubles_nothing(
-    database, clock, settings, dovecot, mailbox, proxy_to
-):
-    count = 12
-    for number in range(count):
-        await dovecot.append(
-            mailbox,
-            mfs(f"""\
-                From: Customer {number} <customer{number}@example.org>
-                To: {HELP}
-                Subject: Order {number} has not arrived
-                Message-ID: <order-{number}@example.org>
+def order_mail(number: int) -> bytes:
+    return mfs(f"""\
+        From: Customer {number} <customer{number}@example.org>
+        To: {HELP}
+        Subject: Order {number} has not arrived
+        Message-ID: <order-{number}@example.org>
 
-                It has been a week. {"Still nothing. " * 40}
-                """),
-        )
-    proxy = await proxy_to(dovecot.port)
+        It has been a week. {"Still nothing. " * 40}
+        """)
+
+
+def reader_through(proxy, database, settings, clock, dovecot, mailbox, **options):
+    """Return an IMAP reader of the mailbox through the proxy, quick to give a silent connection up.
+
+    The command time-out stays at its default (30 s), longer than the tests wait: only noticing a dead
+    connection by its silence or its loss gets them through.
+    """
     settings = replace(
         settings,
         imap_host="127.0.0.1",
@@ -214,24 +214,73 @@ async def test_an_imap_connection_cut_mid_fetch_loses_and_doubles_nothing(
     )
     reader = build_imap_reader(database, settings, None, clock, mailbox=mailbox)
     reader.backoff_initial = 0.2
-    # A connection lost mid-command is noticed at the command's time-out (30 s by default): shorten it here.
-    reader.account = replace(reader.account, timeout=2.0)
-    # The greeting, login and select take well under 2 kB; the messages are ~700 bytes each.
-    proxy.cut_after(4000)
-    task = asyncio.create_task(reader.run())
-    try:
+    reader.account = replace(reader.account, read_timeout=1.0)
+    for name, value in options.items():
+        setattr(reader, name, value)
+    return reader
 
-        async def all_in():
-            kept = await contacts_by_external_id(database, Channel.EMAIL)
-            return kept if len(kept) == count else None
 
-        kept = await eventually(all_in, seconds=30)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert proxy.connections >= 2  # the cut was real: the reader had to connect again
-    assert kept is not None
-    assert set(kept.values()) == {1}
+async def taken_in(database: Database, count: int) -> dict[str, int] | None:
+    """Wait until `count` mails are in (as contacts); return how often each is, or None if they did not come."""
+
+    async def all_in():
+        kept = await contacts_by_external_id(database, Channel.EMAIL)
+        return kept if len(kept) == count else None
+
+    return await eventually(all_in, seconds=15)
+
+
+async def assert_acknowledged_once(database: Database, count: int) -> None:
     async with database.transaction() as session:
         acknowledgements = (await session.scalars(select(OutboxMessage.to_address))).all()
     assert sorted(acknowledgements) == sorted(f"customer{number}@example.org" for number in range(count))
+
+
+@pytest.mark.parametrize("fault", ["cut", "stall"])
+async def test_an_imap_connection_lost_mid_fetch_loses_and_doubles_nothing(
+    database, clock, settings, dovecot, mailbox, proxy_to, fault
+):
+    count = 12
+    for number in range(count):
+        await dovecot.append(mailbox, order_mail(number))
+    proxy = await proxy_to(dovecot.port)
+    reader = reader_through(proxy, database, settings, clock, dovecot, mailbox)
+    # The greeting, login and select take well under 2 kB; the messages are ~700 bytes each. A cut connection
+    # is reset; a stalled one just goes quiet, as when a NAT on the way forgot it.
+    (proxy.cut_after if fault == "cut" else proxy.stall_after)(4000)
+    task = asyncio.create_task(reader.run())
+    try:
+        kept = await taken_in(database, count)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert proxy.connections >= 2  # the fault was real: the reader had to connect again
+    assert kept is not None
+    assert set(kept.values()) == {1}
+    await assert_acknowledged_once(database, count)
+
+
+async def test_an_imap_connection_gone_silent_in_idle_is_replaced(
+    database, clock, settings, dovecot, mailbox, proxy_to
+):
+    await dovecot.append(mailbox, order_mail(0))
+    proxy = await proxy_to(dovecot.port)
+    # IDLE for 25 minutes, but with a sign of life asked for every second.
+    reader = reader_through(proxy, database, settings, clock, dovecot, mailbox, heartbeat=1.0)
+    task = asyncio.create_task(reader.run())
+    try:
+        assert await taken_in(database, 1)
+
+        async def idling():
+            return proxy.upstream.endswith(b" IDLE\r\n")
+
+        assert await eventually(idling)
+        proxy.stall()  # the server's push of the next mail never arrives; nothing says the connection is gone
+        await dovecot.append(mailbox, order_mail(1))
+        kept = await taken_in(database, 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert proxy.connections == 2
+    assert kept == {"<order-0@example.org>": 1, "<order-1@example.org>": 1}
+    await assert_acknowledged_once(database, 2)
