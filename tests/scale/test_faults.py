@@ -18,10 +18,13 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
+from contact_center.channels.email.config import email_intake
+from contact_center.channels.email.intake import take_in_message
 from contact_center.channels.email.transport import EmailTransport
 from contact_center.channels.email.worker import build_imap_reader
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.db import Database
+from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.models import Case, Channel, Contact, OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.services.outbox import Outbound, do_enqueue, retry_delay
 from contact_center.web.app import create_app
@@ -78,6 +81,36 @@ async def test_after_a_redis_restart_every_waiting_contact_is_back_in_its_queue(
             expect=201,
         )
         waiting.append(received["contact"]["id"])
+    # Queues without a row: the default one, and a mailbox's (as IMAP_MAILBOXES names it) that only routing knows.
+    received = await sam.post(
+        "/api/v1/contacts", {"channel": "sms", "external_id": "SM-9", "address": "+14155550109"}, expect=201
+    )
+    in_default = received["contact"]["id"]
+    mail = mfs(f"""\
+        From: Customer <returns@example.org>
+        To: {HELP}
+        Subject: Sending it back
+        Message-ID: <return-1@example.org>
+
+        How do I send the kettle back?
+        """)
+    taken = await take_in_message(
+        database,
+        mail,
+        clock.now(),
+        router=dispatcher,
+        auto_reply=False,
+        smtp_from=HELP,
+        intake=email_intake(settings, queue="returns"),
+    )
+    in_returns = taken.contact_id
+    queued = dict.fromkeys(waiting, "billing") | {in_default: DEFAULT_QUEUE, in_returns: "returns"}
+
+    async def queues():
+        found = {contact: await dispatcher.backend.get_task(task_id_for(contact)) for contact in queued}
+        return {contact: view.task.queue for contact, view in found.items() if view is not None}
+
+    assert await queues() == queued
     assert [await dispatcher.position(contact) for contact in waiting] == [1, 2, 3]
 
     private_redis.kill()  # without persistence: the routing state is gone with it
@@ -85,19 +118,20 @@ async def test_after_a_redis_restart_every_waiting_contact_is_back_in_its_queue(
 
     async def positions():
         try:
-            found = [await dispatcher.position(contact) for contact in waiting]
+            found = [await dispatcher.position(contact) for contact in [*waiting, in_default, in_returns]]
         except (RedisError, OSError):
             return None
         return found if all(found) else None
 
-    assert await eventually(positions) == [1, 2, 3]  # in the order they arrived, from the case store
+    assert await eventually(positions) == [1, 2, 3, 1, 1]  # in the order they arrived, from the case store
+    assert await queues() == queued  # each in the queue it waited in
 
     # The agent comes back (presence lived in Redis too) and is offered the oldest contact first, once.
     bob = await sign_in(client, "bob")
     await bob.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
     offers = await bob.get("/api/v1/me/offers")
     assert offers
-    assert {o["contact_id"] for o in offers} <= set(waiting)
+    assert {o["contact_id"] for o in offers} <= set(queued)
     [offer] = [o for o in offers if o["contact_id"] == waiting[0]]
     await bob.post(f"/api/v1/reservations/{offer['reservation_id']}/accept", expect=200)
     await bob.post(f"/api/v1/reservations/{offer['reservation_id']}/accept", expect=409)
