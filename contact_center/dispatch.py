@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -268,6 +269,8 @@ class Dispatcher:
                 queue = queues.get(queue_name)
                 if queue is not None and contact.queue_id != queue.id:
                     contact.queue_id = queue.id
+                elif queue is None and contact.queue_name != queue_name:
+                    contact.queue_name = queue_name  # the store's only record of this queue, for `rebuild`
                 last = {"last_agent": str(last_agent_id)} if last_agent_id else {}
                 tasks.append(
                     Task(
@@ -420,12 +423,12 @@ class Dispatcher:
         async with self.database.transaction() as session:
             rows = (
                 await session.execute(
-                    select(Contact, Queue.name)
+                    select(Contact, func.coalesce(Queue.name, Contact.queue_name))
                     .join(Queue, col(Queue.id) == Contact.queue_id, isouter=True)
                     .where(
                         col(Contact.answered_at).is_(None),
                         col(Contact.ended_at).is_(None),
-                        col(Contact.queue_id).is_not(None),
+                        col(Contact.queue_id).is_not(None) | col(Contact.queue_name).is_not(None),
                     )
                 )
             ).all()

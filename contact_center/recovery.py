@@ -4,6 +4,8 @@ Redis holds routing state but is not its record: a Redis that restarts without p
 comes back empty. Each server process keeps watch on a marker key under the routing prefix; the marker
 disappears with everything else, and the first process to notice sets it again (`SET NX`, so one process
 rebuilds) and loads agents and waiting contacts from the store (`Dispatcher.sync_agents`, `Dispatcher.rebuild`).
+Each contact goes back to the queue it waited in: the store knows it by `contacts.queue_id`, or, for a queue with no
+`queues` row (the default one, or one named only by the routing rules or a mailbox), by `contacts.queue_name`.
 Agents come back offline: their presence lived in Redis, and their desktops set it again.
 """
 

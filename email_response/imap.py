@@ -46,7 +46,14 @@ IDLE (RFC 2177) is used when the server offers it and re-issued every `idle_rene
 default: RFC 2177 §3 says servers may log a client out after 30 minutes, hence "before 29 minutes"); otherwise
 the mailbox is polled every `poll_interval` seconds. A lost connection or failed login is retried with
 exponential backoff (`backoff_initial` doubling up to `backoff_max`, with jitter), reset once a connection is
-up. Run one reader per mailbox: two readers on one mailbox would both handle new messages (de-duplication by
+up.
+
+A connection can die without a word (a NAT forgets it, a peer hangs, a cable is pulled): nothing arrives and
+nothing says so. Three things notice it well before the command time-out (`ImapAccount.timeout`, a ceiling
+for a whole command): while an answer is expected, `ImapAccount.read_timeout` seconds without a single byte
+end the connection; every `heartbeat` seconds of waiting (in IDLE: DONE, NOOP, IDLE again) the server must
+answer, which also keeps NATs and the server's own idle limit at bay; and TCP keepalive probes the peer of a
+silent socket. Run one reader per mailbox: two readers on one mailbox would both handle new messages (de-duplication by
 Message-ID keeps that correct, but it is wasted work).
 """
 
@@ -57,12 +64,14 @@ import contextlib
 import logging
 import random
 import re
+import socket
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aioimaplib
 
@@ -87,7 +96,14 @@ _MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
 # Headers of any sane message fit; the body is not needed to find a message's lane.
 _HEADER_BYTES = 64 * 1024
 
+# TCP keepalive on the IMAP socket: probe after this many seconds of silence, every few seconds, give up after
+# a few unanswered probes; TCP_USER_TIMEOUT drops a connection whose sent data stays unacknowledged as long.
+_KEEPALIVE_IDLE = 10
+_KEEPALIVE_INTERVAL = 5
+_KEEPALIVE_PROBES = 3
+
 MessageHandler = Callable[[int, bytes], Awaitable[None]]
+_T = TypeVar("_T")
 
 
 class ImapStateStore(Protocol):
@@ -129,7 +145,11 @@ class ImapAccount:
     password: str = ""
     mailbox: str = "INBOX"
     use_tls: bool = False
+    # The longest a whole command may take.
     timeout: float = 30.0
+    # The longest the server may stay silent while an answer is expected: a connection silent for that long is
+    # taken for dead (a large FETCH that keeps streaming is fine).
+    read_timeout: float = 10.0
 
     @property
     def state_key(self) -> str:
@@ -157,18 +177,66 @@ class _Connection:
         self.uidvalidity = 0
         self.keywords_allowed = False
         self.idle_supported = False
-        client_class = aioimaplib.IMAP4_SSL if account.use_tls else aioimaplib.IMAP4
-        self.client = client_class(
-            host=account.host, port=account.port, timeout=account.timeout, conn_lost_cb=self._on_lost
+        self._loop = asyncio.get_running_loop()
+        self.last_received = self._loop.time()
+        self.client = aioimaplib.IMAP4(
+            host=account.host,
+            port=account.port,
+            timeout=account.timeout,
+            conn_lost_cb=self._on_lost,
+            ssl_context=ssl.create_default_context() if account.use_tls else None,
         )
+        # aioimaplib keeps no clock of what arrives: note it, for `_call` to tell a silent connection.
+        protocol = self.client.protocol
+        received = protocol.data_received
+
+        def data_received(data: bytes) -> None:
+            self.last_received = self._loop.time()
+            received(data)
+
+        protocol.data_received = data_received
 
     def _on_lost(self, exc: Exception | None) -> None:
         self.lost.set()
 
+    def _drop(self) -> None:
+        """Give the connection up: close the socket at once (a dead peer will not answer a LOGOUT)."""
+        self.lost.set()
+        transport = getattr(self.client.protocol, "transport", None)
+        if transport is not None:
+            transport.abort()
+
+    async def _call(self, command: Awaitable[_T], what: str) -> _T:
+        """Await a command's answer; fail as soon as the connection is lost or silent for `read_timeout`.
+
+        aioimaplib would only notice either at the command's time-out, and not at all for a lost connection.
+        """
+        started = self._loop.time()
+        answer = asyncio.ensure_future(command)
+        lost = asyncio.ensure_future(self.lost.wait())
+        try:
+            while True:
+                silent_until = max(started, self.last_received) + self.account.read_timeout
+                left = silent_until - self._loop.time()
+                if left <= 0:
+                    self._drop()
+                    raise ImapError(f"{what}: no answer for {self.account.read_timeout:g}s")
+                done, _ = await asyncio.wait({answer, lost}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if answer in done:
+                    return answer.result()
+                if lost in done:
+                    raise ImapError(f"connection lost during {what}")
+        finally:
+            answer.cancel()
+            lost.cancel()
+
     async def open(self) -> None:
-        await self.client.wait_hello_from_server()
-        login = _check(await self.client.login(self.account.username, self.account.password), "LOGIN")
-        selected = _check(await self.client.select(_quote(self.account.mailbox)), "SELECT")
+        await self._call(self.client.wait_hello_from_server(), "connect")
+        self._keep_alive()
+        login = _check(
+            await self._call(self.client.login(self.account.username, self.account.password), "LOGIN"), "LOGIN"
+        )
+        selected = _check(await self._call(self.client.select(_quote(self.account.mailbox)), "SELECT"), "SELECT")
         lines = b"\n".join(line for line in selected.lines if isinstance(line, bytes))
         found = _UIDVALIDITY.search(lines)
         if found is None:
@@ -179,12 +247,31 @@ class _Connection:
         login_caps = b" ".join(line for line in login.lines if isinstance(line, bytes))
         self.idle_supported = self.client.has_capability("IDLE") or b" IDLE" in login_caps
 
+    def _keep_alive(self) -> None:
+        """Have the kernel probe a silent connection, and drop one whose data stays unacknowledged."""
+        transport = getattr(self.client.protocol, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        options = {
+            "TCP_KEEPIDLE": _KEEPALIVE_IDLE,
+            "TCP_KEEPINTVL": _KEEPALIVE_INTERVAL,
+            "TCP_KEEPCNT": _KEEPALIVE_PROBES,
+            "TCP_USER_TIMEOUT": 1000 * (_KEEPALIVE_IDLE + _KEEPALIVE_INTERVAL * _KEEPALIVE_PROBES),
+        }
+        for name, value in options.items():
+            option = getattr(socket, name, None)  # Linux has them all; other systems some
+            if option is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
     def ensure_alive(self) -> None:
         if self.lost.is_set():
             raise ImapError("connection lost")
 
     async def _uid_search(self, criteria: str) -> set[int]:
-        response = _check(await self.client.uid_search(criteria, charset=None), "UID SEARCH")
+        response = _check(await self._call(self.client.uid_search(criteria, charset=None), "UID SEARCH"), "UID SEARCH")
         uids: set[int] = set()
         for line in response.lines[:-1]:
             if isinstance(line, bytes):
@@ -204,7 +291,9 @@ class _Connection:
     async def fetch(self, uids: list[int]) -> dict[int, bytes]:
         self.ensure_alive()
         uid_set = ",".join(str(uid) for uid in uids)
-        response = _check(await self.client.uid("fetch", uid_set, "(UID BODY.PEEK[])"), "UID FETCH")
+        response = _check(
+            await self._call(self.client.uid("fetch", uid_set, "(UID BODY.PEEK[])"), "UID FETCH"), "UID FETCH"
+        )
         found: dict[int, bytes] = {}
         lines = response.lines
         for index, line in enumerate(lines):
@@ -222,25 +311,47 @@ class _Connection:
         self.ensure_alive()
         flags = f"(\\Seen {DONE_KEYWORD})" if self.keywords_allowed else "(\\Seen)"
         uid_set = ",".join(str(uid) for uid in uids)
-        _check(await self.client.uid("store", uid_set, "+FLAGS.SILENT", flags), "UID STORE")
+        _check(await self._call(self.client.uid("store", uid_set, "+FLAGS.SILENT", flags), "UID STORE"), "UID STORE")
 
-    async def wait_for_news(self, idle_renew: float, poll_interval: float) -> None:
-        """Return when the mailbox may have changed: on an IDLE push, at IDLE renewal, or after a poll interval."""
+    async def wait_for_news(self, idle_renew: float, poll_interval: float, heartbeat: float) -> None:
+        """Return when the mailbox may have changed: on an IDLE push, at IDLE renewal, or after a poll interval.
+
+        Every `heartbeat` seconds of the wait the server is asked for a sign of life (in IDLE: DONE, NOOP, IDLE
+        again), so a connection that died silently is noticed then, not at the end of the wait.
+        """
         self.ensure_alive()
-        if not self.idle_supported:
-            await _race(asyncio.sleep(poll_interval), self.lost.wait())
-            self.ensure_alive()
-            return
-        idle = await self.client.idle_start(timeout=idle_renew)
-        with contextlib.suppress(TimeoutError):
-            await _race(self.client.wait_server_push(timeout=idle_renew + 60), self.lost.wait())
-        self.ensure_alive()
-        # RFC 2177: DONE ends the IDLE; the tagged OK that answers it must arrive before the next command.
-        self.client.idle_done()
+        end = self._loop.time() + (idle_renew if self.idle_supported else poll_interval)
+        while True:
+            wait = max(0.0, min(heartbeat, end - self._loop.time()))
+            if self.idle_supported:
+                news = await self._idle(wait)
+            else:
+                await _race(asyncio.sleep(wait), self.lost.wait())
+                self.ensure_alive()
+                news = False
+            if news or self._loop.time() >= end:
+                return
+            noop = _check(await self._call(self.client.noop(), "NOOP"), "NOOP")
+            # A server reports new mail in the answer to NOOP too (RFC 3501 §6.1.2).
+            if any(isinstance(line, bytes) and line.endswith((b"EXISTS", b"RECENT")) for line in noop.lines):
+                return
+
+    async def _idle(self, wait: float) -> bool:
+        """IDLE for up to `wait` seconds; tell whether the server pushed something meanwhile."""
+        idle = await self._call(self.client.idle_start(timeout=wait), "IDLE")
         try:
-            await asyncio.wait_for(idle, self.account.timeout)
+            pushed: object = None
+            with contextlib.suppress(TimeoutError):
+                pushed = await _race(
+                    self.client.wait_server_push(timeout=wait + self.account.read_timeout), self.lost.wait()
+                )
+            self.ensure_alive()
+            # RFC 2177: DONE ends the IDLE; the tagged OK that answers it must arrive before the next command.
+            self.client.idle_done()
+            await self._call(idle, "IDLE")
         finally:
             idle.cancel()
+        return isinstance(pushed, list)
 
     async def close(self) -> None:
         if not self.lost.is_set():
@@ -255,16 +366,15 @@ class _Connection:
         await asyncio.sleep(0)
 
 
-async def _race(first: Awaitable[Any], second: Awaitable[Any]) -> None:
-    """Await whichever finishes first, cancel the other, and re-raise an error from the winner."""
+async def _race(first: Awaitable[Any], second: Awaitable[Any]) -> object:
+    """Await whichever finishes first, cancel the other; return the winner's result or re-raise its error."""
     tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
-    for task in done:
-        task.result()
+    return next(task for task in tasks if task in done).result()
 
 
 @dataclass(frozen=True)
@@ -295,6 +405,7 @@ class ImapReader:
         *,
         poll_interval: float = 60.0,
         idle_renew: float = 25 * 60.0,
+        heartbeat: float = 60.0,
         retry_delay: float = 30.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 300.0,
@@ -307,6 +418,8 @@ class ImapReader:
         self.handler = handler
         self.poll_interval = poll_interval
         self.idle_renew = idle_renew
+        # Seconds of waiting (IDLE or between polls) after which the server must show it is there.
+        self.heartbeat = heartbeat
         self.retry_delay = retry_delay
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -337,7 +450,7 @@ class ImapReader:
                     elif not result.found:
                         # Only an empty search means we are up to date: mail that arrived during a round was
                         # reported in that round's responses, and IDLE would not announce it again.
-                        await connection.wait_for_news(self.idle_renew, self.poll_interval)
+                        await connection.wait_for_news(self.idle_renew, self.poll_interval, self.heartbeat)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of the connection is retried after a pause.

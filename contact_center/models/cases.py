@@ -169,6 +169,9 @@ class Contact(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=320)
     thread_key: str | None = Field(default=None, max_length=255, index=True)
     queue_id: int | None = Field(default=None, foreign_key="queues.id")
+    # The routing queue of a contact routed to a queue without a `queues` row (one of the routing rules only, or
+    # the default): what puts it back in that queue when routing state is rebuilt (`Dispatcher.rebuild`).
+    queue_name: str | None = Field(default=None, max_length=255)
     agent_id: int | None = Field(default=None, foreign_key="agents.id")
     started_at: datetime = Field(sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

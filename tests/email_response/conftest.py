@@ -22,7 +22,16 @@ import pytest
 from email_response.parsing import ParsedMessage, parse_message
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/fixtures/email"
-DOVECOT_TEMPLATE = Path(__file__).resolve().parents[2].parent / "shared/services/dovecot.conf.template"
+# The machine's shared services sit beside the checkout (`/work/main` -> `/work/shared`), or further up for a
+# worktree (`/work/wt/<name>` -> `/work/shared`).
+DOVECOT_TEMPLATE = next(
+    (
+        found
+        for parent in Path(__file__).resolve().parents[2].parents
+        if (found := parent / "shared/services/dovecot.conf.template").exists()
+    ),
+    Path(__file__).resolve().parents[3] / "shared/services/dovecot.conf.template",
+)
 USER = "agent@example.test"
 PASSWORD = "secret"
 

@@ -18,10 +18,13 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 from twilio.request_validator import RequestValidator
 
+from contact_center.channels.email.config import email_intake
+from contact_center.channels.email.intake import take_in_message
 from contact_center.channels.email.transport import EmailTransport
 from contact_center.channels.email.worker import build_imap_reader
 from contact_center.channels.twilio.options import TwilioOptions
 from contact_center.db import Database
+from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.models import Case, Channel, Contact, OutboxChannel, OutboxMessage, OutboxStatus
 from contact_center.services.outbox import Outbound, do_enqueue, retry_delay
 from contact_center.web.app import create_app
@@ -78,6 +81,36 @@ async def test_after_a_redis_restart_every_waiting_contact_is_back_in_its_queue(
             expect=201,
         )
         waiting.append(received["contact"]["id"])
+    # Queues without a row: the default one, and a mailbox's (as IMAP_MAILBOXES names it) that only routing knows.
+    received = await sam.post(
+        "/api/v1/contacts", {"channel": "sms", "external_id": "SM-9", "address": "+14155550109"}, expect=201
+    )
+    in_default = received["contact"]["id"]
+    mail = mfs(f"""\
+        From: Customer <returns@example.org>
+        To: {HELP}
+        Subject: Sending it back
+        Message-ID: <return-1@example.org>
+
+        How do I send the kettle back?
+        """)
+    taken = await take_in_message(
+        database,
+        mail,
+        clock.now(),
+        router=dispatcher,
+        auto_reply=False,
+        smtp_from=HELP,
+        intake=email_intake(settings, queue="returns"),
+    )
+    in_returns = taken.contact_id
+    queued = dict.fromkeys(waiting, "billing") | {in_default: DEFAULT_QUEUE, in_returns: "returns"}
+
+    async def queues():
+        found = {contact: await dispatcher.backend.get_task(task_id_for(contact)) for contact in queued}
+        return {contact: view.task.queue for contact, view in found.items() if view is not None}
+
+    assert await queues() == queued
     assert [await dispatcher.position(contact) for contact in waiting] == [1, 2, 3]
 
     private_redis.kill()  # without persistence: the routing state is gone with it
@@ -85,19 +118,20 @@ async def test_after_a_redis_restart_every_waiting_contact_is_back_in_its_queue(
 
     async def positions():
         try:
-            found = [await dispatcher.position(contact) for contact in waiting]
+            found = [await dispatcher.position(contact) for contact in [*waiting, in_default, in_returns]]
         except (RedisError, OSError):
             return None
         return found if all(found) else None
 
-    assert await eventually(positions) == [1, 2, 3]  # in the order they arrived, from the case store
+    assert await eventually(positions) == [1, 2, 3, 1, 1]  # in the order they arrived, from the case store
+    assert await queues() == queued  # each in the queue it waited in
 
     # The agent comes back (presence lived in Redis too) and is offered the oldest contact first, once.
     bob = await sign_in(client, "bob")
     await bob.post("/api/v1/me/activity", {"activity": "available"}, expect=200)
     offers = await bob.get("/api/v1/me/offers")
     assert offers
-    assert {o["contact_id"] for o in offers} <= set(waiting)
+    assert {o["contact_id"] for o in offers} <= set(queued)
     [offer] = [o for o in offers if o["contact_id"] == waiting[0]]
     await bob.post(f"/api/v1/reservations/{offer['reservation_id']}/accept", expect=200)
     await bob.post(f"/api/v1/reservations/{offer['reservation_id']}/accept", expect=409)
@@ -187,23 +221,23 @@ async def test_mail_waits_while_smtp_is_down_then_leaves_once(database, clock):
     assert set(statuses) == {OutboxStatus.SENT}
 
 
-async def test_an_imap_connection_cut_mid_fetch_loses_and_doubles_nothing(
-    database, clock, settings, dovecot, mailbox, proxy_to
-):
-    count = 12
-    for number in range(count):
-        await dovecot.append(
-            mailbox,
-            mfs(f"""\
-                From: Customer {number} <customer{number}@example.org>
-                To: {HELP}
-                Subject: Order {number} has not arrived
-                Message-ID: <order-{number}@example.org>
+def order_mail(number: int) -> bytes:
+    return mfs(f"""\
+        From: Customer {number} <customer{number}@example.org>
+        To: {HELP}
+        Subject: Order {number} has not arrived
+        Message-ID: <order-{number}@example.org>
 
-                It has been a week. {"Still nothing. " * 40}
-                """),
-        )
-    proxy = await proxy_to(dovecot.port)
+        It has been a week. {"Still nothing. " * 40}
+        """)
+
+
+def reader_through(proxy, database, settings, clock, dovecot, mailbox, **options):
+    """Return an IMAP reader of the mailbox through the proxy, quick to give a silent connection up.
+
+    The command time-out stays at its default (30 s), longer than the tests wait: only noticing a dead
+    connection by its silence or its loss gets them through.
+    """
     settings = replace(
         settings,
         imap_host="127.0.0.1",
@@ -214,24 +248,73 @@ async def test_an_imap_connection_cut_mid_fetch_loses_and_doubles_nothing(
     )
     reader = build_imap_reader(database, settings, None, clock, mailbox=mailbox)
     reader.backoff_initial = 0.2
-    # A connection lost mid-command is noticed at the command's time-out (30 s by default): shorten it here.
-    reader.account = replace(reader.account, timeout=2.0)
-    # The greeting, login and select take well under 2 kB; the messages are ~700 bytes each.
-    proxy.cut_after(4000)
-    task = asyncio.create_task(reader.run())
-    try:
+    reader.account = replace(reader.account, read_timeout=1.0)
+    for name, value in options.items():
+        setattr(reader, name, value)
+    return reader
 
-        async def all_in():
-            kept = await contacts_by_external_id(database, Channel.EMAIL)
-            return kept if len(kept) == count else None
 
-        kept = await eventually(all_in, seconds=30)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert proxy.connections >= 2  # the cut was real: the reader had to connect again
-    assert kept is not None
-    assert set(kept.values()) == {1}
+async def taken_in(database: Database, count: int) -> dict[str, int] | None:
+    """Wait until `count` mails are in (as contacts); return how often each is, or None if they did not come."""
+
+    async def all_in():
+        kept = await contacts_by_external_id(database, Channel.EMAIL)
+        return kept if len(kept) == count else None
+
+    return await eventually(all_in, seconds=15)
+
+
+async def assert_acknowledged_once(database: Database, count: int) -> None:
     async with database.transaction() as session:
         acknowledgements = (await session.scalars(select(OutboxMessage.to_address))).all()
     assert sorted(acknowledgements) == sorted(f"customer{number}@example.org" for number in range(count))
+
+
+@pytest.mark.parametrize("fault", ["cut", "stall"])
+async def test_an_imap_connection_lost_mid_fetch_loses_and_doubles_nothing(
+    database, clock, settings, dovecot, mailbox, proxy_to, fault
+):
+    count = 12
+    for number in range(count):
+        await dovecot.append(mailbox, order_mail(number))
+    proxy = await proxy_to(dovecot.port)
+    reader = reader_through(proxy, database, settings, clock, dovecot, mailbox)
+    # The greeting, login and select take well under 2 kB; the messages are ~700 bytes each. A cut connection
+    # is reset; a stalled one just goes quiet, as when a NAT on the way forgot it.
+    (proxy.cut_after if fault == "cut" else proxy.stall_after)(4000)
+    task = asyncio.create_task(reader.run())
+    try:
+        kept = await taken_in(database, count)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert proxy.connections >= 2  # the fault was real: the reader had to connect again
+    assert kept is not None
+    assert set(kept.values()) == {1}
+    await assert_acknowledged_once(database, count)
+
+
+async def test_an_imap_connection_gone_silent_in_idle_is_replaced(
+    database, clock, settings, dovecot, mailbox, proxy_to
+):
+    await dovecot.append(mailbox, order_mail(0))
+    proxy = await proxy_to(dovecot.port)
+    # IDLE for 25 minutes, but with a sign of life asked for every second.
+    reader = reader_through(proxy, database, settings, clock, dovecot, mailbox, heartbeat=1.0)
+    task = asyncio.create_task(reader.run())
+    try:
+        assert await taken_in(database, 1)
+
+        async def idling():
+            return proxy.upstream.endswith(b" IDLE\r\n")
+
+        assert await eventually(idling)
+        proxy.stall()  # the server's push of the next mail never arrives; nothing says the connection is gone
+        await dovecot.append(mailbox, order_mail(1))
+        kept = await taken_in(database, 2)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert proxy.connections == 2
+    assert kept == {"<order-0@example.org>": 1, "<order-1@example.org>": 1}
+    await assert_acknowledged_once(database, 2)

@@ -146,6 +146,7 @@ class Watch:
         self.dialogs: list[str] = []
         self.problems: list[str] = []
         self.shown: list[str] = []
+        self._visitor: Any = None
 
     async def page(self) -> Any:
         page = await self.context.new_page()
@@ -165,10 +166,11 @@ class Watch:
             self.shown.append(where)
 
     async def visit(self, path: str) -> None:
-        page = await self.page()
-        await page.goto(f"{self.base}{path}")
-        await self.check(page, path)
-        await page.close()
+        # One tab goes from page to page (a navigation ends the last page's scripts): a new tab each costs more.
+        if self._visitor is None:
+            self._visitor = await self.page()
+        await self._visitor.goto(f"{self.base}{path}")
+        await self.check(self._visitor, path)
 
 
 def _page_paths(route: Route, values: dict[str, list[str]]) -> list[str]:
