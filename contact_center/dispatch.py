@@ -45,7 +45,14 @@ from contact_center.services.cases import do_assign_case, get_case
 from contact_center.services.timeline import record_event
 from contact_center.settings import ConfigError, Settings
 from routing.backend import RoutingBackend
-from routing.errors import InvalidTransition, ReservationConflict, UnknownAgent, UnknownTask, WorkflowConfigError
+from routing.errors import (
+    InvalidTransition,
+    ReservationConflict,
+    RoutingError,
+    UnknownAgent,
+    UnknownTask,
+    WorkflowConfigError,
+)
 from routing.events import (
     Event,
     TaskAbandoned,
@@ -223,18 +230,25 @@ class Dispatcher:
         A contact already queued, answered or ended is left alone; one that does not exist raises NotFound (and the
         others are not routed: `submit` then routes them one by one).
         """
+        # A contact submitted again (a retried webhook) is refused by the engine as already there: one pipelined
+        # round trip for the whole batch instead of a look-up and a submit per contact.
         waiting: dict[int, RouteRequest] = {}
         for request in requests:
-            if request.contact_id in waiting:
-                continue
-            if await self.backend.get_task(task_id_for(request.contact_id)) is None:
-                waiting[request.contact_id] = request
-        if waiting:
-            tasks = await self._tasks(waiting)
-            events: list[Event] = []
-            for task in tasks:
-                events.extend(await self.backend.submit(task, self.now()))
-            await self._apply(events)
+            waiting.setdefault(request.contact_id, request)
+        tasks = await self._tasks(waiting)
+        events: list[Event] = []
+        refused: list[RoutingError] = []
+        for task, outcome in zip(tasks, await self.backend.submit_many(tasks, self.now()), strict=True):
+            if isinstance(outcome, InvalidTransition) and await self.backend.get_task(task.id) is not None:
+                continue  # already queued
+            if isinstance(outcome, RoutingError):
+                refused.append(outcome)
+            else:
+                events.extend(outcome)
+        # What the engine decided for the others stands, so it is written before a refusal is reported.
+        await self._apply(events)
+        if refused:
+            raise refused[0]
         return [None] * len(requests)
 
     async def _tasks(self, waiting: dict[int, RouteRequest]) -> list[Task]:

@@ -32,12 +32,11 @@ __all__ = ["IntakeQueue", "Then"]
 #: More to write in the contact's own transaction, once the contact and its case exist.
 Then = Callable[[AsyncSession, ContactResult], Awaitable[None]]
 
-# A batch's transaction holds its rows' locks (a customer's open case) until it commits, and `receive_contacts`
-# still takes a batch's contacts one after another: batches stay small so those locks stay short, and several are
-# written at once (each holds one pooled connection) so PostgreSQL is kept busy while one waits on a round trip.
-# Once `receive_contacts` costs a fixed number of statements per batch, a larger limit pays.
-BATCH_LIMIT = 16
-WRITERS = 8
+# `receive_contacts` costs a fixed number of statements per batch, so large batches pay; a few are written at once
+# (each holds one pooled connection) so PostgreSQL is kept busy while one waits on a round trip. A batch's
+# transaction holds its rows' locks (a customer's open case) only for those few statements.
+BATCH_LIMIT = 64
+WRITERS = 4
 
 
 @dataclass(frozen=True)

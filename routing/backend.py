@@ -11,9 +11,11 @@ HTTP 409.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from routing.engine import TaskView, WaitingTask
+from routing.errors import RoutingError
 from routing.events import Event
 from routing.models import Activity, AgentState, Reservation, Task
 from routing.statistics import AgentStatistics, QueueStatistics
@@ -39,6 +41,10 @@ class RoutingBackend(Protocol):
 
     async def submit(self, task: Task, now: float) -> list[Event]:
         """Queue a new task, offering it at once when a qualified agent has capacity."""
+        ...
+
+    async def submit_many(self, tasks: Sequence[Task], now: float) -> list[list[Event] | RoutingError]:
+        """Queue tasks in order, each its own decision; a task refused gives its error in its place."""
         ...
 
     async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:

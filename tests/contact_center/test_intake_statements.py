@@ -39,9 +39,11 @@ STRANGER = "+14155550199"
 NEW_SMS_FROM_KNOWN_CUSTOMER = 9
 SMS_JOINING_OPEN_CASE = 7
 NEW_SMS_FROM_STRANGER = 9
-REPEATED_WEBHOOK = 1
+# A retried webhook finds its contact, and routing reads it once more: new contacts, by far the most, are not
+# looked up in Redis before their submit (the engine refuses a task it holds), so a batch is one round trip.
+REPEATED_WEBHOOK = 2
 API_CONTACT_WITHOUT_ROUTING = 6
-ROUTING_TWICE = 2
+ROUTING_TWICE = 3  # read + queue_name, then the second submit's read (refused by the engine)
 CHAT_START_FROM_KNOWN_EMAIL = 13
 # Statements for a whole batch of contacts of every kind (new numbers, known customers joining their case or
 # opening one, a repeated id): each lookup is one query and each table one INSERT, however many contacts.
