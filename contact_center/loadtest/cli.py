@@ -15,9 +15,11 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -49,6 +51,8 @@ FLOW = Path(__file__).with_name("flow.yaml")
 TARGET_CONTACTS_PER_S = 1000
 TARGET_P99_MS = 100.0
 _READY_SECONDS = 120.0
+# How long the audit waits for webhooks answered from a backlog to be replayed into the store.
+_SETTLE_SECONDS = 90.0
 
 
 def register_bench(bench_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,22 +150,32 @@ async def _run_real(
             Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
         )
         # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
-        # 5 s): what is missing at the audit is then lost, not late.
+        # 5 s), before the audit; a backlog still replaying is waited for up to _SETTLE_SECONDS, so that what is
+        # missing at the end is lost, not late.
         await asyncio.sleep(7.0)
+        db = Database(settings.database_url)
+        try:
+            settled = time.monotonic()
+            while True:
+                audit = await audit_store(
+                    db,
+                    calls=recorded.accepted_calls,
+                    texts=recorded.accepted_texts,
+                    chats=recorded.started_chats,
+                    accepted=floor.accepted,
+                )
+                if not audit.lost or time.monotonic() - settled > _SETTLE_SECONDS:
+                    break
+                await asyncio.sleep(2.0)
+        finally:
+            await db.dispose()
     finally:
         await floor.stop()
-    db = Database(settings.database_url)
-    try:
-        audit = await audit_store(
-            db,
-            calls=recorded.accepted_calls,
-            texts=recorded.accepted_texts,
-            chats=recorded.started_chats,
-            accepted=floor.accepted,
-        )
-    finally:
-        await db.dispose()
-    return {"server": recorded.summary(), "audit": audit.as_dict(), "agent_outcomes": dict(floor.outcomes)}
+    return {
+        "server": recorded.summary(),
+        "audit": {**audit.as_dict(), "settled_after_s": round(7.0 + time.monotonic() - settled, 1)},
+        "agent_outcomes": dict(floor.outcomes),
+    }
 
 
 @contextlib.asynccontextmanager
@@ -238,8 +252,12 @@ def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str]]:
     probe.close()
     base = f"http://127.0.0.1:{port}"
     token = secrets.token_hex(16)
+    # A data directory of the run's own, like its database: a backlog journal left by this run's server must not
+    # be claimed and replayed by another deployment's.
+    data_dir = tempfile.mkdtemp(prefix="cc-load-")
     env = {
         **os.environ,
+        "DATA_DIR": data_dir,
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url or "",
         "REDIS_PREFIX": settings.redis_prefix,
@@ -259,6 +277,7 @@ def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str]]:
         yield base, base, token
     finally:
         _stop(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
