@@ -39,6 +39,10 @@ def unreachable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+# How long a stopping process waits for batches under way before it gives up on them.
+_GRACE_SECONDS = 5.0
+
+
 @dataclass
 class _Waiting(Generic[Item, Result]):
     item: Item
@@ -77,9 +81,19 @@ class GroupCommit(Generic[Item, Result]):
             writer.add_done_callback(self._writing.discard)
         return await answer
 
-    async def aclose(self) -> None:
-        """Wait until every item handed in so far has been written (at shutdown)."""
-        await asyncio.gather(*self._writing, return_exceptions=True)
+    async def aclose(self, grace: float = _GRACE_SECONDS) -> None:
+        """Wait until every item handed in so far has been written (at shutdown), for at most ``grace`` seconds.
+
+        A batch still stuck after that (the store is not answering) is cancelled, and its callers with it: a
+        webhook that gave up on the store has its note in the backlog already, so stopping loses nothing.
+        """
+        writers = list(self._writing)
+        if not writers:
+            return
+        _done, stuck = await asyncio.wait(writers, timeout=grace)
+        for writer in stuck:
+            writer.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
 
     async def _drain(self) -> None:
         while self._waiting:

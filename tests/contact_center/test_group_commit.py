@@ -103,3 +103,17 @@ async def test_a_caller_that_puts_again_as_soon_as_it_is_answered_is_written(wri
     writer = Writer()
     group = GroupCommit(writer.write, name="test", writers=writers)
     assert [await group.put(n) for n in range(5)] == [0, 2, 4, 6, 8]
+
+
+async def test_closing_waits_for_batches_under_way_but_not_for_a_store_that_never_answers():
+    writer = Writer()
+    group = GroupCommit(writer.write, name="test", limit=100)
+    answered = asyncio.create_task(group.put(1))
+    await group.aclose(grace=5)
+    assert await answered == 2
+    writer.gate.clear()  # the store stops answering
+    stuck = asyncio.create_task(group.put(2))
+    await asyncio.sleep(0)
+    await group.aclose(grace=0.05)
+    with pytest.raises(asyncio.CancelledError):
+        await stuck
