@@ -13,7 +13,10 @@ can take the lock on another's journal knows its owner is gone: it copies the no
 journal, fsyncs, deletes the orphan and replays them with its own. A crash between a replay's commit and its
 "done" line only means the note is replayed once more, which changes nothing.
 
-At most `limit` notes are kept, oldest dropped first with an error logged.
+At most `limit` notes are kept. A note is a promise (Twilio was told the call or text was received), so a full
+backlog never drops one it holds: it refuses the new note with `BacklogFull`, the webhook answers 503, and Twilio
+retries or sends the call or text to the number's fallback URL. Notes taken over from a dead process are promises
+too: they are always adopted, even past the limit, and new notes wait until replay makes room again.
 """
 
 from __future__ import annotations
@@ -34,11 +37,15 @@ from typing import IO, Any
 
 from contact_center.group_commit import GroupCommit
 
-__all__ = ["Backlog", "CallArrived", "CallEnded", "Pending", "SmsArrived", "VoicemailLeft"]
+__all__ = ["Backlog", "BacklogFull", "CallArrived", "CallEnded", "Pending", "SmsArrived", "VoicemailLeft"]
 
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".journal"
+
+
+class BacklogFull(Exception):
+    """The backlog holds `limit` notes already: the new one was not kept, so the webhook must not claim it was."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ class Backlog:
         self._path: Path | None = None
         # One writer of the journal at a time; `flush` also holds `_replaying` so replays never overlap.
         self._writing = asyncio.Lock()
-        self._adds: GroupCommit[Pending, None] = GroupCommit(self._add_many, name="twilio-backlog", limit=1000)
+        self._adds: GroupCommit[Pending, bool] = GroupCommit(self._add_many, name="twilio-backlog", limit=1000)
         self._replaying = asyncio.Lock()
 
     def __len__(self) -> int:
@@ -199,28 +206,28 @@ class Backlog:
         self._sync()
 
     async def add(self, item: Pending) -> None:
-        """Keep a note for later, on disk before this returns; beyond the limit the oldest is dropped (logged).
+        """Keep a note for later, on disk before this returns; raise `BacklogFull` when `limit` notes wait already.
 
         Notes of concurrent webhooks share one write and one fsync (group commit): while the store is away every
         webhook lands here, and one fsync each, one after another, would make Twilio wait on the disk.
         """
-        await self._adds.put(item)
+        if not await self._adds.put(item):
+            log.error("Twilio backlog full (%d notes): refused %r", len(self._items), item)
+            raise BacklogFull(f"the Twilio backlog holds {len(self._items)} notes already")
 
-    async def _add_many(self, items: Sequence[Pending]) -> list[None]:
+    async def _add_many(self, items: Sequence[Pending]) -> list[bool]:
+        """Journal the notes that fit under the limit, in arrival order; say for each whether it was kept."""
         async with self._writing:
+            room = max(self.limit - len(self._items), 0)
             numbered = []
-            for item in items:
+            for item in items[:room]:
                 self._seq += 1
                 numbered.append((self._seq, item))
-            if self._journal is not None:
+            if self._journal is not None and numbered:
                 lines = b"".join(_encode(seq, item) for seq, item in numbered)
                 await asyncio.to_thread(self._append, lines, sync=True)
             self._items.extend(numbered)
-            while len(self._items) > self.limit:
-                dropped_seq, dropped = self._items.pop(0)
-                log.error("Twilio backlog full: dropped %r", dropped)
-                await self._mark_done(dropped_seq)
-        return [None] * len(items)
+        return [index < room for index in range(len(items))]
 
     async def flush(self, apply: Callable[[Pending], Awaitable[None]]) -> int:
         """Replay notes in order until one fails (the store is still down); return how many were written."""

@@ -10,7 +10,8 @@ Routes (all POST, form-encoded, signed by Twilio against `PUBLIC_BASE_URL`):
   URL the SMS transport gives Twilio with every text it sends.
 
 Without `TWILIO_AUTH_TOKEN` (or `PUBLIC_BASE_URL`) no signature can be checked, so every route answers 503 and
-says what to configure; an unsigned request is never accepted.
+says what to configure; an unsigned request is never accepted. A webhook that neither the case store nor the backlog
+can take (the store is away and the backlog is full) answers 503, so Twilio retries it or uses the fallback URL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from contact_center.channels.twilio.degraded import Backlog, Pending, SmsArrived
+from contact_center.channels.twilio.degraded import Backlog, BacklogFull, Pending, SmsArrived
 from contact_center.channels.twilio.options import TwilioOptions, options_from_env
 from contact_center.channels.twilio.rest import TwilioRest
 from contact_center.channels.twilio.signature import SIGNATURE_HEADER, is_signed_by_twilio, webhook_url
@@ -47,6 +48,7 @@ UNCONFIGURED = (
     "Twilio is not configured: set TWILIO_AUTH_TOKEN (your account's auth token, used to check that webhooks come "
     "from Twilio), TWILIO_ACCOUNT_SID and PUBLIC_BASE_URL (the https:// address Twilio calls this server at)."
 )
+BACKLOG_FULL = "The case store is unreachable and the notes kept for it are at their limit; try again later."
 _TWIML = "text/xml"
 # How often notes kept while the case store was down are retried.
 _REPLAY_INTERVAL = 5.0
@@ -147,7 +149,14 @@ def _signed(handler: FormHandler) -> Callable[[web.Request], Awaitable[web.Respo
         if not is_signed_by_twilio(settings.twilio_auth_token, url, form, request.headers.get(SIGNATURE_HEADER)):
             log.warning("refused %s: missing or wrong %s for %s", request.path, SIGNATURE_HEADER, url)
             return web.Response(status=403, text="invalid or missing X-Twilio-Signature\n")
-        return await handler(request, form)
+        try:
+            return await handler(request, form)
+        except BacklogFull:
+            # Neither the store nor the backlog took the webhook, so nothing may claim it was received: a 503
+            # makes Twilio retry or use the number's fallback URL.
+            refused = json_error(503, "unavailable", BACKLOG_FULL)
+            refused.headers["Retry-After"] = str(int(_REPLAY_INTERVAL))
+            return refused
 
     return checked
 

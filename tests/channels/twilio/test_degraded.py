@@ -9,7 +9,17 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from contact_center.channels.twilio.degraded import Backlog, CallArrived, CallEnded, Pending, SmsArrived, VoicemailLeft
+import pytest
+
+from contact_center.channels.twilio.degraded import (
+    Backlog,
+    BacklogFull,
+    CallArrived,
+    CallEnded,
+    Pending,
+    SmsArrived,
+    VoicemailLeft,
+)
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOTES: list[Pending] = [
@@ -133,15 +143,50 @@ async def test_a_line_torn_by_a_crash_is_skipped_and_the_rest_replayed(tmp_path)
     await successor.aclose()
 
 
-async def test_beyond_its_limit_the_oldest_note_is_dropped(tmp_path):
+async def test_a_full_backlog_refuses_new_notes_keeps_every_one_it_took_and_takes_again_after_replay(tmp_path):
     backlog = Backlog(tmp_path, limit=2)
     await backlog.open()
-    for note in NOTES[:3]:
-        await backlog.add(note)
+    await backlog.add(NOTES[0])
+    await backlog.add(NOTES[1])
+    with pytest.raises(BacklogFull):
+        await backlog.add(NOTES[2])
+    assert len(backlog) == 2
+    store = Store(up_for=1)
+    assert await backlog.flush(store.apply) == 1  # the store takes one note, then fails again
+    await backlog.add(NOTES[2])  # the place it freed is taken
+    with pytest.raises(BacklogFull):
+        await backlog.add(NOTES[3])
     await backlog.aclose()
+    # Every note accepted is on disk: the next process replays them all, none lost and none twice.
     heir = Backlog(tmp_path)
     assert await heir.open() == 2
-    store = Store()
-    await heir.flush(store.apply)
-    assert store.written == NOTES[1:3]
+    rest = Store()
+    assert await heir.flush(rest.apply) == 2
+    assert store.written + rest.written == NOTES[:3]
     await heir.aclose()
+
+
+async def test_notes_arriving_together_at_a_full_backlog_are_kept_in_arrival_order_up_to_the_limit(tmp_path):
+    backlog = Backlog(tmp_path, limit=3)
+    await backlog.open()
+    answers = await asyncio.gather(*(backlog.add(note) for note in NOTES), return_exceptions=True)
+    assert answers[:3] == [None, None, None]
+    assert [type(answer) for answer in answers[3:]] == [BacklogFull, BacklogFull]
+    store = Store()
+    assert await backlog.flush(store.apply) == 3
+    assert store.written == NOTES[:3]
+    await backlog.aclose()
+
+
+async def test_notes_taken_over_from_a_dead_process_are_kept_past_the_limit(tmp_path):
+    await killed_after_adding(tmp_path, 3)
+    successor = Backlog(tmp_path, limit=2)
+    assert await successor.open() == 3
+    with pytest.raises(BacklogFull):
+        await successor.add(NOTES[3])
+    store = Store()
+    assert await successor.flush(store.apply) == 3
+    assert store.written == NOTES[:3]
+    await successor.add(NOTES[3])
+    assert len(successor) == 1
+    await successor.aclose()

@@ -204,6 +204,35 @@ async def test_the_store_down_during_a_call_gets_a_safe_answer_and_the_call_is_r
     assert (request.contact_id, request.queue) == (contact.id, "general")
 
 
+async def test_a_full_backlog_answers_503_keeps_what_it_promised_and_answers_again_once_replay_frees_room(
+    twilio, database, router, customers, monkeypatch
+):
+    channel = twilio.app[TWILIO]
+    channel.options = replace(channel.options, store_timeout=0.3)
+    channel.backlog.limit = 1
+    monkeypatch.setattr(database, "transaction", _hanging)
+    first, second = "CA" + "e" * 32, "CA" + "f" * 32
+    assert "<Enqueue " in await twilio.twiml("/twilio/voice", call(sid=first, caller=STRANGER))
+    # The backlog is full: the next call and a text are refused, so that Twilio retries or uses the fallback URL.
+    refused = await twilio.post("/twilio/voice", call(sid=second, caller=BOB))
+    assert refused.status == 503
+    assert refused.headers["Retry-After"] == "5"
+    text = {"MessageSid": "SM" + "e" * 32, "From": ALICE, "To": OUR_NUMBER, "Body": "Hello?"}
+    assert (await twilio.post("/twilio/sms", text)).status == 503
+    assert len(channel.backlog) == 1
+
+    monkeypatch.undo()  # the store is back long enough for the replay
+    assert await channel.backlog.flush(replayer(twilio.app)) == 1
+    monkeypatch.setattr(database, "transaction", _hanging)  # and away again when Twilio retries the call
+    assert "<Enqueue " in await twilio.twiml("/twilio/voice", call(sid=second, caller=BOB))
+    monkeypatch.undo()
+    assert await channel.backlog.flush(replayer(twilio.app)) == 1
+    async with database.transaction() as session:
+        calls = (await session.scalars(select(Contact.external_id).where(Contact.channel == Channel.VOICE))).all()
+    assert sorted(calls) == [first, second]
+    assert [request.attributes["call_sid"] for request in router.submitted] == [first, second]
+
+
 async def test_a_stranger_is_greeted_without_a_name(twilio, customers):
     first = await twilio.twiml("/twilio/voice", call(caller=STRANGER))
     assert "Thank you for calling Acme Support." in first
