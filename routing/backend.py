@@ -79,6 +79,10 @@ class RoutingBackend(Protocol):
         """Return an agent's state, or ``None``."""
         ...
 
+    async def get_agents(self, agent_ids: Sequence[str]) -> list[AgentState | None]:
+        """Return the states of many agents in one read, in the order asked (``None`` for an unknown one)."""
+        ...
+
     async def agent_reservations(self, agent_id: str) -> list[Reservation]:
         """Return the offers ringing for an agent now, oldest first (what the agent desktop shows)."""
         ...

@@ -93,6 +93,10 @@ class MemoryBackend:
         """Return an agent's state."""
         return self.engine.get_agent(agent_id)
 
+    async def get_agents(self, agent_ids: Sequence[str]) -> list[AgentState | None]:
+        """Return the states of many agents, in the order asked."""
+        return [self.engine.get_agent(agent_id) for agent_id in agent_ids]
+
     async def agent_reservations(self, agent_id: str) -> list[Reservation]:
         """Return the offers ringing for an agent now, oldest first."""
         return self.engine.agent_reservations(agent_id)

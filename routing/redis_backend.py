@@ -527,6 +527,12 @@ class RedisBackend:
             consecutive_misses=data["consecutive_misses"],
         )
 
+    async def get_agents(self, agent_ids: Sequence[str]) -> list[AgentState | None]:
+        """Return the states of many agents, in the order asked, in one pipelined batch instead of a trip each."""
+        # Concurrent calls ride one pipelined write (see `_fcall`), so a wallboard of 200 agents costs a batch, not
+        # 200 round trips one after another.
+        return list(await asyncio.gather(*(self.get_agent(agent_id) for agent_id in agent_ids)))
+
     async def agent_reservations(self, agent_id: str) -> list[Reservation]:
         """Return the offers ringing for an agent now, oldest first (what the agent desktop shows)."""
         return [_reservation(item) for item in await self._read("agent_reservations", agent_id)]

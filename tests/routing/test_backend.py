@@ -108,3 +108,18 @@ async def test_a_transfer_waits_for_its_named_agent_then_the_workflow_takes_over
     assert reservations(await backend.tick(2 + TRANSFER_SECONDS - 1)) == []
     (fallback,) = reservations(await backend.tick(2 + TRANSFER_SECONDS))
     assert fallback.agent_id == "alice"
+
+
+async def test_get_agents_reads_many_states_at_once_in_the_order_asked(backend: RoutingBackend) -> None:
+    await backend.upsert_agent(agent("alice"), 0)
+    await backend.upsert_agent(agent("bob", activity="away"), 1)  # type: ignore[arg-type]
+    (offer,) = reservations(await backend.submit(task("t1"), 2))
+    await backend.accept(offer.reservation_id, "alice", 3)
+    states = await backend.get_agents(["bob", "nobody", "alice"])
+    assert states == [await backend.get_agent("bob"), None, await backend.get_agent("alice")]
+    bob, _, alice = states
+    assert bob is not None
+    assert bob.activity == "away"
+    assert alice is not None
+    assert alice.load == {"voice": 1}
+    assert await backend.get_agents([]) == []

@@ -60,7 +60,8 @@ async def live_figures(database: Database, dispatcher: Dispatcher) -> dict[str, 
         )
     at = dispatcher.now()
     totals = await dispatcher.backend.agent_statistics(at, WINDOW)
-    states = [(agent, await dispatcher.backend.get_agent(str(agent.id))) for agent in agents]
+    # One batch read for every listed agent: a floor of 200 agents read one by one was 200 round trips to Redis.
+    states = list(zip(agents, await dispatcher.backend.get_agents([str(a.id) for a in agents]), strict=True))
     staffed = [state for _, state in states if state is not None and str(state.activity) in _STAFFED]
     targets = {q.name: (float(q.service_level_seconds), q.service_level_target, q.required_skills) for q in queues}
     targets.setdefault(DEFAULT_QUEUE, (20.0, 0.8, {}))
