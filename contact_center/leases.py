@@ -24,18 +24,20 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contact_center.clock import Clock
 from contact_center.db import Database
 from contact_center.models import Lease
 
-__all__ = ["LoopFactory", "acquire", "holder_of", "new_holder", "release", "run_exclusively"]
+__all__ = ["LoopFactory", "Store", "acquire", "holder_of", "new_holder", "release", "run_exclusively"]
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,20 @@ LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Store(Protocol):
+    """What a lease needs of the case store: transactions (a `Database` is one)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """Open one transaction: committed when the block ends, rolled back on an exception."""
+        ...
+
+
 def new_holder() -> str:
     """Return a name for this process's leases that no other process (or app in this process) shares."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-async def acquire(db: Database, name: str, holder: str, now: datetime, period: timedelta) -> bool:
+async def acquire(db: Store, name: str, holder: str, now: datetime, period: timedelta) -> bool:
     """Take or renew the lease `name` for `period`; return False while another holder's lease runs."""
     expires = now + period
     async with db.transaction() as session:
@@ -70,7 +80,7 @@ async def acquire(db: Database, name: str, holder: str, now: datetime, period: t
     return True
 
 
-async def release(db: Database, name: str, holder: str) -> None:
+async def release(db: Store, name: str, holder: str) -> None:
     """Give the lease up at once, so another process need not wait for it to expire."""
     async with db.transaction() as session:
         await session.execute(
@@ -78,7 +88,7 @@ async def release(db: Database, name: str, holder: str) -> None:
         )
 
 
-async def holder_of(db: Database, name: str, now: datetime) -> str | None:
+async def holder_of(db: Store, name: str, now: datetime) -> str | None:
     """Return who holds the lease `name` now, or None when nobody does."""
     async with db.transaction() as session:
         lease = await session.get(Lease, name)

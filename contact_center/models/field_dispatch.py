@@ -20,7 +20,7 @@ __all__ = ["FieldNotice", "FieldNoticeKind", "SchedulePlan"]
 
 
 class SchedulePlan(SQLModel, table=True):
-    """One planned day: the last optimiser run's figures and unassigned reasons, and the planning lease."""
+    """One planned day: the last optimiser run's figures and unassigned reasons."""
 
     __tablename__ = "schedule_plans"
     __table_args__ = (sa.UniqueConstraint("day", name="uq_schedule_plans_day"),)
@@ -31,7 +31,8 @@ class SchedulePlan(SQLModel, table=True):
     plan: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     planned_by: str = Field(default="", max_length=200)
-    # Who is planning the day right now, and until when the claim holds if that process dies.
+    # Unused: the day's planning lease is a row of `leases` now (`contact_center.leases`). The columns stay so that
+    # no migration is needed; a later one may drop them.
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

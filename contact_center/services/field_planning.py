@@ -1,9 +1,9 @@
 """Planning a day from the app: load the day, optimise it in a thread, save the plan, tell the customers.
 
-One planning run per day at a time, across processes: a run first takes the day's lease (a row of
-``schedule_plans``, claimed with a conditional update in its own short transaction, so no transaction stays open
-while the solver runs). Everything else that changes a planned day's visits (dispatching it, a technician
-calling in sick) takes the same lease. A lease names its owner and expires, so a process that dies mid-run does
+One planning run per day at a time, across processes: a run first takes the day's lease (`contact_center.leases`,
+named after the day, taken in its own short transaction, so no transaction stays open while the solver runs).
+Everything else that changes a planned day's visits (dispatching it, a technician calling in sick) takes the same
+lease. A lease names its owner and expires, so a process that dies mid-run does
 not block the day for ever.
 
 The saved plan keeps the run's figures and why each left-out work order is unassigned; the visits themselves
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -22,13 +21,13 @@ from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, or_, select
 
+from contact_center import leases
 from contact_center.actors import Actor
 from contact_center.errors import Conflict, InvalidInput
+from contact_center.leases import new_holder
 from contact_center.models import ActorKind, Case, SchedulePlan
 from contact_center.services.field_notifications import queue_confirmations
 from contact_center.services.technicians import do_add_absence, get_technician
@@ -74,50 +73,37 @@ class PlanningBusy(Conflict):
     """Another planning run of the same day did not finish in time."""
 
 
+class _Transactions:
+    """Hands the lease module a store that opens transactions the way the planning service was given them."""
+
+    def __init__(self, transactions: Transactions) -> None:
+        self._transactions = transactions
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """Open one transaction."""
+        return self._transactions()
+
+
 @asynccontextmanager
 async def day_lease(
     transactions: Transactions, day: date, now: datetime, *, hold: float, wait: float = _WAIT_SECONDS
 ) -> AsyncIterator[str]:
-    """Hold the day's planning lease for the block (waiting up to ``wait`` seconds for it); yield the owner id."""
-    owner = secrets.token_hex(8)
+    """Hold the day's planning lease for the block (waiting up to ``wait`` seconds for it); yield the holder."""
+    store, name, holder = _Transactions(transactions), f"planning-day:{day.isoformat()}", new_holder()
+    period = timedelta(seconds=hold) + _LEASE_MARGIN
     started = monotonic()
     while True:
         # "now" moves on while we wait, so that a dead holder's lease expires for us.
         current = now + timedelta(seconds=monotonic() - started)
-        if await _claim(transactions, day, owner, current, current + timedelta(seconds=hold) + _LEASE_MARGIN):
+        if await leases.acquire(store, name, holder, current, period):
             break
         if monotonic() - started > wait:
             raise PlanningBusy(f"another planning run of {day.isoformat()} is still going; try again shortly")
         await asyncio.sleep(_POLL_SECONDS)
     try:
-        yield owner
+        yield holder
     finally:
-        async with transactions() as session:
-            await session.execute(
-                update(SchedulePlan)
-                .where(col(SchedulePlan.day) == day, col(SchedulePlan.lease_owner) == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
-
-
-async def _claim(transactions: Transactions, day: date, owner: str, now: datetime, until: datetime) -> bool:
-    try:
-        async with transactions() as session:
-            if (await session.scalars(select(SchedulePlan.id).where(SchedulePlan.day == day))).first() is None:
-                session.add(SchedulePlan(day=day))
-                await session.flush()
-            claimed = await session.execute(
-                update(SchedulePlan)
-                .where(
-                    col(SchedulePlan.day) == day,
-                    or_(col(SchedulePlan.lease_owner).is_(None), col(SchedulePlan.lease_until) < now),
-                )
-                .values(lease_owner=owner, lease_until=until)
-            )
-            return bool(claimed.rowcount)  # type: ignore[attr-defined]
-    except IntegrityError:
-        # Another process created the day's row at the same moment; the next attempt finds it.
-        return False
+        await leases.release(store, name, holder)
 
 
 async def has_plan(session: AsyncSession, day: date) -> bool:
@@ -186,7 +172,11 @@ async def plan_day(
                 "parts_short": list(saved.parts_short),
             }
             report["seconds"] = seconds
-            record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).one()
+            record = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == day))).first()
+            if record is None:
+                # The day's first run: the lease makes it the only one, so no other process adds this row now.
+                record = SchedulePlan(day=day)
+                session.add(record)
             record.plan, record.planned_at, record.planned_by = report, now, actor
             planner = Actor(ActorKind.SYSTEM, None, actor or "planner")
             replanned_orders = (

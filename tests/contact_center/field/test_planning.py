@@ -17,7 +17,8 @@ from sqlmodel import select
 from contact_center.cli import _save_field_day
 from contact_center.clock import ManualClock
 from contact_center.db import Database
-from contact_center.models import SchedulePlan
+from contact_center.leases import holder_of
+from contact_center.models import Lease, SchedulePlan
 from contact_center.services.field_planning import PlanningBusy, day_lease, plan_day
 from field_service.cli import register_commands
 from field_service.models import TechnicianRecord, WorkOrderStatus
@@ -25,6 +26,7 @@ from tests.contact_center.field.conftest import DAY, TZ, World, add_order, order
 
 pytestmark = pytest.mark.usefixtures("users")
 DAY_PATH = f"/api/v1/schedule/{DAY.isoformat()}"
+LEASE = f"planning-day:{DAY.isoformat()}"
 
 
 async def test_a_day_is_optimised_saved_and_shown_with_reasons(
@@ -181,14 +183,15 @@ async def test_one_planning_run_per_day_at_a_time(database: Database, clock: Man
     assert all(not report["unassigned"] for report in reports)
     async with database.transaction() as session:
         plan = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == DAY))).one()
-    assert plan.lease_owner is None
+    assert await holder_of(database, LEASE, now) is None
     assert plan.planned_at == now
     # A lease whose holder died expires.
     async with database.transaction() as session:
-        plan = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == DAY))).one()
-        plan.lease_owner, plan.lease_until = "dead", now - timedelta(seconds=1)
-    async with day_lease(database.transaction, DAY, now, hold=1, wait=0.3):
-        pass
+        lease = await session.get(Lease, LEASE)
+        assert lease is not None
+        lease.holder, lease.expires_at = "dead", now - timedelta(seconds=1)
+    async with day_lease(database.transaction, DAY, now, hold=1, wait=0.3) as holder:
+        assert await holder_of(database, LEASE, now) == holder
 
 
 def _opener(database: Database) -> Callable[[], AbstractAsyncContextManager[object]]:
@@ -224,4 +227,4 @@ async def test_the_schedule_command_saves_through_the_planning_service(
     async with database.transaction() as session:
         plan = (await session.scalars(select(SchedulePlan).where(SchedulePlan.day == DAY))).one()
     assert plan.planned_by == "contact-center schedule"
-    assert plan.lease_owner is None
+    assert await holder_of(database, LEASE, clock.now()) is None
