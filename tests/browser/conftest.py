@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+from asyncio import Runner
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from contact_center.clock import ManualClock
@@ -52,8 +54,20 @@ async def live_server(settings: Settings, database: Database, clock: ManualClock
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Launch Debian's chromium headless (`make test` installs it; a missing browser fails loudly)."""
+def _function_scoped_runner(_session_scoped_runner: Runner) -> Runner:
+    """Run these tests and their fixtures on the session's event loop, where the shared chromium lives.
+
+    Playwright's objects belong to the loop that started them, and starting its driver and chromium costs
+    seconds a test on this machine. pytest-asyncio takes each async fixture's and test's loop from this fixture,
+    so overriding it here (and in the modules that import it) puts the browser tests on one loop; every other
+    test keeps a loop of its own. The fixtures still run per test: only the loop is shared.
+    """
+    return _session_scoped_runner
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _chromium() -> AsyncIterator[Any]:
+    """Launch Debian's chromium headless once for the session (`make test` installs it; a missing one fails)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -62,6 +76,16 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture
+async def browser(_chromium: Any) -> AsyncIterator[Any]:
+    """The session's chromium; every context a test opens in it is closed after the test, so none leaks over."""
+    try:
+        yield _chromium
+    finally:
+        for context in list(_chromium.contexts):
+            await context.close()
 
 
 @pytest.fixture

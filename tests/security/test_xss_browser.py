@@ -25,11 +25,12 @@ from contact_center.services.cases import NewCase, do_add_note, do_create_case, 
 from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
 from knowledge_base.models import ArticleStatus, Visibility
 from knowledge_base.service import ArticleDraft, Author, do_create_article
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, live_server
+from tests.browser.conftest import _chromium, _function_scoped_runner, browser, live_server
 from tests.conftest import PASSWORD
 from tests.security.routes import PAGES, Open, Route, routes
 
-__all__ = ["live_server"]
+# The browser fixtures, on the session's loop with the one chromium the browser tests share.
+__all__ = ["_chromium", "_function_scoped_runner", "browser", "live_server"]
 
 pytestmark = pytest.mark.browser
 
@@ -259,25 +260,18 @@ async def _chat_to_desktop(browser: Any, base: str, bob: Watch, sam: Watch) -> N
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-async def test_no_payload_runs_or_becomes_markup_on_any_page(live_server, hostile, database, app_client):
-    from playwright.async_api import async_playwright
-
+async def test_no_payload_runs_or_becomes_markup_on_any_page(live_server, hostile, database, app_client, browser):
     table = list(routes((await app_client()).server.app))
     pages = [r for r in table if r.method == "GET" and not r.socket and (r.method, r.template) in PAGES]
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            alice, bob, sam = [await _staff(browser, live_server, name) for name in ("alice", "bob", "sam")]
-            eve = await _customer(browser, live_server, database)
-            await _chat_to_desktop(browser, live_server, bob, sam)
-            for route in pages:
-                if route.template in ("/static", "/portal/signin/{token}"):
-                    continue
-                watch = eve if PAGES[(route.method, route.template)] is Open.CUSTOMER else alice
-                for path in _page_paths(route, hostile):
-                    await watch.visit(path)
-        finally:
-            await browser.close()
+    alice, bob, sam = [await _staff(browser, live_server, name) for name in ("alice", "bob", "sam")]
+    eve = await _customer(browser, live_server, database)
+    await _chat_to_desktop(browser, live_server, bob, sam)
+    for route in pages:
+        if route.template in ("/static", "/portal/signin/{token}"):
+            continue
+        watch = eve if PAGES[(route.method, route.template)] is Open.CUSTOMER else alice
+        for path in _page_paths(route, hostile):
+            await watch.visit(path)
     watches = (alice, bob, sam, eve)
     assert [problem for watch in watches for problem in watch.problems] == []
     assert [dialog for watch in watches for dialog in watch.dialogs] == []
