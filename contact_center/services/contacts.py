@@ -368,6 +368,10 @@ class _Batch:
     def _case_to_join(self, intake: ContactIntake, customer: Customer, thread_key: str | None) -> Case | None:
         if intake.case_id is not None:
             case = self.hinted.get(intake.case_id)
+            # A case opened earlier in this batch has no id yet, so a hint cannot name it and fails here. That loses
+            # and misfiles nothing: no channel can know such an id (email ends its wave before a message naming an
+            # unknown case number), and a caller guessing one fails the batch, which the intake queue then takes in
+            # item by item, in order, so the hint finds the case just committed, as one by one.
             if case is None:
                 raise InvalidInput(f"case {intake.case_id} does not exist", field="case_id")
             # A contact may only join a case of the same customer; otherwise it starts its own.

@@ -116,3 +116,21 @@ async def test_a_batch_with_contacts_already_queued_routes_the_new_ones_and_leav
         assert await dispatcher.backend.get_task(task_id_for(request.contact_id)) is not None
     # The first three kept their places; nothing was queued twice.
     assert [await dispatcher.position(r.contact_id) for r in requests] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_hint_naming_a_case_opened_earlier_in_the_same_batch_still_joins_it(database, clock):
+    # The case has no id until its batch is written, so the hint fails the batch; the batch is then taken in
+    # item by item, in order, and the hint finds the case the first item just committed, as one by one would.
+    queue = IntakeQueue(database, writers=1)
+    first = text(1)
+    hinted = ContactIntake(
+        channel=Channel.SMS, external_id="SM-hint", address=first.address, body="About that order", case_id=1
+    )
+    opened, joined = await asyncio.gather(queue.receive(first, clock.now()), queue.receive(hinted, clock.now()))
+    assert (queue.batches.batches, queue.batches.items) == (1, 2)  # they were taken in together first
+    assert opened.created
+    assert opened.case.id == 1
+    assert joined.created
+    assert joined.joined_existing_case
+    assert joined.case.id == 1
+    assert await stored(database) == {"SM0001": 1, "SM-hint": 1}
