@@ -237,12 +237,16 @@ class ChatService:
         self._publish(chat, payload)
         self._publish(chat, status)
 
-    async def customer_present(self, chat_id: int, present: bool) -> None:
-        """Record that the customer's socket came (or went): a waiting chat left alone too long is abandoned."""
+    async def customer_present(self, chat_id: int, present: bool) -> ChatSession | None:
+        """Record that the customer's socket came (or went): a waiting chat left alone too long is abandoned.
+
+        Returns the chat as it stands then (None if there is no such chat), so the socket needs no read of its own.
+        """
         async with self.db.transaction() as session:
             chat = await session.get(ChatSession, chat_id, with_for_update=True)
             if chat is not None and chat.status is not ChatStatus.CLOSED:
                 chat.customer_left_at = None if present else self.clock.now()
+        return chat
 
     async def close_abandoned(self, grace: timedelta) -> int:
         """Close every waiting chat whose customer left more than `grace` ago (as abandoned); return how many."""

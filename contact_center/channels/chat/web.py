@@ -132,8 +132,7 @@ async def _serve(
                 shown[0] = message.seq
 
         await replay()
-        await service.customer_present(chat_id, True)
-        current = await service.get(chat_id)
+        current = await service.customer_present(chat_id, True) or await service.get(chat_id)
         await writer.send(_status(current))
         forward = asyncio.create_task(_forward(request, writer, inbox, current, shown, replay))
         typed = [-_TYPING_SECONDS]
