@@ -3,6 +3,12 @@
 SQLite needs two adjustments to behave like a server database under concurrent requests: write-ahead logging, so
 readers never wait for a writer, and `BEGIN IMMEDIATE`, so two transactions that read and then write queue up for
 the write lock at their start instead of deadlocking at their first write (SQLite would fail the second at once).
+
+On PostgreSQL the pool does not ping a connection before handing it out: on asyncpg a ping is three round trips
+(BEGIN, an empty query, ROLLBACK), as many as a one-query transaction itself. A connection the server or the network
+closed is noticed by asyncpg's protocol as soon as the socket reports it, so the pool checks that flag instead (no
+round trip) and replaces such a connection; one that dies unseen fails its transaction, and SQLAlchemy then
+replaces every connection of the pool that is older than the failure.
 """
 
 from __future__ import annotations
@@ -12,12 +18,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 __all__ = ["Database"]
+
+# Prepared statements kept per connection (SQLAlchemy's default is 100): intake's multi-row INSERTs and IN lists
+# give a statement per batch size, and each statement missing from the cache costs a round trip to prepare it.
+_PREPARED_STATEMENTS = 1000
+# Connections older than this are replaced, so that none outlives a server-side idle or session time-out.
+_RECYCLE_SECONDS = 1800
 
 
 class Database:
@@ -33,10 +45,15 @@ class Database:
         if self.is_sqlite:
             options["connect_args"].setdefault("timeout", 30)
         else:
-            options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            options.update(pool_size=10, max_overflow=20, pool_recycle=_RECYCLE_SECONDS)
+        asyncpg = parsed.get_driver_name() == "asyncpg"
+        if asyncpg:
+            options["connect_args"].setdefault("prepared_statement_cache_size", _PREPARED_STATEMENTS)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        elif asyncpg:
+            _refuse_closed_connections(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -53,6 +70,16 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+
+
+def _refuse_closed_connections(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        # The pool answers DisconnectionError by discarding this connection and checking out another (a new one if
+        # need be), so a connection PostgreSQL closed while it sat in the pool never reaches a transaction.
+        driver = record.driver_connection
+        if driver is not None and driver.is_closed():
+            raise exc.DisconnectionError("the database closed this pooled connection")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -107,9 +107,9 @@ def _bench_load(args: argparse.Namespace) -> int:
 async def _bench(plan: _Plan) -> dict[str, Any]:
     async with _store(plan) as settings:
         accounts, supervisor = await _seed(settings, plan.agents)
-        with _server(plan, settings) as (base_url, public_url, token):
+        with _server(plan, settings) as (base_url, public_url, token, server_pid):
             await _wait_ready(base_url, plan.workers)
-            real = await _run_real(plan, settings, base_url, public_url, token, accounts, supervisor)
+            real = await _run_real(plan, settings, (base_url, public_url, token, server_pid), accounts, supervisor)
         with _ceiling(plan.workers) as ceiling_url:
             await _wait_ready(ceiling_url, 1)
             ceiling = await drive(Target(ceiling_url, ceiling_url, "ceiling"), rate=plan.rate, duration=plan.duration)
@@ -134,21 +134,22 @@ async def _bench(plan: _Plan) -> dict[str, Any]:
 async def _run_real(
     plan: _Plan,
     settings: Settings,
-    base_url: str,
-    public_url: str,
-    token: str,
+    server: tuple[str, str, str, int | None],
     accounts: list[tuple[str, str, int]],
     supervisor: tuple[str, str],
 ) -> dict[str, Any]:
+    base_url, public_url, token, server_pid = server
     floor = AgentFloor(base_url, public_url)
     await floor.start(accounts)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as api:
         await sign_in(api, base_url, *supervisor)
         cookies = {cookie.key: cookie.value for cookie in api.cookie_jar}
     try:
+        server_cpu, client_cpu = _process_tree_cpu(server_pid), time.process_time()
         recorded: Recorded = await drive(
             Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
         )
+        cpu = _cpu_figures(server_pid, server_cpu, time.process_time() - client_cpu, recorded)
         # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
         # 5 s), before the audit; a backlog still replaying is waited for up to _SETTLE_SECONDS, so that what is
         # missing at the end is lost, not late.
@@ -173,6 +174,7 @@ async def _run_real(
         await floor.stop()
     return {
         "server": recorded.summary(),
+        "cpu": cpu,
         "audit": {**audit.as_dict(), "settled_after_s": round(7.0 + time.monotonic() - settled, 1)},
         "agent_outcomes": dict(floor.outcomes),
     }
@@ -242,10 +244,11 @@ async def _seed(settings: Settings, count: int) -> tuple[list[tuple[str, str, in
 
 
 @contextlib.contextmanager
-def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str]]:
-    """Start `serve --workers` on a free port (or use --url); yield (url, public url, Twilio auth token)."""
+def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str, int | None]]:
+    """Start `serve --workers` on a free port (or use --url); yield (url, public url, Twilio token, process id)."""
     if plan.url:
-        yield plan.url.rstrip("/"), settings.public_base_url or plan.url.rstrip("/"), settings.twilio_auth_token or ""
+        url = plan.url.rstrip("/")
+        yield url, settings.public_base_url or url, settings.twilio_auth_token or "", None
         return
     probe = listening_socket("127.0.0.1", 0)
     port = probe.getsockname()[1]
@@ -274,7 +277,7 @@ def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str]]:
         env=env,
     )
     try:
-        yield base, base, token
+        yield base, base, token, server.pid
     finally:
         _stop(server)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -298,6 +301,41 @@ def _ceiling(workers: int) -> Iterator[str]:
     finally:
         for child in children:
             _stop(child)
+
+
+def _process_tree_cpu(pid: int | None) -> float | None:
+    """Return the CPU seconds used so far by a process and its children (Linux `/proc`; None if unknown)."""
+    if pid is None or not os.path.isdir("/proc"):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        # Fields after the command name, which is in parentheses and may hold spaces: state, ppid, ... utime, stime.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _cpu_figures(
+    server_pid: int | None, server_before: float | None, client_seconds: float, recorded: Recorded
+) -> dict[str, float | None]:
+    """CPU the server processes and this client spent while the traffic ran, in all and per answered request."""
+    after = _process_tree_cpu(server_pid)
+    server = after - server_before if after is not None and server_before is not None else None
+    answered = max(sum(len(values) for values in recorded.latencies.values()), 1)
+    return {
+        "server_s": None if server is None else round(server, 2),
+        "server_ms_per_request": None if server is None else round(server * 1000 / answered, 2),
+        "client_s": round(client_seconds, 2),
+        "client_ms_per_request": round(client_seconds * 1000 / answered, 2),
+    }
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -335,6 +373,7 @@ def _print_table(result: dict[str, Any]) -> None:
             print(f"  {kind:6} n={numbers['count']:6} p50 {numbers['p50_ms']:7.1f} ms  p99 {numbers['p99_ms']:7.1f} ms")
         if figures["errors"]:
             print(f"  errors: {figures['errors']}")
+    print(f"cpu while the traffic ran: {result['cpu']}")
     print(f"audit: {result['audit']}")
     print(f"agents: {result['agent_outcomes']}")
     print(f"target met: {result['target_met']}")

@@ -128,11 +128,18 @@ async def do_start_session(session: AsyncSession, user_id: int, now: datetime, l
 
 async def load_session(session: AsyncSession, token: str, now: datetime) -> SignedIn | None:
     """Return the live session for a cookie token, or None if unknown, expired or its user disabled."""
-    web_session = await session.get(WebSession, _token_id(token))
-    if web_session is None or web_session.expires_at <= now:
+    # One query for both rows: every signed-in request and every open desktop (every few seconds) comes here.
+    row = (
+        await session.execute(
+            select(WebSession, User)
+            .join(User, col(User.id) == col(WebSession.user_id))
+            .where(col(WebSession.id) == _token_id(token))
+        )
+    ).first()
+    if row is None:
         return None
-    user = await session.get(User, web_session.user_id)
-    if user is None or not user.active:
+    web_session, user = row
+    if web_session.expires_at <= now or not user.active:
         return None
     return SignedIn(user=user, session=web_session)
 

@@ -202,12 +202,16 @@ async def _forward(
             await writer.send({"type": "visit", **{k: message[k] for k in ("case_id", "work_order", "status", "eta")}})
         elif topic == "chat":
             chat_id = int(message["chat_id"])
-            holder = await _chat_agent(request, chat_id, chats, fresh=message.get("type") == "status")
+            if "holder" in message:
+                # The chat service names the holder with every change it publishes (not with typing).
+                holder = chats[chat_id] = message["holder"]
+            else:
+                holder = await _chat_agent(request, chat_id, chats, fresh=message.get("type") == "status")
             if holder != agent_id:
                 continue
             if message.get("type") == "typing" and message.get("sender") != ChatSender.CUSTOMER.value:
                 continue
-            await writer.send({k: v for k, v in message.items() if k != "topic"})
+            await writer.send({k: v for k, v in message.items() if k not in ("topic", "holder")})
 
 
 async def _watch(request: web.Request, token: str, agent_id: int) -> None:

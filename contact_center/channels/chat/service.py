@@ -150,7 +150,7 @@ class ChatService:
                 if attempt == _ATTEMPTS - 1:
                     raise
         [(chat, payload, queue_name)] = made
-        self.hub.publish({"topic": "chat", **payload})
+        self._publish(chat, payload)
         await self.router.submit(
             RouteRequest(
                 contact_id=chat.contact_id,
@@ -204,7 +204,7 @@ class ChatService:
                 raise Conflict("this chat has ended")
             message = await self._append(session, chat, sender, author, text, now, actor)
             payload = message_payload(chat, message)
-        self.hub.publish({"topic": "chat", **payload})
+        self._publish(chat, payload)
         return message
 
     def typing(self, chat: ChatSession, sender: ChatSender) -> None:
@@ -234,15 +234,19 @@ class ChatService:
             message = await self._append(session, chat, ChatSender.SYSTEM, name, f"{name} joined the chat", now)
             payload = message_payload(chat, message)
             status = self._status_payload(chat, name)
-        self.hub.publish({"topic": "chat", **payload})
-        self.hub.publish({"topic": "chat", **status})
+        self._publish(chat, payload)
+        self._publish(chat, status)
 
-    async def customer_present(self, chat_id: int, present: bool) -> None:
-        """Record that the customer's socket came (or went): a waiting chat left alone too long is abandoned."""
+    async def customer_present(self, chat_id: int, present: bool) -> ChatSession | None:
+        """Record that the customer's socket came (or went): a waiting chat left alone too long is abandoned.
+
+        Returns the chat as it stands then (None if there is no such chat), so the socket needs no read of its own.
+        """
         async with self.db.transaction() as session:
             chat = await session.get(ChatSession, chat_id, with_for_update=True)
             if chat is not None and chat.status is not ChatStatus.CLOSED:
                 chat.customer_left_at = None if present else self.clock.now()
+        return chat
 
     async def close_abandoned(self, grace: timedelta) -> int:
         """Close every waiting chat whose customer left more than `grace` ago (as abandoned); return how many."""
@@ -282,8 +286,8 @@ class ChatService:
             )
             payload = message_payload(chat, message)
             status = self._status_payload(chat, None)
-        self.hub.publish({"topic": "chat", **payload})
-        self.hub.publish({"topic": "chat", **status})
+        self._publish(chat, payload)
+        self._publish(chat, status)
 
     async def close(self, chat_id: int, *, by: ChatSender, reason: str) -> ChatSession:
         """End a chat; one closed while still waiting leaves its queue and counts as abandoned."""
@@ -306,8 +310,8 @@ class ChatService:
             status = self._status_payload(chat, None)
         if was_waiting:
             await self.router.withdraw(chat.contact_id, reason="chat_closed")
-        self.hub.publish({"topic": "chat", **payload})
-        self.hub.publish({"topic": "chat", **status})
+        self._publish(chat, payload)
+        self._publish(chat, status)
         return chat
 
     async def transcript_case(self, chat: ChatSession) -> Case:
@@ -317,6 +321,12 @@ class ChatService:
             while case.merged_into_id is not None:
                 case = await get_case(session, case.merged_into_id)
             return case
+
+    def _publish(self, chat: ChatSession, payload: dict[str, Any]) -> None:
+        # The hub copy names the agent holding the chat (`holder`, None while it waits), so that every agent's
+        # desktop can tell whether the chat is theirs without reading the store once per desktop and event; the
+        # sockets strip it before sending.
+        self.hub.publish({"topic": "chat", **payload, "holder": chat.agent_id})
 
     def _status_payload(self, chat: ChatSession, agent: str | None) -> dict[str, Any]:
         return {

@@ -38,6 +38,8 @@ _FIRST_FRAME_SECONDS = 30.0
 _QUEUE_REFRESH_SECONDS = 2.0
 _MAX_FRAME = 16 * 1024
 _TYPING_SECONDS = 1.0
+# Keys of the hub's chat events that are for the server's own sockets, not for the customer.
+_HUB_ONLY = frozenset({"topic", "chat_id", "holder"})
 
 
 def add_chat_channel(app: web.Application) -> None:
@@ -130,8 +132,7 @@ async def _serve(
                 shown[0] = message.seq
 
         await replay()
-        await service.customer_present(chat_id, True)
-        current = await service.get(chat_id)
+        current = await service.customer_present(chat_id, True) or await service.get(chat_id)
         await writer.send(_status(current))
         forward = asyncio.create_task(_forward(request, writer, inbox, current, shown, replay))
         typed = [-_TYPING_SECONDS]
@@ -213,13 +214,13 @@ async def _forward(
             if seq > shown[0] + 1:
                 await replay()  # the hub dropped something for a slow reader: the store has it
                 continue
-            await writer.send({k: v for k, v in message.items() if k not in ("topic", "chat_id")})
+            await writer.send({k: v for k, v in message.items() if k not in _HUB_ONLY})
             shown[0] = seq
         elif kind == "typing" and message.get("sender") != ChatSender.CUSTOMER.value:
             await writer.send({"type": "typing", "sender": message.get("sender")})
         elif kind == "status":
             waiting = message.get("status") == ChatStatus.WAITING.value
-            await writer.send({k: v for k, v in message.items() if k not in ("topic", "chat_id")})
+            await writer.send({k: v for k, v in message.items() if k not in _HUB_ONLY})
 
 
 async def _send_queue(request: web.Request, writer: SocketWriter, chat: ChatSession) -> None:
