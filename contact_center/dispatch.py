@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +43,7 @@ from contact_center.models import (
 from contact_center.reference_cache import ReferenceCache
 from contact_center.services.agents import agent_skills
 from contact_center.services.cases import Assignment, do_assign_cases, get_case
-from contact_center.services.timeline import add_event
+from contact_center.services.timeline import event_row, insert_events
 from contact_center.settings import ConfigError, Settings
 from routing.backend import RoutingBackend
 from routing.errors import (
@@ -546,7 +546,7 @@ class Dispatcher:
 
         One read of the contacts and their cases (locked in case id order, so concurrent batches in other processes
         cannot deadlock), the accepting agents' users from this process's copy, and the changes written by the
-        commit's flush: one UPDATE per table and set of changed columns, one INSERT of every timeline event.
+        commit's flush (one UPDATE per table and set of changed columns), and one INSERT of every timeline event.
         """
         contact_ids = {contact_id_of(getattr(event, "task_id", "")) for event, _ in decided} - {None}
         # A completion changes only its contact; every other event writes to the case, which is locked first.
@@ -580,6 +580,7 @@ class Dispatcher:
         # Consecutive acceptances are assigned together; a note between them is written in its place, so that
         # the timeline reads as if each event had been applied alone.
         assignments: list[Assignment] = []
+        events: list[dict[str, Any]] = []
         for event, reason in decided:
             contact_id = contact_id_of(getattr(event, "task_id", ""))
             found = contacts.get(contact_id) if contact_id is not None else None
@@ -605,54 +606,34 @@ class Dispatcher:
                 contact.handle_seconds = event.handle_time
                 continue
             if assignments:
-                await do_assign_cases(session, assignments)
+                await do_assign_cases(session, assignments, events)
                 assignments = []
-            self._note(session, cases[contact.case_id], contact, event, reason, at)
+            events.extend(_note(cases[contact.case_id], contact, event, reason, at))
         if assignments:
-            await do_assign_cases(session, assignments)
+            await do_assign_cases(session, assignments, events)
+        await insert_events(session, events)
         return taken
 
-    @staticmethod
-    def _note(
-        session: AsyncSession, case: Case, contact: Contact, event: Event, reason: str | None, at: datetime
-    ) -> None:
-        """Record on the case a contact that left the queue without an agent (abandoned, or a fallback)."""
-        if isinstance(event, TaskAbandoned):
-            contact.ended_at = at
-            contact.disposition = reason or "abandoned"
-            add_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"left the queue after {event.waited:.0f} s",
-                contact_id=contact.id,
-                data={"routing": "abandoned", "reason": reason or "abandoned"},
-            )
-        elif isinstance(event, TaskFallback) and event.reason == "unserviceable":
-            # Accepted all the same (never lose a contact), but flagged on the case for a supervisor to act on.
-            if event.action != "queue":
-                contact.disposition = event.action
-            add_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"no agent could ever serve this contact (skills, language or channel); sent to {event.action}",
-                contact_id=contact.id,
-                data={"routing": "unserviceable", "action": event.action},
-            )
-        elif isinstance(event, TaskFallback):
+
+def _note(case: Case, contact: Contact, event: Event, reason: str | None, at: datetime) -> list[dict[str, Any]]:
+    """Return the timeline event of a contact that left the queue without an agent (abandoned, or a fallback)."""
+    assert case.id is not None
+    if isinstance(event, TaskAbandoned):
+        contact.ended_at = at
+        contact.disposition = reason or "abandoned"
+        body = f"left the queue after {event.waited:.0f} s"
+        data: dict[str, Any] = {"routing": "abandoned", "reason": reason or "abandoned"}
+    elif isinstance(event, TaskFallback) and event.reason == "unserviceable":
+        # Accepted all the same (never lose a contact), but flagged on the case for a supervisor to act on.
+        if event.action != "queue":
             contact.disposition = event.action
-            add_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"no agent answered; sent to {event.action} ({event.reason})",
-                contact_id=contact.id,
-                data={"routing": "fallback", "action": event.action, "reason": event.reason},
-            )
+        body = f"no agent could ever serve this contact (skills, language or channel); sent to {event.action}"
+        data = {"routing": "unserviceable", "action": event.action}
+    elif isinstance(event, TaskFallback):
+        contact.disposition = event.action
+        body = f"no agent answered; sent to {event.action} ({event.reason})"
+        data = {"routing": "fallback", "action": event.action, "reason": event.reason}
+    else:
+        return []
+    case.updated_at = at
+    return [event_row(case.id, EventKind.NOTE, SYSTEM, at, body=body, contact_id=contact.id, data=data)]

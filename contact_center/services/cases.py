@@ -34,7 +34,7 @@ from contact_center.models import (
     parse_case_number,
 )
 from contact_center.services.sla import load_policies
-from contact_center.services.timeline import add_event, new_event, record_event
+from contact_center.services.timeline import add_event, event_row, insert_events, new_event, record_event
 from contact_center.sla import PolicyTerms, choose_policy, due_times, paused_business_seconds
 
 __all__ = [
@@ -191,11 +191,14 @@ async def do_assign_case(session: AsyncSession, case: Case, agent_id: int | None
     return case
 
 
-async def do_assign_cases(session: AsyncSession, assignments: Sequence[Assignment]) -> None:
+async def do_assign_cases(
+    session: AsyncSession, assignments: Sequence[Assignment], events: list[dict[str, Any]] | None = None
+) -> None:
     """Apply assignments in order, as `do_assign_case` one after another would, checking every agent in one query.
 
     Any agent that does not exist or is disabled fails them all (nothing is changed). The timeline events are
-    added to the session, written by its next flush in one INSERT, in the order they happened.
+    written in one INSERT, in the order they happened; given ``events``, they are appended to it instead, for a
+    caller that writes them with its own events of the same transaction (`insert_events`), in their order.
     """
     wanted = {a.agent_id for a in assignments if a.agent_id is not None}
     if wanted:
@@ -207,16 +210,23 @@ async def do_assign_cases(session: AsyncSession, assignments: Sequence[Assignmen
         refused = sorted(wanted - active)
         if refused:
             raise InvalidInput(f"agent {refused[0]} does not exist or is disabled", field="agent_id")
+    rows: list[dict[str, Any]] = []
     for assignment in assignments:
         case, agent_id, actor, at = assignment.case, assignment.agent_id, assignment.actor, assignment.at
         if case.assignee_id == agent_id:
             continue
+        assert case.id is not None, "flush the case before assigning it"
         previous, case.assignee_id = case.assignee_id, agent_id
-        add_event(session, case, EventKind.ASSIGNED, actor, at, data={"from": previous, "to": agent_id})
+        case.updated_at = at
+        rows.append(event_row(case.id, EventKind.ASSIGNED, actor, at, data={"from": previous, "to": agent_id}))
         if agent_id is not None and case.status is CaseStatus.NEW:
             # What `do_change_status` does, without its flush: the status event follows in the same INSERT.
             data = await move_status(session, case, CaseStatus.OPEN, at)
-            add_event(session, case, EventKind.STATUS, actor, at, data=data)
+            rows.append(event_row(case.id, EventKind.STATUS, actor, at, data=data))
+    if events is None:
+        await insert_events(session, rows)
+    else:
+        events.extend(rows)
 
 
 async def do_change_status(
