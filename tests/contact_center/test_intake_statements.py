@@ -7,6 +7,7 @@ and fail when a change adds one. Lower the numbers when the path gets cheaper; r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlmodel import col, select
 
 from contact_center.channels.chat.service import ChatService, ChatStart
 from contact_center.channels.twilio.options import TwilioOptions
@@ -28,6 +30,7 @@ from contact_center.services.contacts import ContactIntake, receive_contact, rec
 from contact_center.services.customers import CustomerFields, do_add_identity, do_create_customer
 from contact_center.services.sla import load_policies
 from contact_center.services.users import do_create_user
+from routing.events import TaskAccepted
 from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState
 from routing.workflows import RoutingRules
@@ -51,6 +54,8 @@ CHAT_START_FROM_KNOWN_EMAIL = 13
 # check, then one UPDATE of the contact, one of the case and one INSERT of its events (assigned, status); the
 # completion reads and updates only the contact. It was 12 when each decision read and flushed row by row.
 ACCEPT_AND_COMPLETE = 7
+# Concurrent acceptances share a transaction with the same statements as one alone, however many there are.
+ACCEPTED_BATCH = 5
 # Statements for a whole batch of contacts of every kind (new numbers, known customers joining their case or
 # opening one, a repeated id): each lookup is one query and each table one INSERT, however many contacts.
 MIXED_BATCH = 10
@@ -243,3 +248,31 @@ async def test_a_batch_of_contacts_costs_the_same_statements_whatever_its_size(d
     assert sum(r.joined_existing_case for r in results) == 5
     assert len(large) <= MIXED_BATCH, large.report()
     assert len(large) == len(small), large.report()
+
+
+async def test_a_batch_of_acceptances_costs_the_same_statements_whatever_its_size(database, clock):
+    async with database.transaction() as session:
+        agent = await do_create_agent(session, AgentFields(name="Uma", email="uma@example.test"), clock.now())
+    dispatcher = Dispatcher(MemoryBackend(RoutingRules()), database, clock, EventHub())
+    texts = [
+        (ContactIntake(channel=Channel.SMS, external_id=f"SM{n}", address=f"+1415556{n:04d}", body="Hi"), clock.now())
+        for n in range(12)
+    ]
+    contacts = [r.contact.id or 0 for r in await receive_contacts(database, texts)]
+
+    async def accept(batch: list[int]) -> Statements:
+        events = [
+            TaskAccepted(dispatcher.now(), task_id_for(c), "general", "sms", str(agent.id), f"res-{c}", 2.0)
+            for c in batch
+        ]
+        with counting(database) as statements:
+            await asyncio.gather(*(dispatcher._apply([event]) for event in events))
+        return statements
+
+    await accept(contacts[:1])  # the first acceptance of a process reads who signs for its agents
+    small, large = await accept(contacts[1:3]), await accept(contacts[3:])
+    assert len(large) <= ACCEPTED_BATCH, large.report()
+    assert len(large) == len(small), large.report()
+    async with database.transaction() as session:
+        assigned = (await session.scalars(select(Case.assignee_id).where(col(Case.assignee_id) == agent.id))).all()
+    assert len(assigned) == len(contacts)
