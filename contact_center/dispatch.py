@@ -542,11 +542,11 @@ class Dispatcher:
         return accepted
 
     async def _store(self, session: AsyncSession, decided: list[tuple[Event, str | None]]) -> list[Accepted | None]:
-        """Apply events to the store as one by one, with a fixed number of statements for the whole list.
+        """Apply events to the store as if one by one, with a fixed number of statements for the whole list.
 
         One read of the contacts and their cases (locked in case id order, so concurrent batches in other processes
-        cannot deadlock), the accepting agents' users from this process's copy, and the changes written by the
-        commit's flush (one UPDATE per table and set of changed columns), and one INSERT of every timeline event.
+        cannot deadlock), the accepting agents' users from this process's copy, one INSERT of every timeline event,
+        and the commit's flush of the rest (one UPDATE per table and set of changed columns).
         """
         contact_ids = {contact_id_of(getattr(event, "task_id", "")) for event, _ in decided} - {None}
         # A completion changes only its contact; every other event writes to the case, which is locked first.
