@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from contact_center.hub import EventHub
 from contact_center.models import (
     ActorKind,
     Agent,
+    Case,
     CasePriority,
     Channel,
     Contact,
@@ -41,8 +42,8 @@ from contact_center.models import (
 )
 from contact_center.reference_cache import ReferenceCache
 from contact_center.services.agents import agent_skills
-from contact_center.services.cases import do_assign_case, get_case
-from contact_center.services.timeline import record_event
+from contact_center.services.cases import Assignment, do_assign_cases, get_case
+from contact_center.services.timeline import event_row, insert_events
 from contact_center.settings import ConfigError, Settings
 from routing.backend import RoutingBackend
 from routing.errors import (
@@ -87,6 +88,9 @@ _TASK_PREFIX = "contact-"
 _ROUTING_WRITERS = 8
 # Contacts queued again per read of the store after a restart.
 _REBUILD_BATCH = 200
+# Transactions writing decisions at once; each locks its cases in id order, so two never wait on each other in a
+# cycle, and a few keep the store's connections busy while one batch's statements run.
+_DECISION_WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,37 @@ class Accepted:
 AcceptedHook = Callable[[Accepted], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Decisions:
+    """One caller's decisions to write: the events that change the store, and why a contact left (if it did)."""
+
+    events: tuple[Event, ...]
+    reason: str | None
+
+
+def _writes_store(event: Event) -> bool:
+    """Tell whether an event changes the case store (the rest are only published)."""
+    if isinstance(event, TaskFallback):
+        return event.reason == "unserviceable" or event.action != "queue"
+    return isinstance(event, TaskAccepted | TaskCompleted | TaskAbandoned)
+
+
+# Who signs the timeline when an agent accepts: agent id -> (user id, display name). Read for every accepted
+# contact and changed rarely, so each process keeps it for a few seconds like the queues.
+_AGENT_USERS: ReferenceCache[dict[int, tuple[int, str]]] = ReferenceCache("agent_users", (User,))
+
+
+async def _read_agent_users(session: AsyncSession) -> dict[int, tuple[int, str]]:
+    rows = await session.execute(
+        select(User.agent_id, User.id, User.display_name).where(col(User.agent_id).is_not(None)).order_by(col(User.id))
+    )
+    users: dict[int, tuple[int, str]] = {}
+    for agent_id, user_id, name in rows:
+        # An agent with several sign-ins is signed for by the oldest, whichever of them pressed accept.
+        users.setdefault(agent_id, (user_id, name))
+    return users
+
+
 class Dispatcher:
     """The app's side of routing: builds tasks and agents from the case store and applies decisions to it."""
 
@@ -212,6 +247,10 @@ class Dispatcher:
         self.accepted_hooks: list[AcceptedHook] = []
         self._submits: GroupCommit[RouteRequest, None] = GroupCommit(
             self.submit_many, name="routing", writers=_ROUTING_WRITERS
+        )
+        # Accepts, completes, rejects and timer ticks arrive one by one; concurrent ones share a transaction.
+        self._decisions: GroupCommit[_Decisions, list[Accepted]] = GroupCommit(
+            self._write_decisions, name="decisions", writers=_DECISION_WRITERS
         )
 
     # Channels -----------------------------------------------------------------------------------------------
@@ -411,8 +450,9 @@ class Dispatcher:
         return events
 
     async def aclose(self) -> None:
-        """Finish the submits under way (at shutdown)."""
+        """Finish the submits and the decision writes under way (at shutdown)."""
         await self._submits.aclose()
+        await self._decisions.aclose()
 
     async def close(self) -> None:
         """Release the backend's connections (a Redis client)."""
@@ -472,15 +512,14 @@ class Dispatcher:
         return _epoch(self.clock.now())
 
     async def _apply(self, events: Sequence[Event], *, reason: str | None = None) -> None:
-        """Write what the engine decided to the case store, then publish it."""
-        stored = [e for e in events if isinstance(e, TaskAccepted | TaskCompleted | TaskAbandoned | TaskFallback)]
-        accepted: list[Accepted] = []
-        if stored:
-            async with self.database.transaction() as session:
-                for event in stored:
-                    taken = await self._store(session, event, reason)
-                    if taken is not None:
-                        accepted.append(taken)
+        """Write what the engine decided to the case store, then publish it.
+
+        The write joins those of concurrent callers in one transaction (`_write_decisions`); a batch that fails is
+        written again caller by caller, so each gets its own error. It is shielded: the engine has decided already,
+        so a caller that stops waiting (a request cancelled) must not take the store's record of it away.
+        """
+        stored = _Decisions(tuple(e for e in events if _writes_store(e)), reason)
+        accepted = await asyncio.shield(self._decisions.put(stored)) if stored.events else []
         for published in events:
             self.hub.publish({"topic": "routing", **published.as_dict()})
         for taken in accepted:
@@ -491,62 +530,110 @@ class Dispatcher:
                     # The assignment stands (it is committed); the agent sees the contact and can call back.
                     log.exception("accept hook failed for contact %s", taken.contact_id)
 
-    async def _store(self, session: AsyncSession, event: Event, reason: str | None) -> Accepted | None:
-        contact_id = contact_id_of(getattr(event, "task_id", ""))
-        contact = await session.get(Contact, contact_id) if contact_id is not None else None
-        if contact is None:
-            return None
-        at = _instant(event.at)
-        case = await get_case(session, contact.case_id, for_update=True)
-        if isinstance(event, TaskAccepted):
-            agent_id = int(event.agent_id)
-            contact.agent_id = agent_id
-            contact.answered_at = at
-            contact.wait_seconds = event.waited
-            user = (await session.scalars(select(User).where(User.agent_id == agent_id))).first()
-            actor = Actor(ActorKind.USER, user.id, user.display_name) if user else SYSTEM
-            await do_assign_case(session, case, agent_id, actor, at)
-            return Accepted(contact.id or 0, contact.channel, contact.external_id, agent_id, event.reservation_id)
-        elif isinstance(event, TaskCompleted):
-            contact.ended_at = at
-            contact.handle_seconds = event.handle_time
-        elif isinstance(event, TaskAbandoned):
-            contact.ended_at = at
-            contact.disposition = reason or "abandoned"
-            await record_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"left the queue after {event.waited:.0f} s",
-                contact_id=contact.id,
-                data={"routing": "abandoned", "reason": reason or "abandoned"},
+    async def _write_decisions(self, batch: Sequence[_Decisions]) -> list[list[Accepted]]:
+        """Write several callers' decisions in one transaction, in order; return each caller's accepted contacts."""
+        owners = [n for n, decisions in enumerate(batch) for _ in decisions.events]
+        async with self.database.transaction() as session:
+            taken = await self._store(session, [(e, d.reason) for d in batch for e in d.events])
+        accepted: list[list[Accepted]] = [[] for _ in batch]
+        for owner, one in zip(owners, taken, strict=True):
+            if one is not None:
+                accepted[owner].append(one)
+        return accepted
+
+    async def _store(self, session: AsyncSession, decided: list[tuple[Event, str | None]]) -> list[Accepted | None]:
+        """Apply events to the store as if one by one, with a fixed number of statements for the whole list.
+
+        One read of the contacts and their cases (locked in case id order, so concurrent batches in other processes
+        cannot deadlock), the accepting agents' users from this process's copy, one INSERT of every timeline event,
+        and the commit's flush of the rest (one UPDATE per table and set of changed columns).
+        """
+        contact_ids = {contact_id_of(getattr(event, "task_id", "")) for event, _ in decided} - {None}
+        # A completion changes only its contact; every other event writes to the case, which is locked first.
+        with_case = {
+            contact_id_of(getattr(event, "task_id", "")) for event, _ in decided if not isinstance(event, TaskCompleted)
+        } - {None}
+        contacts: dict[int, Contact] = {}
+        cases: dict[int, Case] = {}
+        if with_case:
+            rows = await session.execute(
+                select(Contact, Case)
+                .join(Case, col(Case.id) == Contact.case_id)
+                .where(col(Contact.id).in_(with_case))
+                .order_by(col(Case.id), col(Contact.id))
+                .with_for_update(of=Case)
             )
-        elif isinstance(event, TaskFallback) and event.reason == "unserviceable":
-            # Accepted all the same (never lose a contact), but flagged on the case for a supervisor to act on.
-            if event.action != "queue":
-                contact.disposition = event.action
-            await record_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"no agent could ever serve this contact (skills, language or channel); sent to {event.action}",
-                contact_id=contact.id,
-                data={"routing": "unserviceable", "action": event.action},
+            for contact, case in rows:
+                contacts[contact.id or 0] = contact
+                cases[case.id or 0] = case
+        rest = contact_ids - contacts.keys()
+        if rest:
+            contacts.update(
+                {c.id or 0: c for c in (await session.scalars(select(Contact).where(col(Contact.id).in_(rest)))).all()}
             )
-        elif isinstance(event, TaskFallback) and event.action != "queue":
+        users = (
+            await _AGENT_USERS.get(session, _read_agent_users)
+            if any(isinstance(event, TaskAccepted) for event, _ in decided)
+            else {}
+        )
+        taken: list[Accepted | None] = []
+        # Consecutive acceptances are assigned together; a note between them is written in its place, so that
+        # the timeline reads as if each event had been applied alone.
+        assignments: list[Assignment] = []
+        events: list[dict[str, Any]] = []
+        for event, reason in decided:
+            contact_id = contact_id_of(getattr(event, "task_id", ""))
+            found = contacts.get(contact_id) if contact_id is not None else None
+            if found is None:
+                taken.append(None)
+                continue
+            contact, at = found, _instant(event.at)
+            if isinstance(event, TaskAccepted):
+                agent_id = int(event.agent_id)
+                contact.agent_id = agent_id
+                contact.answered_at = at
+                contact.wait_seconds = event.waited
+                user = users.get(agent_id)
+                actor = Actor(ActorKind.USER, user[0], user[1]) if user else SYSTEM
+                assignments.append(Assignment(cases[contact.case_id], agent_id, actor, at))
+                taken.append(
+                    Accepted(contact.id or 0, contact.channel, contact.external_id, agent_id, event.reservation_id)
+                )
+                continue
+            taken.append(None)
+            if isinstance(event, TaskCompleted):
+                contact.ended_at = at
+                contact.handle_seconds = event.handle_time
+                continue
+            if assignments:
+                await do_assign_cases(session, assignments, events)
+                assignments = []
+            events.extend(_note(cases[contact.case_id], contact, event, reason, at))
+        if assignments:
+            await do_assign_cases(session, assignments, events)
+        await insert_events(session, events)
+        return taken
+
+
+def _note(case: Case, contact: Contact, event: Event, reason: str | None, at: datetime) -> list[dict[str, Any]]:
+    """Return the timeline event of a contact that left the queue without an agent (abandoned, or a fallback)."""
+    assert case.id is not None
+    if isinstance(event, TaskAbandoned):
+        contact.ended_at = at
+        contact.disposition = reason or "abandoned"
+        body = f"left the queue after {event.waited:.0f} s"
+        data: dict[str, Any] = {"routing": "abandoned", "reason": reason or "abandoned"}
+    elif isinstance(event, TaskFallback) and event.reason == "unserviceable":
+        # Accepted all the same (never lose a contact), but flagged on the case for a supervisor to act on.
+        if event.action != "queue":
             contact.disposition = event.action
-            await record_event(
-                session,
-                case,
-                EventKind.NOTE,
-                SYSTEM,
-                at,
-                body=f"no agent answered; sent to {event.action} ({event.reason})",
-                contact_id=contact.id,
-                data={"routing": "fallback", "action": event.action, "reason": event.reason},
-            )
-        return None
+        body = f"no agent could ever serve this contact (skills, language or channel); sent to {event.action}"
+        data = {"routing": "unserviceable", "action": event.action}
+    elif isinstance(event, TaskFallback):
+        contact.disposition = event.action
+        body = f"no agent answered; sent to {event.action} ({event.reason})"
+        data = {"routing": "fallback", "action": event.action, "reason": event.reason}
+    else:
+        return []
+    case.updated_at = at
+    return [event_row(case.id, EventKind.NOTE, SYSTEM, at, body=body, contact_id=contact.id, data=data)]

@@ -6,7 +6,7 @@ case's fields. That keeps the timeline complete and the SLA clock consistent wit
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,18 +34,20 @@ from contact_center.models import (
     parse_case_number,
 )
 from contact_center.services.sla import load_policies
-from contact_center.services.timeline import add_event, new_event, record_event
+from contact_center.services.timeline import add_event, event_row, insert_events, new_event, record_event
 from contact_center.sla import PolicyTerms, choose_policy, due_times, paused_business_seconds
 
 __all__ = [
     "OPEN_STATUSES",
     "REOPENED_BY_CUSTOMER",
+    "Assignment",
     "CaseChanges",
     "NewCase",
     "apply_message",
     "build_case",
     "do_add_note",
     "do_assign_case",
+    "do_assign_cases",
     "do_change_status",
     "do_create_case",
     "do_merge_cases",
@@ -172,19 +174,59 @@ async def do_update_case(session: AsyncSession, case: Case, changes: CaseChanges
     return case
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """One case given to an agent (or taken back to the queue with None), by whom and when."""
+
+    case: Case
+    agent_id: int | None
+    actor: Actor
+    at: datetime
+
+
 async def do_assign_case(session: AsyncSession, case: Case, agent_id: int | None, actor: Actor, now: datetime) -> Case:
     """Give a case to an agent (or take it back to the queue with None); a new case becomes open."""
-    if agent_id is not None:
-        agent = await session.get(Agent, agent_id)
-        if agent is None or not agent.active:
-            raise InvalidInput(f"agent {agent_id} does not exist or is disabled", field="agent_id")
-    if case.assignee_id == agent_id:
-        return case
-    previous, case.assignee_id = case.assignee_id, agent_id
-    await record_event(session, case, EventKind.ASSIGNED, actor, now, data={"from": previous, "to": agent_id})
-    if agent_id is not None and case.status is CaseStatus.NEW:
-        await do_change_status(session, case, CaseStatus.OPEN, actor, now)
+    await do_assign_cases(session, [Assignment(case, agent_id, actor, now)])
+    await session.flush()
     return case
+
+
+async def do_assign_cases(
+    session: AsyncSession, assignments: Sequence[Assignment], events: list[dict[str, Any]] | None = None
+) -> None:
+    """Apply assignments in order, as `do_assign_case` one after another would, checking every agent in one query.
+
+    Any agent that does not exist or is disabled fails them all (nothing is changed). The timeline events are
+    written in one INSERT, in the order they happened; given ``events``, they are appended to it instead, for a
+    caller that writes them with its own events of the same transaction (`insert_events`), in their order.
+    """
+    wanted = {a.agent_id for a in assignments if a.agent_id is not None}
+    if wanted:
+        active = set(
+            (
+                await session.scalars(select(Agent.id).where(col(Agent.id).in_(wanted), col(Agent.active).is_(True)))
+            ).all()
+        )
+        refused = sorted(wanted - active)
+        if refused:
+            raise InvalidInput(f"agent {refused[0]} does not exist or is disabled", field="agent_id")
+    rows: list[dict[str, Any]] = []
+    for assignment in assignments:
+        case, agent_id, actor, at = assignment.case, assignment.agent_id, assignment.actor, assignment.at
+        if case.assignee_id == agent_id:
+            continue
+        assert case.id is not None, "flush the case before assigning it"
+        previous, case.assignee_id = case.assignee_id, agent_id
+        case.updated_at = at
+        rows.append(event_row(case.id, EventKind.ASSIGNED, actor, at, data={"from": previous, "to": agent_id}))
+        if agent_id is not None and case.status is CaseStatus.NEW:
+            # What `do_change_status` does, without its flush: the status event follows in the same INSERT.
+            data = await move_status(session, case, CaseStatus.OPEN, at)
+            rows.append(event_row(case.id, EventKind.STATUS, actor, at, data=data))
+    if events is None:
+        await insert_events(session, rows)
+    else:
+        events.extend(rows)
 
 
 async def do_change_status(
