@@ -700,8 +700,11 @@ class RoutingEngine:
         for key in agent.buckets:
             bucket = available[key]
             del bucket[bisect_left(bucket, entry)]
-            if key[0] == "s":
-                free_skill[key[1], key[2]] -= 1  # type: ignore[index]
+            if key[0] == "a":
+                # One ("a", channel) bucket per open channel: the channels whose skill counts _index raised.
+                channel = str(key[1])
+                for skill in agent.skills:
+                    free_skill[channel, skill] -= 1
         agent.buckets = []
         agent.entry = None
 
