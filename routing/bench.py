@@ -23,7 +23,8 @@ is :data:`DEFAULT_CONCURRENCY`: one caller for memory, eight for Redis.
 Memory is the process's peak resident set (``max_rss_mb``; a doubled run follows its base run in the same process,
 so its figure is the larger of the two, which is its own). With ``trace_memory`` the build also runs under
 tracemalloc and reports its peak (``build_peak_mb``, the Python heap the routing state needs); that slows the build
-and inflates the resident set, and it is always off during the timed phase, where it would distort latency.
+and inflates the resident set, and it is always off during the timed phase, where it would distort latency. Without
+``trace_memory`` nothing measured it, so ``build_peak_mb`` is ``None`` (JSON ``null``), not a misleading 0.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class BenchResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
-    build_peak_mb: float
+    build_peak_mb: float | None
     max_rss_mb: float
     lua_round_trip_p50_ms: float | None = None
     lua_round_trip_p99_ms: float | None = None
@@ -359,10 +360,11 @@ async def _measure(
         tracemalloc.start()
     scenario = _Scenario(factory(bench_rules(skills)), agents, skills, tasks, seed)
     await scenario.build()
-    build_peak = 0
+    build_peak: float | None = None
     if trace_memory:
-        _, build_peak = tracemalloc.get_traced_memory()
+        _, peak_bytes = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+        build_peak = peak_bytes / (1024 * 1024)
     # A collection in the middle of the timed phase would be charged to one unlucky decision; the state built so
     # far is long-lived, so freeze it out of the collector's view, as a long-running server effectively does.
     gc.collect()
@@ -393,7 +395,7 @@ async def _measure(
         p50_ms=_percentile(latencies, 0.50),
         p99_ms=_percentile(latencies, 0.99),
         max_ms=latencies[-1] / 1e6,
-        build_peak_mb=build_peak / (1024 * 1024),
+        build_peak_mb=build_peak,
         max_rss_mb=_max_rss_mb(),
         client_cpu_us_per_decision=client_cpu * 1e6 / decisions,
         server_cpu_us_per_decision=None if server_seconds is None else server_seconds * 1e6 / decisions,
@@ -461,7 +463,7 @@ def format_table(results: tuple[BenchResult, ...]) -> str:
         lines.append(
             f"| {result.backend} | {result.concurrency} | {result.agents} | {result.skills} | {result.tasks} | "
             f"{result.decisions_per_second:,.0f} | {result.p50_ms:.3f} | {result.p99_ms:.3f} | {result.max_ms:.2f} | "
-            f"{f'{result.build_peak_mb:.0f}' if result.build_peak_mb else '-'} | {result.max_rss_mb:.0f} |"
+            f"{'-' if result.build_peak_mb is None else f'{result.build_peak_mb:.0f}'} | {result.max_rss_mb:.0f} |"
         )
     if len(results) == 2 and results[0].p99_ms > 0:
         lines.append("")

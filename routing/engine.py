@@ -9,9 +9,13 @@ How a decision avoids scanning everyone:
 * Agents with free capacity sit in sorted buckets per (channel, skill, level), (channel, team),
   (channel, language) and channel, ordered by idle time. A task looks only at the buckets of its requirement's
   primary skill, from level 10 down to the minimum, and stops at the first qualified agents.
-* Waiting tasks sit in pools of equal :class:`~routing.matching.Requirement`, each a heap ordered by the time-free
-  :func:`~routing.priority.priority_key`. Pools are indexed by their pivot (primary skill, team, language, listed
+* Waiting tasks sit in pools of equal :class:`~routing.matching.Requirement`, each a sorted list ordered by the
+  time-free :func:`~routing.priority.priority_key`. A task leaving a pool (offered, widened to the next workflow step,
+  abandoned) is removed from it in O(log n), so a pool never holds stale entries and never needs an O(n) clean-up
+  in the middle of one unlucky decision. Pools are indexed by their pivot (primary skill, team, language, listed
   agents or channel), so an agent with free capacity compares only the heads of the pools it could qualify for.
+* A count of free agents per (channel, skill) lets a task whose primary skill has no free agent at all (the normal
+  case in a busy center, where every agent works at capacity) skip its ten level buckets without a lookup.
 * Timeouts (offers, workflow steps, wrap-up) wait in one heap of timers; :meth:`RoutingEngine.tick` pops due ones.
 
 Invariant kept after every call: no waiting task has an available, qualified, non-excluded agent with free
@@ -25,6 +29,8 @@ import heapq
 from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList
 
 from routing.errors import (
     InvalidTransition,
@@ -234,15 +240,33 @@ class _Task:
 
 
 class _Pool:
-    """Waiting tasks sharing one requirement, in a heap by priority key (entries removed lazily)."""
+    """Waiting tasks sharing one requirement, sorted by priority key (the first entry is served first)."""
 
-    __slots__ = ("heap", "keys", "live", "requirement")
+    __slots__ = ("entries", "head", "keys", "requirement")
 
-    def __init__(self, requirement: Requirement, keys: list[_BucketKey]) -> None:
+    def __init__(self, requirement: Requirement, keys: list[_BucketKey], first: _PoolEntry) -> None:
         self.requirement = requirement
         self.keys = keys
-        self.heap: list[_PoolEntry] = []
-        self.live = 0
+        self.entries: SortedList[_PoolEntry] = SortedList((first,))
+        # The first entry, kept at hand: agents compare pool heads on every decision, and indexing a SortedList
+        # costs far more than reading an attribute.
+        self.head = first
+
+    def add(self, entry: _PoolEntry) -> None:
+        """Insert a task's entry."""
+        self.entries.add(entry)
+        if entry < self.head:
+            self.head = entry
+
+    def remove(self, entry: _PoolEntry) -> bool:
+        """Remove a task's entry; return whether the pool still holds any."""
+        entries = self.entries
+        entries.remove(entry)
+        if not entries:
+            return False
+        if entry == self.head:
+            self.head = entries[0]
+        return True
 
 
 def _pool_keys(requirement: Requirement) -> list[_BucketKey]:
@@ -274,6 +298,8 @@ class RoutingEngine:
         self._tasks: dict[str, _Task] = {}
         self._reservations: dict[str, Reservation] = {}
         self._available: dict[_BucketKey, list[_Entry]] = {}
+        # Agents with free capacity per (channel, skill), whatever their level: the sum of the level buckets' sizes.
+        self._free_skill: dict[tuple[str, str], int] = {}
         self._pools: dict[Requirement, _Pool] = {}
         self._pool_index: dict[_BucketKey, dict[_Pool, None]] = {}
         self._in_queue: dict[str, dict[str, None]] = {}
@@ -648,7 +674,10 @@ class RoutingEngine:
         agent.entry = entry
         buckets = agent.buckets
         available = self._available
+        free_skill = self._free_skill
         for channel in channels:
+            for skill in agent.skills:
+                free_skill[channel, skill] = free_skill.get((channel, skill), 0) + 1
             keys: list[_BucketKey] = [("s", channel, skill, level) for skill, level in agent.skills.items()]
             if agent.team is not None:
                 keys.append(("t", channel, agent.team))
@@ -667,9 +696,15 @@ class RoutingEngine:
         if entry is None:
             return
         available = self._available
+        free_skill = self._free_skill
         for key in agent.buckets:
             bucket = available[key]
             del bucket[bisect_left(bucket, entry)]
+            if key[0] == "a":
+                # One ("a", channel) bucket per open channel: the channels whose skill counts _index raised.
+                channel = str(key[1])
+                for skill in agent.skills:
+                    free_skill[channel, skill] -= 1
         agent.buckets = []
         agent.entry = None
 
@@ -866,6 +901,8 @@ class RoutingEngine:
         available = self._available
         if requirement.skills:
             skill, minimum = requirement.skills[0]
+            if not self._free_skill.get((channel, skill)):
+                return None
             if self.settings.strategy is Strategy.LONGEST_IDLE:
                 best: _Agent | None = None
                 for level in range(minimum, MAX_SKILL_LEVEL + 1):
@@ -958,8 +995,8 @@ class RoutingEngine:
                 if not pools:
                     continue
                 for pool in pools:
-                    if best is not None and pool.heap and pool.heap[0] > best:
-                        # Even the stale-inclusive top is worse than what we hold.
+                    if best is not None and pool.head > best:
+                        # Even this pool's best task is worse than what we hold.
                         continue
                     if not agent.qualifies(pool.requirement):
                         continue
@@ -968,68 +1005,48 @@ class RoutingEngine:
                         best = head
         return best
 
-    def _entry_live(self, pool: _Pool, entry: _PoolEntry) -> bool:
-        record = self._tasks.get(entry[2])
-        return record is not None and record.pool is pool and record.seq == entry[1]
-
     def _head(self, pool: _Pool, agent_id: str) -> _PoolEntry | None:
-        """Return the pool's best live task entry that does not exclude ``agent_id``."""
-        heap = pool.heap
-        while heap and not self._entry_live(pool, heap[0]):
-            heapq.heappop(heap)
-        if not heap:
-            return None
-        top = heap[0]
-        if agent_id not in self._tasks[top[2]].excluded:
-            return top
-        # Rare path: the agent already missed the best tasks here; look past them and put them back.
-        skipped: list[_PoolEntry] = []
-        result: _PoolEntry | None = None
-        while heap:
-            entry = heapq.heappop(heap)
-            if not self._entry_live(pool, entry):
-                continue
-            skipped.append(entry)
-            if agent_id not in self._tasks[entry[2]].excluded:
-                result = entry
-                break
-        for entry in skipped:
-            heapq.heappush(heap, entry)
-        return result
+        """Return the pool's best task entry that does not exclude ``agent_id``."""
+        tasks = self._tasks
+        head = pool.head
+        if agent_id not in tasks[head[2]].excluded:
+            return head
+        # Rare path: the agent already missed the best tasks here; look past them.
+        for entry in pool.entries:
+            if agent_id not in tasks[entry[2]].excluded:
+                return entry
+        return None
 
     # Pools and workflow steps.
 
     def _enqueue(self, record: _Task) -> None:
         requirement = record.requirement
+        self._sequence += 1
+        record.seq = self._sequence
+        record.status = TaskStatus.WAITING
+        entry = (record.key, record.seq, record.task.id)
         pool = self._pools.get(requirement)
         if pool is None:
-            pool = _Pool(requirement, _pool_keys(requirement))
+            pool = _Pool(requirement, _pool_keys(requirement), entry)
             self._pools[requirement] = pool
             for key in pool.keys:
                 self._pool_index.setdefault(key, {})[pool] = None
-        self._sequence += 1
-        record.seq = self._sequence
+        else:
+            pool.add(entry)
         record.pool = pool
-        record.status = TaskStatus.WAITING
-        heapq.heappush(pool.heap, (record.key, record.seq, record.task.id))
-        pool.live += 1
 
     def _dequeue(self, record: _Task) -> None:
         pool = record.pool
         if pool is None:
             return
         record.pool = None
-        pool.live -= 1
-        if pool.live == 0:
+        if not pool.remove((record.key, record.seq, record.task.id)):
             del self._pools[pool.requirement]
             for key in pool.keys:
                 members = self._pool_index[key]
                 del members[pool]
                 if not members:
                     del self._pool_index[key]
-        elif len(pool.heap) > 2 * pool.live + 32:
-            pool.heap = [entry for entry in pool.heap if self._entry_live(pool, entry)]
-            heapq.heapify(pool.heap)
 
     def _leave_queue(self, record: _Task) -> None:
         members = self._in_queue.get(record.task.queue)

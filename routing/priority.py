@@ -18,7 +18,7 @@ effective deadline": the deadline is creation plus the (capped) SLA target, move
 Why this shape:
 
 * Every task ages at the same rate (one point per second), so the order of two waiting tasks never changes while
-  they wait. The engine can therefore keep each queue in a heap keyed once by the time-free
+  they wait. The engine can therefore keep each queue sorted once by the time-free
   :func:`priority_key` :math:`k = c + \min(s, H) - \alpha v - \beta b` (smaller key, higher score, since
   :math:`P(t) = t - k`), and a Redis backend can keep it in a sorted set with a fixed score.
 * At equal wait, base priority and SLA target, higher value means a larger score: high-value customers first.

@@ -1,0 +1,58 @@
+"""Property tests of the in-memory engine's indexes: after any sequence of decisions they describe the state exactly.
+
+The decisions themselves are checked by ``test_engine_properties.py``; here the same random machine also checks
+that the structures a decision reads instead of scanning are right: each waiting task sits in exactly one pool,
+the one of its current requirement, a pool holds nothing else (no stale entries), its cached head is its best
+entry, and the free-agent counts per (channel, skill) equal the agents in that skill's level buckets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import invariant
+
+from routing.models import TaskStatus
+from tests.routing.test_engine_properties import RoutingMachine
+
+
+class IndexedRoutingMachine(RoutingMachine):
+    @invariant()
+    def pools_hold_exactly_the_waiting_tasks(self) -> None:
+        engine = self.engine
+        expected: dict[object, set[tuple[float, int, str]]] = {}
+        for record in engine._tasks.values():
+            if record.status is TaskStatus.WAITING and record.pool is not None:
+                assert record.pool.requirement == record.requirement
+                expected.setdefault(record.pool.requirement, set()).add((record.key, record.seq, record.task.id))
+            else:
+                assert record.pool is None or record.status is TaskStatus.WAITING
+        assert set(engine._pools) == set(expected)
+        for requirement, pool in engine._pools.items():
+            entries = list(pool.entries)
+            assert set(entries) == expected[requirement]
+            assert len(entries) == len(expected[requirement])
+            assert entries == sorted(entries)
+            assert pool.head == entries[0]
+            for key in pool.keys:
+                assert pool in engine._pool_index[key]
+        indexed = {pool for members in engine._pool_index.values() for pool in members}
+        assert indexed == set(engine._pools.values())
+
+    @invariant()
+    def free_counts_match_the_buckets(self) -> None:
+        engine = self.engine
+        counted: Counter[tuple[str, str]] = Counter()
+        for key, bucket in engine._available.items():
+            if key[0] == "s":
+                counted[(str(key[1]), str(key[2]))] += len(bucket)
+        for pair, count in engine._free_skill.items():
+            assert count == counted[pair], pair
+        assert set(counted) - {pair for pair, count in counted.items() if count == 0} <= set(engine._free_skill)
+
+
+IndexedRoutingMachine.TestCase.settings = settings(
+    max_examples=80, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestIndexedRoutingMachine = IndexedRoutingMachine.TestCase
