@@ -25,6 +25,24 @@ local PENDING, PIV
 local SA, TRIMMED, PM
 local CONFIGS = {}
 
+-- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
+-- small call's garbage (and the collector's work is proportional to it). One that grew large (a tick that fired many
+-- timers) is replaced instead: emptying a table keeps its size, and every later call would walk it.
+local function emptied(t)
+  if t == nil then
+    return {}
+  end
+  local count = 0
+  for k in pairs(t) do
+    count = count + 1
+    if count > 32 then
+      return {}
+    end
+    t[k] = nil
+  end
+  return t
+end
+
 local function begin(keys, args)
   NULL, call, fmt = cjson.null, redis.call, string.format
   ARGV, P, OP, NOW = args, keys[1], args[1], tonumber(args[2])
@@ -36,10 +54,10 @@ local function begin(keys, args)
     CONFIGS[args[3]] = config
   end
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
-  AC, AD, TC, TD, RC, RD, EV = {}, {}, {}, {}, {}, {}, {}
+  AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
-  PENDING, PIV = {}, nil
-  SA, TRIMMED, PM = {}, {}, {}
+  PENDING, PIV = emptied(PENDING), nil
+  SA, TRIMMED, PM = emptied(SA), emptied(TRIMMED), emptied(PM)
 end
 
 local CALL = 'voice'
@@ -498,7 +516,8 @@ end
 -- profile (bk), so the live record every decision decodes and encodes stays a few fields. upsert_agent syncs the
 -- removal under the old profile before it installs a new one.
 local function sync_index()
-  for _, a in pairs(PENDING) do
+  for id, a in pairs(PENDING) do
+    PENDING[id] = nil -- clearing the field being visited is allowed while traversing
     local member, score = member_of(a), F(a.idle_since)
     local wanted, list, channels = {}, {}, {}
     if a.entry then
@@ -529,7 +548,6 @@ local function sync_index()
     a.bscore = #list > 0 and score or nil
     dirty_agent(a)
   end
-  PENDING = {}
 end
 
 local function roster_add(a)
