@@ -18,6 +18,7 @@ shares one slot):
                                 and read only by the decisions that need it (a workflow step, a re-queue, a listing)
 ``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
                                 written only by ``upsert_agent``; decoded profiles are kept in the library by content
+``aj:<agent>``                  the agent's profile as JSON, written by ``upsert_agent``, read only by ``get_agent``
 ``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
 ``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down

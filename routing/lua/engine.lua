@@ -22,7 +22,26 @@ local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
 local PENDING, PIV
+local SA, TRIMMED, PM
 local CONFIGS = {}
+
+-- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
+-- small call's garbage (and the collector's work is proportional to it). One that grew large (a tick that fired many
+-- timers) is replaced instead: emptying a table keeps its size, and every later call would walk it.
+local function emptied(t)
+  if t == nil then
+    return {}
+  end
+  local count = 0
+  for k in pairs(t) do
+    count = count + 1
+    if count > 32 then
+      return {}
+    end
+    t[k] = nil
+  end
+  return t
+end
 
 local function begin(keys, args)
   NULL, call, fmt = cjson.null, redis.call, string.format
@@ -35,9 +54,10 @@ local function begin(keys, args)
     CONFIGS[args[3]] = config
   end
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
-  AC, AD, TC, TD, RC, RD, EV = {}, {}, {}, {}, {}, {}, {}
+  AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
-  PENDING, PIV = {}, nil
+  PENDING, PIV = emptied(PENDING), nil
+  SA, TRIMMED, PM = emptied(SA), emptied(TRIMMED), emptied(PM)
 end
 
 local CALL = 'voice'
@@ -125,7 +145,8 @@ end
 -- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
 -- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
 -- kept in the library across calls keyed by their own bytes, so a lookup can never see a stale profile and the
--- common read costs one GET and no decoding.
+-- common read costs one GET and no decoding. The profile as agent_to_dict gave it (only get_agent returns it) is a
+-- third key (aj:<id>), so that it is neither read by decisions nor kept in the library's memory.
 local PROFILES, PROFILES_SIZE = {}, 0
 local function profile_meta(raw)
   local meta = PROFILES[raw]
@@ -158,7 +179,9 @@ end
 -- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out), rewritten by most
 -- decisions, and its fixed part (tf:<id>: the RoutePlan, preferred skills and the task's JSON), written once by
 -- submit. The fixed part is read, through the live record's metatable, only by the decisions that need it (a
--- workflow step, a re-queue, a listing), so a complete or an accept never decodes the plan.
+-- workflow step, a re-queue, a listing), so a complete or an accept never decodes the plan. Flags and times that
+-- are false or unset for most of a task's life (unserviceable, fallback_due, exhausted, accepted_at) are left out of
+-- the live record until they are set: a record of at most 16 fields decodes into a table half the size.
 local FIXED = { plan = true, preferred = true, tj = true }
 local TASK_META = {
   __index = function(t, k)
@@ -210,9 +233,13 @@ end
 -- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
 -- dropped (in chunks, since a command's arguments pass through Lua's stack), instead of one command per record.
 local CHUNK = 512
-local function send_chunked(command, args)
+local function send_chunked(command, args, key)
   for first = 1, #args, CHUNK do
-    call(command, unpack(args, first, math.min(first + CHUNK - 1, #args)))
+    if key then
+      call(command, key, unpack(args, first, math.min(first + CHUNK - 1, #args)))
+    else
+      call(command, unpack(args, first, math.min(first + CHUNK - 1, #args)))
+    end
   end
 end
 
@@ -225,6 +252,7 @@ local function flush()
     else
       dels[#dels + 1] = P .. 'a:' .. id
       dels[#dels + 1] = P .. 'ap:' .. id
+      dels[#dels + 1] = P .. 'aj:' .. id
     end
   end
   for id, t in pairs(TD) do
@@ -250,6 +278,16 @@ local function flush()
   end
   send_chunked('MSET', sets)
   send_chunked('DEL', dels)
+  local activities = {}
+  for id, current in pairs(SA) do
+    if current then
+      activities[#activities + 1] = id
+      activities[#activities + 1] = current[1] .. ' ' .. F(current[2])
+    end
+  end
+  if #activities > 0 then
+    send_chunked('HSET', activities, P .. 'sa')
+  end
 end
 
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
@@ -276,20 +314,35 @@ local function stat_resolve(queue, task_id, at, kind, value)
   call('HDEL', P .. 'sw:' .. queue, task_id)
   stat_record(queue, at, kind, value)
 end
+-- An agent's current activity (sa) is read once per call and written back by flush(): a decision that frees an agent
+-- and offers it the next task at once changes its activity twice (available, then busy) at the same instant, and
+-- the second change so costs no command, since trimming its history again to the same horizon changes nothing.
 local function stat_agent(agent_id, at, activity)
-  local current = call('HGET', P .. 'sa', agent_id)
-  call('HSET', P .. 'sa', agent_id, activity .. ' ' .. F(at))
+  local current = SA[agent_id]
+  if current == nil then
+    local text = call('HGET', P .. 'sa', agent_id)
+    if text then
+      local previous, since = string.match(text, '^(%S+) (%S+)$')
+      current = { previous, tonumber(since) }
+    else
+      current = false
+    end
+  end
+  SA[agent_id] = { activity, at }
   if not current then
     call('RPUSH', P .. 'sao', agent_id)
     return
   end
-  local previous, since = string.match(current, '^(%S+) (%S+)$')
-  since = tonumber(since)
+  local previous, since = current[1], current[2]
   local key = P .. 'sh:' .. agent_id
   if at > since then
     call('RPUSH', key, F(since) .. ' ' .. F(at) .. ' ' .. previous)
   end
-  stat_trim(key, at - RETENTION, '^%S+ (%S+)')
+  local horizon = at - RETENTION
+  if TRIMMED[key] ~= horizon then
+    stat_trim(key, horizon, '^%S+ (%S+)')
+    TRIMMED[key] = horizon
+  end
 end
 
 -- Events -------------------------------------------------------------------------------------------------------
@@ -463,7 +516,8 @@ end
 -- profile (bk), so the live record every decision decodes and encodes stays a few fields. upsert_agent syncs the
 -- removal under the old profile before it installs a new one.
 local function sync_index()
-  for _, a in pairs(PENDING) do
+  for id, a in pairs(PENDING) do
+    PENDING[id] = nil -- clearing the field being visited is allowed while traversing
     local member, score = member_of(a), F(a.idle_since)
     local wanted, list, channels = {}, {}, {}
     if a.entry then
@@ -494,7 +548,6 @@ local function sync_index()
     a.bscore = #list > 0 and score or nil
     dirty_agent(a)
   end
-  PENDING = {}
 end
 
 local function roster_add(a)
@@ -668,6 +721,22 @@ end
 -- leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it
 -- qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win:
 -- the replies are short numbers, so the look costs one string per pool and no parsing.
+-- A pool head's member, read at most once per call: an agent's look for work reads the winning head's member, and
+-- the offer that follows takes that same task out of its pool.
+local function head_member(sig)
+  local member = PM[sig]
+  if member == nil then
+    member = call('HGET', P .. 'pm', sig) or false
+    PM[sig] = member
+  end
+  return member
+end
+local function set_head(sig, score, member)
+  call('HSET', P .. 'ph', sig, score)
+  call('HSET', P .. 'pm', sig, member)
+  PM[sig] = member
+end
+
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
   local sig = st.g
@@ -692,11 +761,10 @@ local function enqueue(t)
   local better = not current
   if not better then
     local head_score = tonumber(current)
-    better = t.key < head_score or (t.key == head_score and member < call('HGET', P .. 'pm', sig))
+    better = t.key < head_score or (t.key == head_score and member < head_member(sig))
   end
   if better then
-    call('HSET', P .. 'ph', sig, score)
-    call('HSET', P .. 'pm', sig, member)
+    set_head(sig, score, member)
   end
   dirty_task(t)
 end
@@ -709,14 +777,14 @@ local function dequeue(t)
   local key = P .. 'p:' .. sig
   local member = pool_member(t)
   call('ZREM', key, member)
-  if call('HGET', P .. 'pm', sig) == member then
+  if head_member(sig) == member then
     local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if #top > 0 then
-      call('HSET', P .. 'ph', sig, top[2])
-      call('HSET', P .. 'pm', sig, top[1])
+      set_head(sig, top[2], top[1])
     else
       call('HDEL', P .. 'ph', sig)
       call('HDEL', P .. 'pm', sig)
+      PM[sig] = false
       if req_of(sig).agents then
         for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
           call('SREM', P .. 'pi:' .. suffix, sig)
@@ -998,7 +1066,7 @@ local function best_entry_for(a)
     for i, score in pairs(scores) do
       if score == low then
         scores[i] = nil
-        local member = call('HGET', P .. 'pm', sigs[i])
+        local member = head_member(sigs[i])
         local h
         if excluded_from(member, a.id) then
           h = head_past_exclusions(sigs[i], a.id)
@@ -1205,7 +1273,7 @@ OPS.upsert_agent = function()
     langs[lang] = true
   end
   local profile = { skills = s.skills, langs = langs, cap = s.cap, call_blocks = s.call_blocks, bk = s.bk,
-    pk = s.pk, gk = s.gk, rk = s.rk, pj = ARGV[5] }
+    pk = s.pk, gk = s.gk, rk = s.rk }
   if s.team ~= NULL then
     profile.team = s.team
   end
@@ -1235,6 +1303,7 @@ OPS.upsert_agent = function()
     roster_remove(a)
   end
   call('SET', P .. 'ap:' .. s.id, raw_profile)
+  call('SET', P .. 'aj:' .. s.id, ARGV[5])
   setmetatable(a, profile_meta(raw_profile))
   dirty_agent(a)
   roster_add(a)
@@ -1306,10 +1375,6 @@ OPS.submit = function()
     status = 'waiting',
     seq = 0,
     excluded = {},
-    accepted_at = 0,
-    unserviceable = false,
-    fallback_due = false,
-    exhausted = false,
   }, { __index = fixed })
   local serviceable = false
   for _, st in ipairs(steps) do
@@ -1323,7 +1388,9 @@ OPS.submit = function()
   local step_name = steps[step + 1] and steps[step + 1].n or ''
   ev_created(t, step_name, not serviceable)
   t.step = step
-  t.unserviceable = not serviceable
+  if not serviceable then
+    t.unserviceable = true
+  end
   TC[id] = t
   dirty_task(t)
   call('SADD', P .. 'q:' .. t.queue, id)
@@ -1523,7 +1590,7 @@ OPS.get_agent = function()
   if a == nil then
     return { 'ok', 'null' }
   end
-  return { 'ok', '{"profile":' .. a.pj .. ',"activity":' .. q(a.activity) .. ',"load":' .. int_map(a.load)
+  return { 'ok', '{"profile":' .. call('GET', P .. 'aj:' .. a.id) .. ',"activity":' .. q(a.activity) .. ',"load":' .. int_map(a.load)
     .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses) .. '}' }
 end
 
