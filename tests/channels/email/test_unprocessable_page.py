@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from contact_center.models.email import EmailUnprocessable
-from tests.browser.conftest import browser, live_server, screenshot
+from tests.browser.conftest import _chromium, _function_scoped_runner, browser, live_server, screenshot
 from tests.conftest import PASSWORD
 
 from .conftest import mfs
 
-__all__ = ["browser", "live_server", "screenshot"]
+__all__ = ["_chromium", "_function_scoped_runner", "browser", "live_server", "screenshot"]
 
 READABLE = mfs("""\
     From: Ann Archer <ann@example.org>
