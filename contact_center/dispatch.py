@@ -548,11 +548,11 @@ class Dispatcher:
         cannot deadlock), the accepting agents' users from this process's copy, one INSERT of every timeline event,
         and the commit's flush of the rest (one UPDATE per table and set of changed columns).
         """
-        contact_ids = {contact_id_of(getattr(event, "task_id", "")) for event, _ in decided} - {None}
+        ids = [contact_id_of(getattr(event, "task_id", "")) for event, _ in decided]
+        contact_ids = set(ids) - {None}
         # A completion changes only its contact; every other event writes to the case, which is locked first.
-        with_case = {
-            contact_id_of(getattr(event, "task_id", "")) for event, _ in decided if not isinstance(event, TaskCompleted)
-        } - {None}
+        with_case = {i for i, (event, _) in zip(ids, decided, strict=True) if not isinstance(event, TaskCompleted)}
+        with_case.discard(None)
         contacts: dict[int, Contact] = {}
         cases: dict[int, Case] = {}
         if with_case:
@@ -581,8 +581,7 @@ class Dispatcher:
         # the timeline reads as if each event had been applied alone.
         assignments: list[Assignment] = []
         events: list[dict[str, Any]] = []
-        for event, reason in decided:
-            contact_id = contact_id_of(getattr(event, "task_id", ""))
+        for contact_id, (event, reason) in zip(ids, decided, strict=True):
             found = contacts.get(contact_id) if contact_id is not None else None
             if found is None:
                 taken.append(None)

@@ -203,7 +203,8 @@ async def _forward(
         elif topic == "chat":
             chat_id = int(message["chat_id"])
             if "holder" in message:
-                # The chat service names the holder with every change it publishes (not with typing).
+                # The chat service names the holder with every change it publishes. Typing does not: it is sent
+                # from a socket's copy of the chat, which may predate the agent's accept, so it is looked up.
                 holder = chats[chat_id] = message["holder"]
             else:
                 holder = await _chat_agent(request, chat_id, chats, fresh=message.get("type") == "status")
