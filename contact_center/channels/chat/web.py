@@ -145,9 +145,12 @@ async def _serve(
             await writer.send({"type": "error", "message": "frames must be JSON objects"})
         finally:
             forward.cancel()
+            # The customer's absence is recorded first, and shielded: it is what closes an abandoned chat, so neither
+            # a forwarder slow to stop (one cancelled inside a store read) nor this handler's own cancellation may
+            # keep it from the store.
+            await asyncio.shield(service.customer_present(chat_id, False))
             with contextlib.suppress(asyncio.CancelledError):
                 await forward
-            await service.customer_present(chat_id, False)
 
 
 async def _handle(
