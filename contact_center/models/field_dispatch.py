@@ -31,10 +31,6 @@ class SchedulePlan(SQLModel, table=True):
     plan: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     planned_by: str = Field(default="", max_length=200)
-    # Unused: the day's planning lease is a row of `leases` now (`contact_center.leases`). The columns stay so that
-    # no migration is needed; a later one may drop them.
-    lease_owner: str | None = Field(default=None, max_length=64)
-    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FieldNoticeKind(enum.StrEnum):
