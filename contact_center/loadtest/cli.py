@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from contact_center.db import Database
 from contact_center.loadtest.agents import AgentFloor, sign_in
 from contact_center.loadtest.audit import audit_store
-from contact_center.loadtest.traffic import Recorded, Target, drive
+from contact_center.loadtest.traffic import KINDS, Recorded, Target, drive
 from contact_center.migrate import upgrade
 from contact_center.models import Role
 from contact_center.services.agents import AgentFields, do_create_agent
@@ -50,6 +50,10 @@ FLOW = Path(__file__).with_name("flow.yaml")
 # The issue's target on this machine: 1,000 inbound contacts a second with p99 under 100 ms.
 TARGET_CONTACTS_PER_S = 1000
 TARGET_P99_MS = 100.0
+# The arrivals a second that carry the target's contacts (API calls are arrivals but not contacts), and how long the
+# trivial server is driven at that rate to show whether the machine could carry it at all.
+TARGET_REQUESTS_PER_S = TARGET_CONTACTS_PER_S * len(KINDS) / sum(kind != "api" for kind in KINDS)
+_AT_TARGET_SECONDS = 10.0
 _READY_SECONDS = 120.0
 # How long the audit waits for webhooks answered from a backlog to be replayed into the store.
 _SETTLE_SECONDS = 90.0
@@ -110,9 +114,12 @@ async def _bench(plan: _Plan) -> dict[str, Any]:
         with _server(plan, settings) as (base_url, public_url, token, server_pid):
             await _wait_ready(base_url, plan.workers)
             real = await _run_real(plan, settings, (base_url, public_url, token, server_pid), accounts, supervisor)
-        with _ceiling(plan.workers) as ceiling_url:
+        with _ceiling(plan.workers) as (ceiling_url, ceiling_pids):
             await _wait_ready(ceiling_url, 1)
-            ceiling = await drive(Target(ceiling_url, ceiling_url, "ceiling"), rate=plan.rate, duration=plan.duration)
+            ceiling, ceiling_cpu = await _drive_ceiling(ceiling_url, ceiling_pids, plan.rate, plan.duration)
+            at_target, at_target_cpu = await _drive_ceiling(
+                ceiling_url, ceiling_pids, TARGET_REQUESTS_PER_S, min(plan.duration, _AT_TARGET_SECONDS)
+            )
     server = real["server"]
     inbound = [server["endpoints"].get(kind, {}).get("p99_ms", 0.0) for kind in ("voice", "sms", "chat")]
     return {
@@ -124,6 +131,12 @@ async def _bench(plan: _Plan) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         **real,
         "ceiling": ceiling.summary(),
+        "ceiling_cpu": ceiling_cpu,
+        "ceiling_at_target": {
+            **at_target.summary(),
+            "cpu": at_target_cpu,
+            "left_for_platform_ms_per_request": _left_for_platform(at_target_cpu),
+        },
         "target": {"contacts_per_s": TARGET_CONTACTS_PER_S, "p99_ms": TARGET_P99_MS},
         "target_met": server["contacts_per_s"] >= TARGET_CONTACTS_PER_S
         and max(inbound) < TARGET_P99_MS
@@ -149,7 +162,9 @@ async def _run_real(
         recorded: Recorded = await drive(
             Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
         )
-        cpu = _cpu_figures(server_pid, server_cpu, time.process_time() - client_cpu, recorded)
+        server_after = _process_tree_cpu(server_pid)
+        server_seconds = None if server_cpu is None or server_after is None else server_after - server_cpu
+        cpu = _cpu_figures(server_seconds, time.process_time() - client_cpu, recorded)
         # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
         # 5 s), before the audit; a backlog still replaying is waited for up to _SETTLE_SECONDS, so that what is
         # missing at the end is lost, not late.
@@ -284,8 +299,8 @@ def _server(plan: _Plan, settings: Settings) -> Iterator[tuple[str, str, str, in
 
 
 @contextlib.contextmanager
-def _ceiling(workers: int) -> Iterator[str]:
-    """Start the trivial server with `workers` processes on one socket; yield its URL."""
+def _ceiling(workers: int) -> Iterator[tuple[str, list[int]]]:
+    """Start the trivial server with `workers` processes on one socket; yield its URL and their pids."""
     sock = listening_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     children = [
@@ -297,7 +312,7 @@ def _ceiling(workers: int) -> Iterator[str]:
     ]
     sock.close()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", [child.pid for child in children]
     finally:
         for child in children:
             _stop(child)
@@ -323,12 +338,13 @@ def _process_tree_cpu(pid: int | None) -> float | None:
     return total
 
 
-def _cpu_figures(
-    server_pid: int | None, server_before: float | None, client_seconds: float, recorded: Recorded
-) -> dict[str, float | None]:
+def _processes_cpu(pids: list[int]) -> float:
+    """Return the CPU seconds used so far by these processes (0 for one that is gone or unknown)."""
+    return sum(_process_tree_cpu(pid) or 0.0 for pid in pids)
+
+
+def _cpu_figures(server: float | None, client_seconds: float, recorded: Recorded) -> dict[str, float | None]:
     """CPU the server processes and this client spent while the traffic ran, in all and per answered request."""
-    after = _process_tree_cpu(server_pid)
-    server = after - server_before if after is not None and server_before is not None else None
     answered = max(sum(len(values) for values in recorded.latencies.values()), 1)
     return {
         "server_s": None if server is None else round(server, 2),
@@ -336,6 +352,30 @@ def _cpu_figures(
         "client_s": round(client_seconds, 2),
         "client_ms_per_request": round(client_seconds * 1000 / answered, 2),
     }
+
+
+async def _drive_ceiling(
+    url: str, pids: list[int], rate: float, duration: float
+) -> tuple[Recorded, dict[str, float | None]]:
+    """Send the traffic to the trivial server; return what it saw and the CPU it and this client spent."""
+    server_before, client_before = _processes_cpu(pids), time.process_time()
+    recorded = await drive(Target(url, url, "ceiling"), rate=rate, duration=duration)
+    cpu = _cpu_figures(_processes_cpu(pids) - server_before, time.process_time() - client_before, recorded)
+    return recorded, cpu
+
+
+def _left_for_platform(cpu: Mapping[str, float | None]) -> float | None:
+    """CPU per request that the target leaves the platform once this client and a do-nothing server are paid.
+
+    At the target's request rate the machine's cores buy so many milliseconds of CPU per request; the client and the
+    trivial server spend some of it (measured at that rate: per-request costs fall as batches grow). What is left is
+    all that the contact center, PostgreSQL and Redis together may spend per request, on this machine, for the
+    target to be reachable at all. Negative: not even a server that does nothing could meet it here.
+    """
+    if cpu["server_ms_per_request"] is None or cpu["client_ms_per_request"] is None:
+        return None
+    available = (os.cpu_count() or 1) * 1000.0 / TARGET_REQUESTS_PER_S
+    return round(available - cpu["client_ms_per_request"] - cpu["server_ms_per_request"], 3)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -373,7 +413,14 @@ def _print_table(result: dict[str, Any]) -> None:
             print(f"  {kind:6} n={numbers['count']:6} p50 {numbers['p50_ms']:7.1f} ms  p99 {numbers['p99_ms']:7.1f} ms")
         if figures["errors"]:
             print(f"  errors: {figures['errors']}")
-    print(f"cpu while the traffic ran: {result['cpu']}")
+    print(f"cpu while the traffic ran: {result['cpu']}; against the ceiling: {result['ceiling_cpu']}")
+    at_target = result["ceiling_at_target"]
+    worst_p99 = max((numbers["p99_ms"] for numbers in at_target["endpoints"].values()), default=0.0)
+    print(
+        f"ceiling at the target's {TARGET_REQUESTS_PER_S:.0f} req/s: {at_target['throughput_per_s']} req/s, "
+        f"p99 {worst_p99:.1f} ms, cpu {at_target['cpu']}, "
+        f"left for the platform: {at_target['left_for_platform_ms_per_request']} ms a request"
+    )
     print(f"audit: {result['audit']}")
     print(f"agents: {result['agent_outcomes']}")
     print(f"target met: {result['target_met']}")

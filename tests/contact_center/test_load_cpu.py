@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from contact_center.loadtest.cli import _process_tree_cpu
+from contact_center.loadtest.cli import TARGET_REQUESTS_PER_S, _left_for_platform, _process_tree_cpu
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -53,3 +53,15 @@ def test_the_cpu_of_a_process_tree_counts_its_busy_child() -> None:
 
 def test_no_process_no_figure() -> None:
     assert _process_tree_cpu(None) is None
+
+
+def test_what_the_target_leaves_the_platform_is_the_machines_cpu_per_request_less_a_do_nothing_servers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # Four contacts in five requests: 1,000 contacts a second are 1,250 requests, 1.6 ms of 2 cores each.
+    assert TARGET_REQUESTS_PER_S == 1250
+    assert _left_for_platform({"client_ms_per_request": 0.9, "server_ms_per_request": 0.3}) == pytest.approx(0.4)
+    # A client and a trivial server dearer than the machine's share: nothing is left, and the figure says so.
+    assert _left_for_platform({"client_ms_per_request": 1.5, "server_ms_per_request": 0.5}) == pytest.approx(-0.4)
+    assert _left_for_platform({"client_ms_per_request": 1.5, "server_ms_per_request": None}) is None
