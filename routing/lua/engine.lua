@@ -144,30 +144,49 @@ end
 -- An agent is two records: its live state (a:<id>: activity, load, offers, index entries), rewritten by most
 -- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
 -- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
--- kept in the library across calls keyed by their own bytes, so a lookup can never see a stale profile and the
--- common read costs one GET and no decoding. The profile as agent_to_dict gave it (only get_agent returns it) is a
--- third key (aj:<id>), so that it is neither read by decisions nor kept in the library's memory.
+-- kept in the library across calls, by prefix and agent id, tagged with the profile's version (pv, a field of the
+-- live record that every upsert_agent renews): a lookup can never see a stale profile, and the common read costs
+-- one GET of the small live record, neither the profile's bytes nor its decoding. (They were keyed by their own
+-- bytes, which made every read fetch and intern a kilobyte string and kept all of them in the library's heap.) The
+-- profile as agent_to_dict gave it (only get_agent returns it) is a third key (aj:<id>), so that it is neither read
+-- by decisions nor kept in the library's memory.
 local PROFILES, PROFILES_SIZE = {}, 0
-local function profile_meta(raw)
-  local meta = PROFILES[raw]
-  if meta == nil then
-    -- Bounded: a profile replaced or deleted stays here until the cache is cleared, and this memory is Redis's
-    -- (used_memory_vm_functions), so keep it to about 50 MB.
+local function cached_profiles()
+  local byid = PROFILES[P]
+  if byid == nil then
+    byid = {}
+    PROFILES[P] = byid
+  end
+  return byid
+end
+local function install_profile(id, version, profile)
+  local byid = cached_profiles()
+  if byid[id] == nil then
+    -- Bounded: this memory is Redis's (used_memory_vm_functions).
     if PROFILES_SIZE >= 20000 then
       PROFILES, PROFILES_SIZE = {}, 0
+      byid = cached_profiles()
     end
     PROFILES_SIZE = PROFILES_SIZE + 1
-    meta = { __index = cmsgpack.unpack(raw) }
-    PROFILES[raw] = meta
+  end
+  local meta = { __index = profile, v = version }
+  byid[id] = meta
+  return meta
+end
+local function profile_meta(id, version)
+  local meta = cached_profiles()[id]
+  if meta == nil or meta.v ~= version then
+    meta = install_profile(id, version, cmsgpack.unpack(call('GET', P .. 'ap:' .. id)))
   end
   return meta
 end
 local function agent(id)
   local a = AC[id]
   if a == nil then
-    local raws = call('MGET', P .. 'a:' .. id, P .. 'ap:' .. id)
-    if raws[1] then
-      a = setmetatable(cmsgpack.unpack(raws[1]), profile_meta(raws[2]))
+    local raw = call('GET', P .. 'a:' .. id)
+    if raw then
+      a = cmsgpack.unpack(raw)
+      setmetatable(a, profile_meta(id, a.pv))
     else
       a = false
     end
@@ -228,6 +247,20 @@ local function next_seq()
   SEQ = SEQ + 1
   SEQ_DIRTY = true
   return SEQ
+end
+
+-- Versions that the library's caches are tagged with (the pool look-ups', the agent profiles'): "<clock>:<count>",
+-- the clock being the server's when the dataset first needed one, so a dataset flushed and rebuilt never repeats a
+-- tag kept from before.
+local function fresh_version()
+  local clock = call('TIME')
+  return clock[1] .. '.' .. clock[2] .. ':0'
+end
+local function next_version(key, current)
+  local base, count = string.match(current or call('GET', key) or fresh_version(), '^(.*):(%d+)$')
+  local version = base .. ':' .. fmt('%d', tonumber(count) + 1)
+  call('SET', key, version)
+  return version
 end
 
 -- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
@@ -670,8 +703,7 @@ local function pool_version()
   if PIV == nil then
     PIV = call('GET', P .. 'piv')
     if not PIV then
-      local clock = call('TIME')
-      PIV = clock[1] .. '.' .. clock[2] .. ':0'
+      PIV = fresh_version()
       call('SET', P .. 'piv', PIV)
     end
   end
@@ -679,9 +711,7 @@ local function pool_version()
 end
 
 local function pool_lookup_changed()
-  local base, count = string.match(pool_version(), '^(.*):(%d+)$')
-  PIV = base .. ':' .. fmt('%d', tonumber(count) + 1)
-  call('SET', P .. 'piv', PIV)
+  PIV = next_version(P .. 'piv', pool_version())
 end
 
 local function pool_lookup(suffix)
@@ -1277,7 +1307,6 @@ OPS.upsert_agent = function()
   if s.team ~= NULL then
     profile.team = s.team
   end
-  local raw_profile = cmsgpack.pack(profile)
   local a = agent(s.id)
   if a == nil then
     local order = tonumber(call('INCR', P .. 'order'))
@@ -1302,9 +1331,10 @@ OPS.upsert_agent = function()
     sync_index()
     roster_remove(a)
   end
-  call('SET', P .. 'ap:' .. s.id, raw_profile)
+  a.pv = next_version(P .. 'apv')
+  call('SET', P .. 'ap:' .. s.id, cmsgpack.pack(profile))
   call('SET', P .. 'aj:' .. s.id, ARGV[5])
-  setmetatable(a, profile_meta(raw_profile))
+  setmetatable(a, install_profile(s.id, a.pv, profile))
   dirty_agent(a)
   roster_add(a)
   index_agent(a)
