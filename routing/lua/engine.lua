@@ -1054,18 +1054,24 @@ local function head_key(text)
 end
 
 local function best_entry_for(a)
-  local sigs = {}
   local channels = open_channels(a)
-  for _, channel in ipairs(channels) do
-    for _, sig in ipairs(qualifying_pools(a, channel)) do
-      sigs[#sigs + 1] = sig
-    end
-  end
   local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
-  for _, sig in ipairs(listed) do
-    local req = req_of(sig)
-    if contains(channels, req.channel) and qualifies(req, a) then
-      sigs[#sigs + 1] = sig
+  local sigs
+  if #channels == 1 and #listed == 0 then
+    -- The common case reads the cached list itself (never changed here) instead of copying it.
+    sigs = qualifying_pools(a, channels[1])
+  else
+    sigs = {}
+    for _, channel in ipairs(channels) do
+      for _, sig in ipairs(qualifying_pools(a, channel)) do
+        sigs[#sigs + 1] = sig
+      end
+    end
+    for _, sig in ipairs(listed) do
+      local req = req_of(sig)
+      if contains(channels, req.channel) and qualifies(req, a) then
+        sigs[#sigs + 1] = sig
+      end
     end
   end
   if #sigs == 0 then
