@@ -76,6 +76,18 @@ local function F(x)
   return fmt('%.17g', x)
 end
 
+-- A number passed to redis.call is formatted by Redis with snprintf("%.17g"), which costs about as much as a
+-- short command: the ranges and counts of the hot paths are passed as strings, those of scans kept by value.
+local INT_TEXT = {}
+local function int_text(i)
+  local text = INT_TEXT[i]
+  if text == nil then
+    text = fmt('%d', i)
+    INT_TEXT[i] = text
+  end
+  return text
+end
+
 -- Key parts are escaped like routing/redis_backend.py does it, so a ':' in a name cannot make two keys collide.
 local function esc(part)
   if not string.find(part, '[%%:]') then
@@ -327,7 +339,7 @@ end
 
 local function stat_trim(key, horizon, pattern)
   while true do
-    local head = call('LINDEX', key, 0)
+    local head = call('LINDEX', key, '0')
     if not head then
       return
     end
@@ -657,7 +669,7 @@ local function could_serve(sig)
   elseif #req.languages > 0 then
     candidates = call('SMEMBERS', P .. 'ro:l:' .. esc(req.languages[1]))
   else
-    candidates = call('SRANDMEMBER', P .. 'ro:c:' .. esc(req.channel), 1)
+    candidates = call('SRANDMEMBER', P .. 'ro:c:' .. esc(req.channel), '1')
   end
   local found = false
   for _, id in ipairs(candidates) do
@@ -808,7 +820,7 @@ local function dequeue(t)
   local member = pool_member(t)
   call('ZREM', key, member)
   if head_member(sig) == member then
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top > 0 then
       set_head(sig, top[2], top[1])
     else
@@ -865,7 +877,7 @@ local function scan(key, req, excluded, limit)
   local found = {}
   local start, chunk = 0, 16
   while true do
-    local members = call('ZRANGE', key, start, start + chunk - 1)
+    local members = call('ZRANGE', key, int_text(start), int_text(start + chunk - 1))
     for _, member in ipairs(members) do
       local id = string.sub(member, 13)
       if not excluded[id] then
@@ -1553,7 +1565,7 @@ end
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top == 0 or tonumber(top[2]) > NOW then
       break
     end
@@ -1584,7 +1596,7 @@ end
 OPS.next_due = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top == 0 then
       return { 'ok', 'null' }
     end
