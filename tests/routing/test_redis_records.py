@@ -107,6 +107,7 @@ async def test_a_profile_written_behind_the_librarys_back_is_read_from_redis(red
         await backend.upsert_agent(agent("carol", skills={"billing": 9}), 1)
         await delete_prefix(redis_client, prefix)
         for key, data in zip(keys, saved, strict=True):
+            assert data is not None
             await redis_client.restore(key, 0, data)
         # Redis says carol has the support skill again: the task is hers.
         assert [offer.agent_id for offer in reservations(await backend.submit(task("s1", queue="support"), 2))] == [
