@@ -17,7 +17,9 @@ shares one slot):
 ``tf:<task>``                   the task's fixed part: its RoutePlan, preferred skills and JSON, written once by submit
                                 and read only by the decisions that need it (a workflow step, a re-queue, a listing)
 ``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
-                                written only by ``upsert_agent``; decoded profiles are kept in the library by content
+                                written only by ``upsert_agent``; decoded profiles are kept in the library by agent,
+                                tagged with the profile's version (``pv`` in ``a:<agent>``)
+``apv``                         the last profile version given out (``<clock>:<count>``)
 ``aj:<agent>``                  the agent's profile as JSON, written by ``upsert_agent``, read only by ``get_agent``
 ``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
 ``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by

@@ -76,6 +76,18 @@ local function F(x)
   return fmt('%.17g', x)
 end
 
+-- A number passed to redis.call is formatted by Redis with snprintf("%.17g"), which costs about as much as a
+-- short command: the ranges and counts of the hot paths are passed as strings, those of scans kept by value.
+local INT_TEXT = {}
+local function int_text(i)
+  local text = INT_TEXT[i]
+  if text == nil then
+    text = fmt('%d', i)
+    INT_TEXT[i] = text
+  end
+  return text
+end
+
 -- Key parts are escaped like routing/redis_backend.py does it, so a ':' in a name cannot make two keys collide.
 local function esc(part)
   if not string.find(part, '[%%:]') then
@@ -144,30 +156,49 @@ end
 -- An agent is two records: its live state (a:<id>: activity, load, offers, index entries), rewritten by most
 -- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
 -- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
--- kept in the library across calls keyed by their own bytes, so a lookup can never see a stale profile and the
--- common read costs one GET and no decoding. The profile as agent_to_dict gave it (only get_agent returns it) is a
--- third key (aj:<id>), so that it is neither read by decisions nor kept in the library's memory.
+-- kept in the library across calls, by prefix and agent id, tagged with the profile's version (pv, a field of the
+-- live record that every upsert_agent renews): a lookup can never see a stale profile, and the common read costs
+-- one GET of the small live record, neither the profile's bytes nor its decoding. (They were keyed by their own
+-- bytes, which made every read fetch and intern a kilobyte string and kept all of them in the library's heap.) The
+-- profile as agent_to_dict gave it (only get_agent returns it) is a third key (aj:<id>), so that it is neither read
+-- by decisions nor kept in the library's memory.
 local PROFILES, PROFILES_SIZE = {}, 0
-local function profile_meta(raw)
-  local meta = PROFILES[raw]
-  if meta == nil then
-    -- Bounded: a profile replaced or deleted stays here until the cache is cleared, and this memory is Redis's
-    -- (used_memory_vm_functions), so keep it to about 50 MB.
+local function cached_profiles()
+  local byid = PROFILES[P]
+  if byid == nil then
+    byid = {}
+    PROFILES[P] = byid
+  end
+  return byid
+end
+local function install_profile(id, version, profile)
+  local byid = cached_profiles()
+  if byid[id] == nil then
+    -- Bounded: this memory is Redis's (used_memory_vm_functions).
     if PROFILES_SIZE >= 20000 then
       PROFILES, PROFILES_SIZE = {}, 0
+      byid = cached_profiles()
     end
     PROFILES_SIZE = PROFILES_SIZE + 1
-    meta = { __index = cmsgpack.unpack(raw) }
-    PROFILES[raw] = meta
+  end
+  local meta = { __index = profile, v = version }
+  byid[id] = meta
+  return meta
+end
+local function profile_meta(id, version)
+  local meta = cached_profiles()[id]
+  if meta == nil or meta.v ~= version then
+    meta = install_profile(id, version, cmsgpack.unpack(call('GET', P .. 'ap:' .. id)))
   end
   return meta
 end
 local function agent(id)
   local a = AC[id]
   if a == nil then
-    local raws = call('MGET', P .. 'a:' .. id, P .. 'ap:' .. id)
-    if raws[1] then
-      a = setmetatable(cmsgpack.unpack(raws[1]), profile_meta(raws[2]))
+    local raw = call('GET', P .. 'a:' .. id)
+    if raw then
+      a = cmsgpack.unpack(raw)
+      setmetatable(a, profile_meta(id, a.pv))
     else
       a = false
     end
@@ -228,6 +259,20 @@ local function next_seq()
   SEQ = SEQ + 1
   SEQ_DIRTY = true
   return SEQ
+end
+
+-- Versions that the library's caches are tagged with (the pool look-ups', the agent profiles'): "<clock>:<count>",
+-- the clock being the server's when the dataset first needed one, so a dataset flushed and rebuilt never repeats a
+-- tag kept from before.
+local function fresh_version()
+  local clock = call('TIME')
+  return clock[1] .. '.' .. clock[2] .. ':0'
+end
+local function next_version(key, current)
+  local base, count = string.match(current or call('GET', key) or fresh_version(), '^(.*):(%d+)$')
+  local version = base .. ':' .. fmt('%d', tonumber(count) + 1)
+  call('SET', key, version)
+  return version
 end
 
 -- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
@@ -294,7 +339,7 @@ end
 
 local function stat_trim(key, horizon, pattern)
   while true do
-    local head = call('LINDEX', key, 0)
+    local head = call('LINDEX', key, '0')
     if not head then
       return
     end
@@ -624,7 +669,7 @@ local function could_serve(sig)
   elseif #req.languages > 0 then
     candidates = call('SMEMBERS', P .. 'ro:l:' .. esc(req.languages[1]))
   else
-    candidates = call('SRANDMEMBER', P .. 'ro:c:' .. esc(req.channel), 1)
+    candidates = call('SRANDMEMBER', P .. 'ro:c:' .. esc(req.channel), '1')
   end
   local found = false
   for _, id in ipairs(candidates) do
@@ -670,8 +715,7 @@ local function pool_version()
   if PIV == nil then
     PIV = call('GET', P .. 'piv')
     if not PIV then
-      local clock = call('TIME')
-      PIV = clock[1] .. '.' .. clock[2] .. ':0'
+      PIV = fresh_version()
       call('SET', P .. 'piv', PIV)
     end
   end
@@ -679,9 +723,7 @@ local function pool_version()
 end
 
 local function pool_lookup_changed()
-  local base, count = string.match(pool_version(), '^(.*):(%d+)$')
-  PIV = base .. ':' .. fmt('%d', tonumber(count) + 1)
-  call('SET', P .. 'piv', PIV)
+  PIV = next_version(P .. 'piv', pool_version())
 end
 
 local function pool_lookup(suffix)
@@ -778,7 +820,7 @@ local function dequeue(t)
   local member = pool_member(t)
   call('ZREM', key, member)
   if head_member(sig) == member then
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top > 0 then
       set_head(sig, top[2], top[1])
     else
@@ -835,7 +877,7 @@ local function scan(key, req, excluded, limit)
   local found = {}
   local start, chunk = 0, 16
   while true do
-    local members = call('ZRANGE', key, start, start + chunk - 1)
+    local members = call('ZRANGE', key, int_text(start), int_text(start + chunk - 1))
     for _, member in ipairs(members) do
       local id = string.sub(member, 13)
       if not excluded[id] then
@@ -1024,18 +1066,24 @@ local function head_key(text)
 end
 
 local function best_entry_for(a)
-  local sigs = {}
   local channels = open_channels(a)
-  for _, channel in ipairs(channels) do
-    for _, sig in ipairs(qualifying_pools(a, channel)) do
-      sigs[#sigs + 1] = sig
-    end
-  end
   local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
-  for _, sig in ipairs(listed) do
-    local req = req_of(sig)
-    if contains(channels, req.channel) and qualifies(req, a) then
-      sigs[#sigs + 1] = sig
+  local sigs
+  if #channels == 1 and #listed == 0 then
+    -- The common case reads the cached list itself (never changed here) instead of copying it.
+    sigs = qualifying_pools(a, channels[1])
+  else
+    sigs = {}
+    for _, channel in ipairs(channels) do
+      for _, sig in ipairs(qualifying_pools(a, channel)) do
+        sigs[#sigs + 1] = sig
+      end
+    end
+    for _, sig in ipairs(listed) do
+      local req = req_of(sig)
+      if contains(channels, req.channel) and qualifies(req, a) then
+        sigs[#sigs + 1] = sig
+      end
     end
   end
   if #sigs == 0 then
@@ -1277,7 +1325,6 @@ OPS.upsert_agent = function()
   if s.team ~= NULL then
     profile.team = s.team
   end
-  local raw_profile = cmsgpack.pack(profile)
   local a = agent(s.id)
   if a == nil then
     local order = tonumber(call('INCR', P .. 'order'))
@@ -1302,9 +1349,10 @@ OPS.upsert_agent = function()
     sync_index()
     roster_remove(a)
   end
-  call('SET', P .. 'ap:' .. s.id, raw_profile)
+  a.pv = next_version(P .. 'apv')
+  call('SET', P .. 'ap:' .. s.id, cmsgpack.pack(profile))
   call('SET', P .. 'aj:' .. s.id, ARGV[5])
-  setmetatable(a, profile_meta(raw_profile))
+  setmetatable(a, install_profile(s.id, a.pv, profile))
   dirty_agent(a)
   roster_add(a)
   index_agent(a)
@@ -1517,7 +1565,7 @@ end
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top == 0 or tonumber(top[2]) > NOW then
       break
     end
@@ -1548,7 +1596,7 @@ end
 OPS.next_due = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if #top == 0 then
       return { 'ok', 'null' }
     end

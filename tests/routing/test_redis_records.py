@@ -2,7 +2,8 @@
 
 A decision that frees an agent and offers it the next task at the same instant changes the agent's activity twice
 in one call, which the script reads and writes back once; the figures must still be the ledger's. An agent's profile
-JSON has a key of its own, which must go with the agent's records.
+JSON has a key of its own, which must go with the agent's records. Decoded profiles are kept in the library across
+calls, by prefix and agent under the profile's version, so a changed profile must never be read stale.
 """
 
 from __future__ import annotations
@@ -57,5 +58,60 @@ async def test_a_removed_agent_leaves_no_key_of_its_own(redis_client: Redis, rul
         # Its statistics (sh:) outlive it, as in the ledger; its records do not.
         records = [f"{prefix}{kind}:alice" for kind in ("a", "ap", "aj")]
         assert await redis_client.exists(*records) == 0
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_changed_profile_is_never_read_stale_from_the_librarys_cache(redis_client: Redis, rules: Any) -> None:
+    # Two datasets in one Redis share the library: the same agent id has a different profile in each, and each
+    # profile changes between decisions that read it. Every step must give the memory backend's events.
+    prefixes = [new_prefix(), new_prefix()]
+    pairs = [(RedisBackend(redis_client, rules, prefix=prefix), MemoryBackend(rules)) for prefix in prefixes]
+    support, billing = {"support": 6}, {"billing": 9}
+    steps: list[tuple[int, str, tuple[Any, ...]]] = [
+        (0, "upsert_agent", (agent("carol", skills=support), 0)),
+        (1, "upsert_agent", (agent("carol", skills=billing), 0)),
+        (1, "submit", (task("s1", queue="support"), 1)),  # nobody in dataset 1 can serve it yet
+        (0, "submit", (task("s1", queue="support"), 1)),  # offered to carol
+        (0, "submit", (task("s2", queue="support", created_at=2), 2)),  # waits: carol is busy
+        (1, "upsert_agent", (agent("carol", skills=support), 3)),  # now she can: offered s1
+        (0, "upsert_agent", (agent("carol", skills=billing), 4)),  # no longer qualified for s2
+    ]
+    try:
+        for index, method, args in steps:
+            redis, memory = pairs[index]
+            assert await getattr(redis, method)(*args) == await getattr(memory, method)(*args)
+        for redis, memory in pairs:
+            (offer,) = await memory.agent_reservations("carol")
+            assert await redis.agent_reservations("carol") == [offer]
+            assert await redis.accept(offer.id, "carol", 5) == await memory.accept(offer.id, "carol", 5)
+            # Freed under her latest profile: in dataset 0 she must not be offered s2.
+            assert await redis.complete(offer.task_id, 6) == await memory.complete(offer.task_id, 6)
+        redis, memory = pairs[0]
+        assert await memory.position("s2") == 1
+        assert await redis.position("s2") == 1
+    finally:
+        for prefix in prefixes:
+            await delete_prefix(redis_client, prefix)
+
+
+async def test_a_profile_written_behind_the_librarys_back_is_read_from_redis(redis_client: Redis, rules: Any) -> None:
+    # A server that was a replica (or had its dataset restored) holds records this library instance never wrote: its
+    # cached profile must give way to Redis's, since the record names another version.
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("carol", skills={"support": 6}), 0)
+        keys = [key async for key in redis_client.scan_iter(match=prefix.replace("[", "\\[") + "*")]
+        saved = [await redis_client.dump(key) for key in keys]
+        await backend.upsert_agent(agent("carol", skills={"billing": 9}), 1)
+        await delete_prefix(redis_client, prefix)
+        for key, data in zip(keys, saved, strict=True):
+            assert data is not None
+            await redis_client.restore(key, 0, data)
+        # Redis says carol has the support skill again: the task is hers.
+        assert [offer.agent_id for offer in reservations(await backend.submit(task("s1", queue="support"), 2))] == [
+            "carol"
+        ]
     finally:
         await delete_prefix(redis_client, prefix)
