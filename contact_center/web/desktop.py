@@ -20,6 +20,7 @@ from contact_center.channels.chat.models import ChatSender, ChatSession
 from contact_center.channels.chat.web import CHAT
 from contact_center.dispatch import contact_id_of
 from contact_center.errors import DomainError
+from contact_center.hub import Wants
 from contact_center.models import Agent, Case, Contact, Customer
 from contact_center.services.users import SignedIn, load_session
 from contact_center.web.auth import AGENTS, COOKIE, authorize, authorize_page
@@ -66,7 +67,7 @@ async def desktop_socket(request: web.Request) -> web.StreamResponse:
     ws = await open_socket(request, max_msg_size=16 * 1024)
     writer = SocketWriter(ws)
     token = request.cookies.get(COOKIE, "")
-    async with request.app[HUB].subscribe() as inbox:
+    async with request.app[HUB].subscribe(_concerning(agent_id)) as inbox:
         await writer.send(await _hello(request, agent_id))
         chats: dict[int, int | None] = {}
         reader = asyncio.create_task(_read(request, ws, agent_id, chats))
@@ -85,6 +86,22 @@ async def desktop_socket(request: web.Request) -> web.StreamResponse:
         if reader not in done:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out or disabled")
     return ws
+
+
+def _concerning(agent_id: int) -> Wants:
+    """Return the filter of the hub's messages that `_forward` may pass on to this agent's desktop.
+
+    Routing events are about one agent (or, when a contact leaves the queue, everyone's); chat events are all
+    kept, since they also tell who holds a chat (what `_forward` checks typing against).
+    """
+    me = str(agent_id)
+
+    def wants(message: dict[str, Any]) -> bool:
+        if message.get("topic") == "routing":
+            return message.get("agent_id") == me or message.get("kind") == "task_abandoned"
+        return True
+
+    return wants
 
 
 async def _read(request: web.Request, ws: web.WebSocketResponse, agent_id: int, chats: dict[int, int | None]) -> None:
