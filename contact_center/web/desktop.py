@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from contact_center.channels.chat.models import ChatSender, ChatSession
@@ -141,20 +142,22 @@ async def _hello(request: web.Request, agent_id: int) -> dict[str, Any]:
     return {"type": "hello", "activity": str(state.activity) if state else "offline", "offers": offers}
 
 
+# What an offer shows of its contact; built once, as it is read for every offer made.
+_OFFERED = (
+    select(Case.subject, Customer.name)
+    .join(Contact, col(Contact.case_id) == Case.id)
+    .join(Customer, col(Customer.id) == Case.customer_id)
+    .where(Contact.id == bindparam("contact"))
+)
+
+
 async def _offer(
     request: web.Request, reservation_id: str, contact_id: int | None, queue: str, channel: str, expires_at: float
 ) -> dict[str, Any]:
     subject = customer = None
     if contact_id is not None:
         async with request.app[DATABASE].transaction() as session:
-            row = (
-                await session.execute(
-                    select(Case.subject, Customer.name)
-                    .join(Contact, col(Contact.case_id) == Case.id)
-                    .join(Customer, col(Customer.id) == Case.customer_id)
-                    .where(Contact.id == contact_id)
-                )
-            ).first()
+            row = (await session.execute(_OFFERED, {"contact": contact_id})).first()
         if row is not None:
             subject, customer = row
     return {
