@@ -22,8 +22,8 @@ from contact_center.channels.chat.web import CHAT
 from contact_center.dispatch import contact_id_of
 from contact_center.errors import DomainError
 from contact_center.hub import Wants
-from contact_center.models import Agent, Case, Contact, Customer
-from contact_center.services.users import SignedIn, load_session
+from contact_center.models import Case, Contact, Customer
+from contact_center.services.users import SignedIn, session_still_acts_for
 from contact_center.web.auth import AGENTS, COOKIE, authorize, authorize_page
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
@@ -240,14 +240,6 @@ async def _watch(request: web.Request, token: str, agent_id: int) -> None:
     while True:
         await asyncio.sleep(_RECHECK_SECONDS)
         async with request.app[DATABASE].transaction() as session:
-            signed_in = await load_session(session, token, request.app[CLOCK].now())
-            agent = await session.get(Agent, agent_id)
-        allowed = (
-            signed_in is not None
-            and signed_in.user.role in AGENTS
-            and signed_in.user.agent_id == agent_id
-            and agent is not None
-            and agent.active
-        )
+            allowed = await session_still_acts_for(session, token, agent_id, AGENTS, request.app[CLOCK].now())
         if not allowed:
             return
