@@ -128,8 +128,8 @@ async def do_start_session(session: AsyncSession, user_id: int, now: datetime, l
     return token, csrf
 
 
-# Built once, as for every statement run on each request: building a query and its cache key costs more CPU than
-# its round trip on a loaded server.
+# The statements run for every signed-in request are built once: building a query and its cache key costs more
+# CPU than its round trip.
 _SESSION_WITH_USER = (
     select(WebSession, User)
     .join(User, col(User.id) == col(WebSession.user_id))
@@ -139,7 +139,7 @@ _SESSION_WITH_USER = (
 
 async def load_session(session: AsyncSession, token: str, now: datetime) -> SignedIn | None:
     """Return the live session for a cookie token, or None if unknown, expired or its user disabled."""
-    # One query for both rows: every signed-in request and every open desktop (every few seconds) comes here.
+    # One query for both rows: every signed-in request comes here.
     row = (await session.execute(_SESSION_WITH_USER, {"id": _token_id(token)})).first()
     if row is None:
         return None
