@@ -252,6 +252,16 @@ _WAITING_CONTACTS = (
     .where(col(Contact.id).in_(bindparam("ids", expanding=True)))
 )
 
+# A decisions batch's contacts with their cases locked in case id order, and the contacts whose case it leaves alone.
+_DECIDED_WITH_CASES = (
+    select(Contact, Case)
+    .join(Case, col(Case.id) == Contact.case_id)
+    .where(col(Contact.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Case.id), col(Contact.id))
+    .with_for_update(of=Case)
+)
+_DECIDED_CONTACTS = select(Contact).where(col(Contact.id).in_(bindparam("ids", expanding=True)))
+
 
 class Dispatcher:
     """The app's side of routing: builds tasks and agents from the case store and applies decisions to it."""
@@ -560,20 +570,14 @@ class Dispatcher:
         contacts: dict[int, Contact] = {}
         cases: dict[int, Case] = {}
         if with_case:
-            rows = await session.execute(
-                select(Contact, Case)
-                .join(Case, col(Case.id) == Contact.case_id)
-                .where(col(Contact.id).in_(with_case))
-                .order_by(col(Case.id), col(Contact.id))
-                .with_for_update(of=Case)
-            )
+            rows = await session.execute(_DECIDED_WITH_CASES, {"ids": list(with_case)})
             for contact, case in rows:
                 contacts[contact.id or 0] = contact
                 cases[case.id or 0] = case
         rest = contact_ids - contacts.keys()
         if rest:
             contacts.update(
-                {c.id or 0: c for c in (await session.scalars(select(Contact).where(col(Contact.id).in_(rest)))).all()}
+                {c.id or 0: c for c in (await session.scalars(_DECIDED_CONTACTS, {"ids": list(rest)})).all()}
             )
         users = (
             await _AGENT_USERS.get(session, _read_agent_users)
