@@ -30,6 +30,11 @@ __all__ = ["Database"]
 _PREPARED_STATEMENTS = 1000
 # Connections older than this are replaced, so that none outlives a server-side idle or session time-out.
 _RECYCLE_SECONDS = 1800
+# At most this many connections a process, all of them kept once opened. An "overflow" connection (above the
+# pool's size) is closed as soon as it is returned while the pool holds its size in idle ones, so bursts of load
+# opened and closed connections all the time: each a new server process, asyncpg's type set-up, and every
+# prepared statement prepared again on it.
+_POOL_SIZE = 30
 
 
 class Database:
@@ -45,7 +50,7 @@ class Database:
         if self.is_sqlite:
             options["connect_args"].setdefault("timeout", 30)
         else:
-            options.update(pool_size=10, max_overflow=20, pool_recycle=_RECYCLE_SECONDS)
+            options.update(pool_size=_POOL_SIZE, max_overflow=0, pool_recycle=_RECYCLE_SECONDS, pool_use_lifo=True)
         asyncpg = parsed.get_driver_name() == "asyncpg"
         if asyncpg:
             options["connect_args"].setdefault("prepared_statement_cache_size", _PREPARED_STATEMENTS)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import Select, bindparam, case, func, or_
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -45,6 +46,71 @@ class ThreadCase:
     case: Case
 
 
+# The queries are built once, with their lists as parameters: building one (the thread query above all, with its
+# window and subquery) and its cache key costs more CPU than running it, and intake runs them for every batch.
+_CONTACTS_BY_EXTERNAL_ID = (
+    select(Contact, Case, Customer)
+    .join(Case, col(Case.id) == Contact.case_id)
+    .join(Customer, col(Customer.id) == Case.customer_id)
+    .where(
+        col(Contact.channel).in_(bindparam("channels", expanding=True)),
+        col(Contact.external_id).in_(bindparam("ids", expanding=True)),
+    )
+)
+_CUSTOMERS_BY_ADDRESS = (
+    select(Identity.kind, Identity.address, Customer)
+    .join(Customer, col(Customer.id) == Identity.customer_id)
+    .where(
+        col(Identity.kind).in_(bindparam("kinds", expanding=True)),
+        col(Identity.address).in_(bindparam("addresses", expanding=True)),
+    )
+)
+
+
+def _thread_cases_query() -> Select[Any]:
+    joinable = col(Case.status).in_(JOINABLE)
+    ranked = (
+        select_columns(
+            col(Contact.channel).label("channel"),
+            col(Contact.thread_key).label("thread_key"),
+            col(Contact.customer_id).label("customer_id"),
+            col(Contact.started_at).label("started_at"),
+            col(Contact.id).label("contact_id"),
+            col(Contact.case_id).label("case_id"),
+            func.row_number()
+            .over(
+                partition_by=(
+                    col(Contact.channel),
+                    col(Contact.thread_key),
+                    col(Contact.customer_id),
+                    case((joinable, 0), else_=col(Case.id)),
+                ),
+                order_by=(col(Contact.started_at).desc(), col(Contact.id).desc()),
+            )
+            .label("rank"),
+        )
+        .join(Case, col(Case.id) == Contact.case_id)
+        .where(
+            col(Contact.channel).in_(bindparam("channels", expanding=True)),
+            col(Contact.thread_key).in_(bindparam("threads", expanding=True)),
+            col(Contact.customer_id).in_(bindparam("customers", expanding=True)),
+            or_(joinable, col(Case.id).in_(bindparam("hinted", expanding=True))),
+            col(Case.merged_into_id).is_(None),
+        )
+        .subquery()
+    )
+    return (
+        select_columns(
+            ranked.c.channel, ranked.c.thread_key, ranked.c.customer_id, ranked.c.started_at, ranked.c.contact_id, Case
+        )
+        .join(Case, col(Case.id) == ranked.c.case_id)
+        .where(ranked.c.rank == 1)
+    )
+
+
+_THREAD_CASES = _thread_cases_query()
+
+
 async def contacts_by_external_id(
     session: AsyncSession, keys: Collection[tuple[Channel, str]]
 ) -> dict[tuple[Channel, str], tuple[Contact, Case, Customer]]:
@@ -52,13 +118,8 @@ async def contacts_by_external_id(
     if not keys:
         return {}
     rows = await session.execute(
-        select(Contact, Case, Customer)
-        .join(Case, col(Case.id) == Contact.case_id)
-        .join(Customer, col(Customer.id) == Case.customer_id)
-        .where(
-            col(Contact.channel).in_({channel for channel, _ in keys}),
-            col(Contact.external_id).in_({external_id for _, external_id in keys}),
-        )
+        _CONTACTS_BY_EXTERNAL_ID,
+        {"channels": list({channel for channel, _ in keys}), "ids": list({external_id for _, external_id in keys})},
     )
     found = {(contact.channel, contact.external_id): (contact, case_, customer) for contact, case_, customer in rows}
     return {key: row for key, row in found.items() if key in keys}
@@ -74,12 +135,8 @@ async def customers_by_address(
     if not keys:
         return {}
     rows = await session.execute(
-        select(Identity.kind, Identity.address, Customer)
-        .join(Customer, col(Customer.id) == Identity.customer_id)
-        .where(
-            col(Identity.kind).in_({kind for kind, _ in keys}),
-            col(Identity.address).in_({address for _, address in keys}),
-        )
+        _CUSTOMERS_BY_ADDRESS,
+        {"kinds": list({kind for kind, _ in keys}), "addresses": list({address for _, address in keys})},
     )
     found = {(IdentityKind(kind), address): customer for kind, address, customer in rows}
     found = {key: customer for key, customer in found.items() if key in keys}
@@ -126,43 +183,14 @@ async def thread_cases(
     """
     if not keys:
         return []
-    joinable = col(Case.status).in_(JOINABLE)
-    ranked = (
-        select_columns(
-            col(Contact.channel).label("channel"),
-            col(Contact.thread_key).label("thread_key"),
-            col(Contact.customer_id).label("customer_id"),
-            col(Contact.started_at).label("started_at"),
-            col(Contact.id).label("contact_id"),
-            col(Contact.case_id).label("case_id"),
-            func.row_number()
-            .over(
-                partition_by=(
-                    col(Contact.channel),
-                    col(Contact.thread_key),
-                    col(Contact.customer_id),
-                    case((joinable, 0), else_=col(Case.id)),
-                ),
-                order_by=(col(Contact.started_at).desc(), col(Contact.id).desc()),
-            )
-            .label("rank"),
-        )
-        .join(Case, col(Case.id) == Contact.case_id)
-        .where(
-            col(Contact.channel).in_({channel for channel, _, _ in keys}),
-            col(Contact.thread_key).in_({thread_key for _, thread_key, _ in keys}),
-            col(Contact.customer_id).in_({customer_id for _, _, customer_id in keys}),
-            or_(joinable, col(Case.id).in_(list(hinted))),
-            col(Case.merged_into_id).is_(None),
-        )
-        .subquery()
-    )
     rows = await session.execute(
-        select_columns(
-            ranked.c.channel, ranked.c.thread_key, ranked.c.customer_id, ranked.c.started_at, ranked.c.contact_id, Case
-        )
-        .join(Case, col(Case.id) == ranked.c.case_id)
-        .where(ranked.c.rank == 1)
+        _THREAD_CASES,
+        {
+            "channels": list({channel for channel, _, _ in keys}),
+            "threads": list({thread_key for _, thread_key, _ in keys}),
+            "customers": list({customer_id for _, _, customer_id in keys}),
+            "hinted": list(hinted),
+        },
     )
     found = [ThreadCase(*row) for row in rows]
     return [row for row in found if (row.channel, row.thread_key, row.customer_id) in keys]

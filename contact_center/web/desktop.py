@@ -14,14 +14,16 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from contact_center.channels.chat.models import ChatSender, ChatSession
 from contact_center.channels.chat.web import CHAT
 from contact_center.dispatch import contact_id_of
 from contact_center.errors import DomainError
-from contact_center.models import Agent, Case, Contact, Customer
-from contact_center.services.users import SignedIn, load_session
+from contact_center.hub import Wants
+from contact_center.models import Case, Contact, Customer
+from contact_center.services.users import SignedIn, session_still_acts_for
 from contact_center.web.auth import AGENTS, COOKIE, authorize, authorize_page
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
@@ -66,7 +68,7 @@ async def desktop_socket(request: web.Request) -> web.StreamResponse:
     ws = await open_socket(request, max_msg_size=16 * 1024)
     writer = SocketWriter(ws)
     token = request.cookies.get(COOKIE, "")
-    async with request.app[HUB].subscribe() as inbox:
+    async with request.app[HUB].subscribe(_concerning(agent_id)) as inbox:
         await writer.send(await _hello(request, agent_id))
         chats: dict[int, int | None] = {}
         reader = asyncio.create_task(_read(request, ws, agent_id, chats))
@@ -85,6 +87,22 @@ async def desktop_socket(request: web.Request) -> web.StreamResponse:
         if reader not in done:
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"signed out or disabled")
     return ws
+
+
+def _concerning(agent_id: int) -> Wants:
+    """Return the filter of the hub's messages that `_forward` may pass on to this agent's desktop.
+
+    Routing events are about one agent (or, when a contact leaves the queue, everyone's); chat events are all
+    kept, since they also tell who holds a chat (what `_forward` checks typing against).
+    """
+    me = str(agent_id)
+
+    def wants(message: dict[str, Any]) -> bool:
+        if message.get("topic") == "routing":
+            return message.get("agent_id") == me or message.get("kind") == "task_abandoned"
+        return True
+
+    return wants
 
 
 async def _read(request: web.Request, ws: web.WebSocketResponse, agent_id: int, chats: dict[int, int | None]) -> None:
@@ -124,20 +142,22 @@ async def _hello(request: web.Request, agent_id: int) -> dict[str, Any]:
     return {"type": "hello", "activity": str(state.activity) if state else "offline", "offers": offers}
 
 
+# What an offer shows of its contact; built once, as it is read for every offer made.
+_OFFERED = (
+    select(Case.subject, Customer.name)
+    .join(Contact, col(Contact.case_id) == Case.id)
+    .join(Customer, col(Customer.id) == Case.customer_id)
+    .where(Contact.id == bindparam("contact"))
+)
+
+
 async def _offer(
     request: web.Request, reservation_id: str, contact_id: int | None, queue: str, channel: str, expires_at: float
 ) -> dict[str, Any]:
     subject = customer = None
     if contact_id is not None:
         async with request.app[DATABASE].transaction() as session:
-            row = (
-                await session.execute(
-                    select(Case.subject, Customer.name)
-                    .join(Contact, col(Contact.case_id) == Case.id)
-                    .join(Customer, col(Customer.id) == Case.customer_id)
-                    .where(Contact.id == contact_id)
-                )
-            ).first()
+            row = (await session.execute(_OFFERED, {"contact": contact_id})).first()
         if row is not None:
             subject, customer = row
     return {
@@ -220,14 +240,6 @@ async def _watch(request: web.Request, token: str, agent_id: int) -> None:
     while True:
         await asyncio.sleep(_RECHECK_SECONDS)
         async with request.app[DATABASE].transaction() as session:
-            signed_in = await load_session(session, token, request.app[CLOCK].now())
-            agent = await session.get(Agent, agent_id)
-        allowed = (
-            signed_in is not None
-            and signed_in.user.role in AGENTS
-            and signed_in.user.agent_id == agent_id
-            and agent is not None
-            and agent.active
-        )
+            allowed = await session_still_acts_for(session, token, agent_id, AGENTS, request.app[CLOCK].now())
         if not allowed:
             return

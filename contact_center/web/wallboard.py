@@ -49,7 +49,8 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(reason=exc.message) from None
     ws = await open_socket(request, max_msg_size=4096)
     writer = SocketWriter(ws)
-    async with request.app[HUB].subscribe() as inbox:
+    # Only routing events change the figures; the rest would wake the pusher for nothing.
+    async with request.app[HUB].subscribe(lambda message: message.get("topic") == "routing") as inbox:
         pusher = asyncio.create_task(_push(request, writer, inbox))
         try:
             async for frame in ws:
@@ -67,10 +68,7 @@ async def _push(request: web.Request, writer: SocketWriter, inbox: asyncio.Queue
     while True:
         await writer.send(await live_figures(database, dispatcher))
         try:
-            while True:
-                message = await asyncio.wait_for(inbox.get(), _REFRESH_SECONDS)
-                if message.get("topic") == "routing":
-                    break
+            await asyncio.wait_for(inbox.get(), _REFRESH_SECONDS)
         except TimeoutError:
             continue
         await asyncio.sleep(_COALESCE_SECONDS)

@@ -25,6 +25,7 @@ from contact_center.channels.chat.waiting import expected_wait
 from contact_center.channels.chat.worker import run_abandon_sweep
 from contact_center.dispatch import DEFAULT_QUEUE, task_id_for
 from contact_center.errors import DomainError
+from contact_center.hub import Wants
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER, HUB, INTAKE, ROUTER, SETTINGS
 from contact_center.web.sockets import SocketWriter, check_origin, open_socket
 
@@ -122,7 +123,7 @@ async def _serve(
 ) -> None:
     service = request.app[CHAT]
     chat_id = chat.id or 0
-    async with request.app[HUB].subscribe() as inbox:
+    async with request.app[HUB].subscribe(_concerning(chat_id)) as inbox:
         # Subscribed before reading the store: nothing published in between is missed, duplicates are dropped.
         shown = [after]
 
@@ -173,6 +174,18 @@ async def _handle(
             await service.close(chat_id, by=ChatSender.CUSTOMER, reason="customer")
     except DomainError as exc:
         await writer.send({"type": "error", "message": exc.message})
+
+
+def _concerning(chat_id: int) -> Wants:
+    """Return the filter of the hub's messages that `_forward` may act on: this chat's, and queue changes."""
+
+    def wants(message: dict[str, Any]) -> bool:
+        topic = message.get("topic")
+        if topic == "routing":
+            return message.get("queue") is not None
+        return topic == "chat" and message.get("chat_id") == chat_id
+
+    return wants
 
 
 def _status(chat: ChatSession) -> dict[str, Any]:

@@ -252,11 +252,12 @@ class Calls:
                 async with self.db.transaction() as session:
                     call = await get_call(session, call_sid, for_update=True)
                     if call is None:
+                        # Inserted by `do_save_answer`'s flush with its state, not inserted now and updated then;
+                        # a concurrent delivery's row makes that flush fail, and the retry finds the row.
                         call = TwilioCall(
                             call_sid=call_sid, caller=number, called=called, created_at=now, updated_at=now
                         )
                         session.add(call)
-                        await session.flush()
                     else:
                         answered = await stored_answer(session, call, key)
                         if answered is not None:
