@@ -162,9 +162,9 @@ async def _run_real(
         recorded: Recorded = await drive(
             Target(base_url, public_url, token, cookies), rate=plan.rate, duration=plan.duration
         )
-        server_after = _process_tree_cpu(server_pid)
-        server_seconds = None if server_cpu is None or server_after is None else server_after - server_cpu
-        cpu = _cpu_figures(server_seconds, time.process_time() - client_cpu, recorded)
+        cpu = _cpu_figures(
+            _spent(server_cpu, _process_tree_cpu(server_pid)), time.process_time() - client_cpu, recorded
+        )
         # Let the last offers be answered, and webhooks answered from a backlog reach the store (replayed every
         # 5 s), before the audit; a backlog still replaying is waited for up to _SETTLE_SECONDS, so that what is
         # missing at the end is lost, not late.
@@ -320,8 +320,14 @@ def _ceiling(workers: int) -> Iterator[tuple[str, list[int]]]:
 
 def _process_tree_cpu(pid: int | None) -> float | None:
     """Return the CPU seconds used so far by a process and its children (Linux `/proc`; None if unknown)."""
-    if pid is None or not os.path.isdir("/proc"):
+    return None if pid is None else _processes_cpu([pid])
+
+
+def _processes_cpu(pids: list[int]) -> float | None:
+    """Return the CPU seconds used so far by these processes and their children, in one pass over `/proc`."""
+    if not os.path.isdir("/proc"):
         return None
+    wanted = set(pids)
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
@@ -333,14 +339,14 @@ def _process_tree_cpu(pid: int | None) -> float | None:
             continue  # the process ended meanwhile
         # Fields after the command name, which is in parentheses and may hold spaces: state, ppid, ... utime, stime.
         fields = stat.rsplit(")", 1)[1].split()
-        if int(entry) == pid or int(fields[1]) == pid:
+        if int(entry) in wanted or int(fields[1]) in wanted:
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
 
-def _processes_cpu(pids: list[int]) -> float:
-    """Return the CPU seconds used so far by these processes (0 for one that is gone or unknown)."""
-    return sum(_process_tree_cpu(pid) or 0.0 for pid in pids)
+def _spent(before: float | None, after: float | None) -> float | None:
+    """CPU seconds between two readings (None if either is unknown)."""
+    return None if before is None or after is None else after - before
 
 
 def _cpu_figures(server: float | None, client_seconds: float, recorded: Recorded) -> dict[str, float | None]:
@@ -360,8 +366,8 @@ async def _drive_ceiling(
     """Send the traffic to the trivial server; return what it saw and the CPU it and this client spent."""
     server_before, client_before = _processes_cpu(pids), time.process_time()
     recorded = await drive(Target(url, url, "ceiling"), rate=rate, duration=duration)
-    cpu = _cpu_figures(_processes_cpu(pids) - server_before, time.process_time() - client_before, recorded)
-    return recorded, cpu
+    server = _spent(server_before, _processes_cpu(pids))
+    return recorded, _cpu_figures(server, time.process_time() - client_before, recorded)
 
 
 def _left_for_platform(cpu: Mapping[str, float | None]) -> float | None:
