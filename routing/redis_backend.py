@@ -42,12 +42,11 @@ shares one slot):
 ``sa`` ``sao`` ``sh:<agent>``   retention; agents' activity now, first-seen order and earlier spans
 ==============================  =====================================================================================
 
-Calls from concurrent callers share the wire: while one call is in flight, the calls issued meanwhile wait and then
-leave together as one pipeline (each still its own ``FCALL``, run atomically and in the order issued), so an app
-serving many requests pays one write and one read per batch instead of per decision, and a lone caller waits for
-nothing. The backend packs those FCALLs itself and sends them on one connection it keeps from the client's pool, which
-cuts the client's CPU per call by a third (one caller) to a half (batches) next to redis-py's command and pipeline
-layers.
+Calls from concurrent callers share the wire (``routing/redis_wire.py``): calls issued while others are on the wire
+leave together as one pipeline (each still its own ``FCALL``, run atomically and in the order issued), up to two
+batches at once so that Redis runs one while the client turns the other's replies into new calls. The backend packs
+those FCALLs itself and sends them on one connection it keeps from the client's pool, which cuts the client's CPU per
+call by a third (one caller) to a half (batches) next to redis-py's command and pipeline layers.
 
 Timeouts fail over by construction: they are members of ``timers``, not tasks in a process, and ``tick(now)`` in
 any process pops and fires every due one inside the script. A process that dies leaves its timers to whichever
@@ -64,7 +63,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ResponseError
 
 from routing.engine import RoutingSettings, TaskView, WaitingTask
 from routing.errors import (
@@ -89,6 +88,7 @@ from routing.models import (
     task_to_dict,
 )
 from routing.priority import priority_key
+from routing.redis_wire import FcallPipe
 from routing.statistics import (
     ABANDONED,
     SHORT_ABANDONED,
@@ -235,12 +235,7 @@ class RedisBackend:
         self.retention = retention
         self._owns_client = owns_client
         self._loaded = False
-        self._in_flight = False
-        self._waiting: list[tuple[tuple[str, ...], asyncio.Future[Any]]] = []
-        self._batches: set[asyncio.Task[None]] = set()
-        self._connection: Any = None
-        name = FUNCTION_NAME.encode()
-        self._fcall_head = b"$5\r\nFCALL\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(name), name)
+        self._pipe = FcallPipe(client, FUNCTION_NAME)
         s = self.settings
         self._config = "|".join(
             (
@@ -270,9 +265,7 @@ class RedisBackend:
 
     async def aclose(self) -> None:
         """Close the client if this backend opened it (``from_url``); a client passed in stays the caller's."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await self.client.connection_pool.release(connection)
+        await self._pipe.aclose()
         if self._owns_client:
             await self.client.aclose()
 
@@ -287,116 +280,17 @@ class RedisBackend:
             await self._load()
         call_args = (self.prefix, op, _number(now), self._config, *args)
         try:
-            reply: Any = await self._fcall(call_args)
+            reply: Any = await self._pipe.call(call_args)
         except ResponseError as exc:
             # A restarted Redis without persistence has forgotten the library: load it again, once.
             if "function not found" not in str(exc).lower():
                 raise
             await self._load()
-            reply = await self._fcall(call_args)
+            reply = await self._pipe.call(call_args)
         status = _text(reply[0])
         if status == "ok":
             return reply[1] if len(reply) == 2 else reply[1:]
         raise _error(_text(reply[1]), _text(reply[2]), args)
-
-    async def _fcall(self, call_args: tuple[str, ...]) -> Any:
-        """Run one FCALL, riding the next pipelined batch if another call is on the wire."""
-        if self._in_flight:
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._waiting.append((call_args, future))
-            return await future
-        self._in_flight = True
-        try:
-            reply = (await self._round_trip([call_args]))[0]
-        finally:
-            self._in_flight = False
-            self._send_waiting()
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    async def _round_trip(self, calls: list[tuple[str, ...]]) -> list[Any]:
-        """Send FCALLs in one write on the backend's own connection and read their replies (errors as values).
-
-        The connection is taken from the client's pool once and kept: only one batch is ever on the wire, so it
-        never waits for another user, and each call costs a few bytes of RESP packed here instead of a trip
-        through the client's command and pipeline machinery. A connection that fails, times out or is abandoned
-        mid-reply (a cancelled caller) is closed and given back, and the next call takes a fresh one; a batch that
-        failed before any reply arrived (say, Redis restarted since the last call) is sent once more, on a fresh one.
-        """
-        packed = self._pack(calls)
-        for attempt in (1, 2):
-            connection = self._connection
-            if connection is None:
-                pool: Any = self.client.connection_pool  # redis-py leaves get_connection untyped
-                connection = self._connection = await pool.get_connection()
-            replies: list[Any] = []
-            try:
-                await connection.send_packed_command(packed, check_health=False)
-                for _ in calls:
-                    try:
-                        replies.append(await connection.read_response())
-                    except ResponseError as exc:
-                        replies.append(exc)
-            except BaseException as exc:
-                self._connection = None
-                await connection.disconnect()
-                await self.client.connection_pool.release(connection)
-                if attempt == 1 and not replies and isinstance(exc, ConnectionError):
-                    continue
-                raise
-            return replies
-        raise AssertionError("unreachable")
-
-    def _pack(self, calls: list[tuple[str, ...]]) -> bytes:
-        """Return the RESP encoding of ``FCALL <function> 1 <args...>`` for each call."""
-        parts: list[bytes] = []
-        for call_args in calls:
-            parts.append(b"*%d\r\n%s" % (len(call_args) + 3, self._fcall_head))
-            for arg in call_args:
-                data = arg.encode()
-                parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        return b"".join(parts)
-
-    def _send_waiting(self) -> None:
-        if not self._waiting or self._in_flight:
-            return
-        batch, self._waiting = self._waiting, []
-        self._in_flight = True
-        sender = asyncio.get_running_loop().create_task(self._send_batch(batch))
-        self._batches.add(sender)
-        sender.add_done_callback(self._batches.discard)
-
-    async def _send_batch(self, batch: list[tuple[tuple[str, ...], asyncio.Future[Any]]]) -> None:
-        try:
-            replies = await self._round_trip([call_args for call_args, _ in batch])
-        except BaseException as exc:
-            cancelled = isinstance(exc, asyncio.CancelledError)
-            for _, future in batch:
-                if future.done():
-                    continue
-                if cancelled:
-                    future.cancel()
-                else:
-                    future.set_exception(exc)
-            if cancelled:
-                raise
-        else:
-            for (_, future), reply in zip(batch, replies, strict=True):
-                if future.done():
-                    continue
-                if isinstance(reply, Exception):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(reply)
-        finally:
-            # The callers this batch wakes issue their next calls in the coming turn of the loop: hold the wire
-            # until then, so that those calls leave together rather than the first alone and the rest after it.
-            asyncio.get_running_loop().call_soon(self._release_wire)
-
-    def _release_wire(self) -> None:
-        self._in_flight = False
-        self._send_waiting()
 
     async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
         payload = await self._call(op, now, *args)

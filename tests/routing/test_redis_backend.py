@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError
 
 from routing.engine import RoutingSettings
 from routing.errors import ReservationConflict, ReservationGone, RoutingError
@@ -472,13 +473,75 @@ async def test_a_connection_closed_by_the_server_is_replaced_before_the_next_cal
     backend = RedisBackend(redis_client, rules, prefix=prefix)
     try:
         await backend.upsert_agent(agent("alice"), 0)
-        own = backend._connection
+        own = backend._pipe.connection
         await own.send_command("CLIENT", "ID")
         await redis_client.client_kill_filter(_id=await own.read_response())  # as when Redis restarts
         assert reservations(await backend.submit(task("t1"), 1))[0].agent_id == "alice"
     finally:
         await backend.aclose()
         await delete_prefix(redis_client, prefix)
+
+
+async def test_calls_unanswered_when_the_connection_dies_are_sent_again_in_the_order_issued(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("dave"), 0)  # support on chat, two at a time
+        own = backend._pipe.connection
+        await own.send_command("CLIENT", "ID")
+        own_id = await own.read_response()
+        # Writes pause: the burst's two batches reach Redis and wait there, unanswered, until the connection dies.
+        await redis_client.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+        try:
+            calls = [
+                asyncio.ensure_future(
+                    backend.submit(task(f"t{n}", queue="support", channel="chat", required_skills={"support": 1}), 1)
+                )
+                for n in range(8)
+            ]
+            await asyncio.sleep(0.1)
+            assert not any(call.done() for call in calls)
+            await redis_client.client_kill_filter(_id=own_id)
+        finally:
+            await redis_client.execute_command("CLIENT", "UNPAUSE")
+        events = await asyncio.gather(*calls)
+        assert [offer.task_id for batch in events for offer in reservations(batch)] == ["t0", "t1"]
+        waiting = await backend.waiting_tasks("support", 2)
+        assert [item.task_id for item in waiting] == [f"t{n}" for n in range(8)]
+    finally:
+        await backend.aclose()
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_closing_the_backend_fails_the_calls_it_has_not_answered(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        await redis_client.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+        try:
+            pending = asyncio.ensure_future(backend.submit(task("t1"), 1))
+            await asyncio.sleep(0.1)
+            await backend.aclose()
+        finally:
+            await redis_client.execute_command("CLIENT", "UNPAUSE")
+        with pytest.raises(ConnectionError):
+            await pending
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_calls_fail_at_once_when_redis_cannot_be_reached(rules: Any) -> None:
+    backend = RedisBackend.from_url("redis://127.0.0.1:9/0", rules, prefix=new_prefix())  # nothing listens there
+    backend._loaded = True  # as when Redis went away after the library was loaded
+    try:
+        calls = [backend.submit(task(f"t{n}"), 1) for n in range(3)]
+        results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+        assert all(isinstance(result, ConnectionError) for result in results)
+    finally:
+        await backend.aclose()
 
 
 async def test_a_caller_cancelled_while_its_reply_is_due_leaves_no_reply_behind(
