@@ -156,10 +156,11 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from contact_center.supervisor import check_workers, supervise
+    from contact_center.supervisor import check_connection_budget, check_workers, supervise
 
     settings = _settings()
     check_workers(settings, args.workers)
+    check_connection_budget(settings, args.workers)
     upgrade(settings.database_url)
     if args.workers > 1:
         return supervise(args.host, args.port, args.workers)

@@ -23,24 +23,31 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-__all__ = ["Database"]
+__all__ = ["DEFAULT_POOL_SIZE", "Database"]
 
 # Prepared statements kept per connection (SQLAlchemy's default is 100): intake's multi-row INSERTs and IN lists
 # give a statement per batch size, and each statement missing from the cache costs a round trip to prepare it.
 _PREPARED_STATEMENTS = 1000
 # Connections older than this are replaced, so that none outlives a server-side idle or session time-out.
 _RECYCLE_SECONDS = 1800
-# At most this many connections a process, all of them kept once opened. An "overflow" connection (above the
-# pool's size) is closed as soon as it is returned while the pool holds its size in idle ones, so bursts of load
-# opened and closed connections all the time: each a new server process, asyncpg's type set-up, and every
-# prepared statement prepared again on it.
-_POOL_SIZE = 30
+# At most `pool_size` connections a process (DATABASE_POOL_SIZE, default 30), all of them kept once opened. An
+# "overflow" connection (above the pool's size) is closed as soon as it is returned while the pool holds its size in
+# idle ones, so bursts of load opened and closed connections all the time: each a new server process, asyncpg's
+# type set-up, and every prepared statement prepared again on it.
+DEFAULT_POOL_SIZE = 30
 
 
 class Database:
     """An engine plus a session factory; `transaction()` is the one way to read or change the store."""
 
-    def __init__(self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        connect_args: dict[str, Any] | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -50,7 +57,7 @@ class Database:
         if self.is_sqlite:
             options["connect_args"].setdefault("timeout", 30)
         else:
-            options.update(pool_size=_POOL_SIZE, max_overflow=0, pool_recycle=_RECYCLE_SECONDS, pool_use_lifo=True)
+            options.update(pool_size=pool_size, max_overflow=0, pool_recycle=_RECYCLE_SECONDS, pool_use_lifo=True)
         asyncpg = parsed.get_driver_name() == "asyncpg"
         if asyncpg:
             options["connect_args"].setdefault("prepared_statement_cache_size", _PREPARED_STATEMENTS)

@@ -29,6 +29,8 @@ class Settings:
 
     data_dir: Path = Path("data")
     database_url: str = ""
+    # Connections each process keeps to PostgreSQL at most (all kept once opened; see contact_center/db.py).
+    database_pool_size: int = 30
     redis_url: str | None = None
     redis_prefix: str = "cc:routing:"
     secret_key: str = field(default="", repr=False)
@@ -80,6 +82,7 @@ class Settings:
             database_url=normalise_database_url(
                 env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'contact-center.db'}"
             ),
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", default=30, minimum=1),
             redis_url=_url(env, "REDIS_URL", schemes=("redis", "rediss", "unix")),
             redis_prefix=env.get("REDIS_PREFIX") or "cc:routing:",
             secret_key=env.get("SECRET_KEY") or "",

@@ -13,6 +13,7 @@ has one writer per file and the in-memory routing state lives inside one process
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
@@ -23,14 +24,25 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from contact_center.db import Database
 from contact_center.settings import ConfigError, Settings
 
-__all__ = ["check_workers", "listening_socket", "serve_on_socket", "supervise"]
+__all__ = [
+    "check_connection_budget",
+    "check_workers",
+    "connection_budget_error",
+    "listening_socket",
+    "serve_on_socket",
+    "supervise",
+]
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL connections left over for everything but the server processes: migrations, the command line, psql.
+_SPARE_CONNECTIONS = 5
 # A child that dies sooner than this after starting counts as a crash on start-up: wait before the next try.
 _QUICK_DEATH = 2.0
 _MAX_PAUSE = 10.0
@@ -51,6 +63,55 @@ def check_workers(settings: Settings, workers: int) -> None:
         raise ConfigError(
             f"--workers {workers} needs REDIS_URL: without Redis the routing state lives inside one process"
         )
+
+
+def connection_budget_error(workers: int, pool_size: int, max_connections: int, reserved: int) -> str | None:
+    """Say why `workers` pools of `pool_size` would not fit PostgreSQL's connection limit, or return None."""
+    accepted = max_connections - reserved
+    wanted = workers * pool_size
+    if wanted + _SPARE_CONNECTIONS <= accepted:
+        return None
+    fits = (accepted - _SPARE_CONNECTIONS) // workers
+    advice = (
+        f"set DATABASE_POOL_SIZE to at most {fits} or raise max_connections"
+        if fits >= 1
+        else "run fewer workers or raise max_connections"
+    )
+    return (
+        f"{workers} server process(es) with DATABASE_POOL_SIZE={pool_size} may open {wanted} connections, but "
+        f"PostgreSQL accepts {accepted} (max_connections {max_connections} less {reserved} reserved for "
+        f"superusers) and {_SPARE_CONNECTIONS} are kept for the command line: {advice}"
+    )
+
+
+def check_connection_budget(settings: Settings, workers: int) -> None:
+    """Refuse to start processes whose pools together could exhaust PostgreSQL's connections.
+
+    Each process keeps up to DATABASE_POOL_SIZE connections once a burst opened them, so the limit is reached only
+    under load, where every request past it would fail with "too many clients": better to say so at start-up. A
+    server that cannot be reached is left to the migration that follows, which reports it.
+    """
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        return
+    try:
+        limits = asyncio.run(_connection_limits(settings.database_url))
+    except Exception as exc:
+        log.debug("PostgreSQL's connection limit not read: %s", exc)
+        return
+    problem = connection_budget_error(workers, settings.database_pool_size, *limits)
+    if problem:
+        raise ConfigError(problem)
+
+
+async def _connection_limits(url: str) -> tuple[int, int]:
+    database = Database(url, pool_size=1)
+    try:
+        async with database.transaction() as session:
+            max_connections = int((await session.execute(text("SHOW max_connections"))).scalar_one())
+            reserved = int((await session.execute(text("SHOW superuser_reserved_connections"))).scalar_one())
+        return max_connections, reserved
+    finally:
+        await database.dispose()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

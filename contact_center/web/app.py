@@ -139,7 +139,7 @@ def create_app(
     app[LEASE_HOLDER] = new_holder()
     app[METRICS] = Metrics()
     owns_database = database is None
-    app[DATABASE] = database or Database(settings.database_url)
+    app[DATABASE] = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     app[HUB] = EventHub()
     app[invoices_api.PRICES] = invoices_api.price_list(settings)
     app[THROTTLE] = _throttle(app, settings)

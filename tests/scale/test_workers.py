@@ -23,6 +23,7 @@ from contact_center.db import Database
 from contact_center.leases import holder_of
 from contact_center.migrate import upgrade
 from contact_center.models import Channel
+from contact_center.supervisor import connection_budget_error
 from tests.conftest import DATABASES, POSTGRES_URL
 from tests.scale.conftest import free_port
 from tests.scale.test_faults import contacts_by_external_id, eventually
@@ -40,6 +41,29 @@ def test_more_than_one_worker_needs_postgresql_and_redis(monkeypatch, tmp_path, 
     assert main(["serve", "--workers", "2"]) == 2
     assert "needs REDIS_URL" in capsys.readouterr().err
     assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_workers_whose_pools_would_exhaust_postgresql_are_refused_naming_the_setting(monkeypatch, tmp_path, capsys):
+    if "postgresql" not in DATABASES:
+        pytest.skip("needs PostgreSQL")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "1000")
+    assert main(["serve", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "DATABASE_POOL_SIZE=1000 may open 2000 connections" in err
+    assert "set DATABASE_POOL_SIZE to at most" in err
+
+
+def test_the_connection_budget_keeps_room_for_the_command_line():
+    assert connection_budget_error(2, 30, 100, 3) is None  # 60 + 5 of 97
+    assert connection_budget_error(3, 30, 100, 3) is None  # 90 + 5 of 97
+    problem = connection_budget_error(4, 30, 100, 3)
+    assert problem is not None
+    assert "may open 120 connections, but PostgreSQL accepts 97" in problem
+    assert "at most 23" in problem  # (97 - 5) // 4
+    assert "run fewer workers" in (connection_budget_error(200, 1, 100, 3) or "")
 
 
 @pytest.fixture
