@@ -10,11 +10,15 @@ get their replies, and issue their next calls, while Redis runs the second. (Red
 one turn of its event loop together, so the halves leave one turn of the client's loop apart: sent back to back, most
 were read as one, and in a benchmark of 8 callers the halves took turns in 55% of batches instead of 98%.)
 
-The connection is taken from the client's pool once and kept. One task writes batches, another reads their replies
-in order; callers only await their own reply, so a cancelled caller never leaves a reply half-read (its reply is read
-and dropped). When the connection fails, every batch on it whose replies had not begun to arrive, and that was not
-sent twice already, is sent once more on a fresh connection ahead of newer calls (so that a Redis restarted since the
-last call costs nothing); the others fail with the error, since Redis may have run them.
+The connection is taken from the client's pool once and kept, and while the pipe holds it, it has no socket time-out
+of its own: redis-py would otherwise time every read (a timer per reply) and run every write in a task of its own
+(``wait_for``), which cost the client more CPU than the replies themselves. The pipe times the wire instead, once
+per batch: a batch whose replies are not all read within the socket time-out fails like a dropped connection. One
+task writes batches, another reads their replies in order; callers only await their own reply, so a cancelled caller
+never leaves a reply half-read (its reply is read and dropped). When the connection fails, every batch on it whose
+replies had not begun to arrive, and that was not sent twice already, is sent once more on a fresh connection ahead
+of newer calls (so that a Redis restarted since the last call costs nothing); the others fail with the error, since
+Redis may have run them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = ["FcallPipe"]
 
@@ -49,6 +54,7 @@ class FcallPipe:
 
     def __init__(self, client: Redis, function: str) -> None:
         self._pool: Any = client.connection_pool  # redis-py leaves get_connection untyped
+        self._timeout: float | None = self._pool.connection_kwargs.get("socket_timeout")
         name = function.encode()
         self._head = b"$5\r\nFCALL\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(name), name)
         self.connection: Any = None
@@ -87,7 +93,7 @@ class FcallPipe:
         if connection is not None:
             if unanswered:  # replies may still come: nobody else must read them
                 await connection.disconnect()
-            await self._pool.release(connection)
+            await self._release(connection)
 
     def _take(self) -> _Batch:
         if self._again:
@@ -120,6 +126,7 @@ class FcallPipe:
                 if connection is None:
                     try:
                         connection = self.connection = await self._pool.get_connection()
+                        connection.socket_timeout = None  # see the module docstring; _release puts it back
                     except Exception as exc:  # Redis is down: tell the callers rather than keep them waiting
                         for batch in self._again:
                             _fail_calls(batch.calls, exc)
@@ -152,18 +159,22 @@ class FcallPipe:
             while self._on_wire and self.connection is connection:
                 batch = self._on_wire[0]
                 try:
-                    for _, future in batch.calls[batch.replied :]:
-                        try:
-                            reply: Any = await connection.read_response()
-                        except ResponseError as exc:
-                            reply = exc
-                        batch.replied += 1
-                        if future.done():  # its caller was cancelled
-                            continue
-                        if isinstance(reply, Exception):
-                            future.set_exception(reply)
-                        else:
-                            future.set_result(reply)
+                    async with asyncio.timeout(self._timeout):
+                        for _, future in batch.calls[batch.replied :]:
+                            try:
+                                reply: Any = await connection.read_response()
+                            except ResponseError as exc:
+                                reply = exc
+                            batch.replied += 1
+                            if future.done():  # its caller was cancelled
+                                continue
+                            if isinstance(reply, Exception):
+                                future.set_exception(reply)
+                            else:
+                                future.set_result(reply)
+                except TimeoutError:  # asyncio.timeout's: the batch's replies took longer than the socket time-out
+                    await self._failed(connection, RedisTimeoutError(f"no reply from Redis within {self._timeout} s"))
+                    return
                 except BaseException as exc:
                     await self._failed(connection, exc)
                     if isinstance(exc, asyncio.CancelledError):
@@ -200,9 +211,13 @@ class FcallPipe:
             self._room.set_result(None)
         with contextlib.suppress(Exception):
             await connection.disconnect()
-        await self._pool.release(connection)
+        await self._release(connection)
         if (self._again or self._waiting) and self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _release(self, connection: Any) -> None:
+        connection.socket_timeout = self._timeout
+        await self._pool.release(connection)
 
 
 def _fail_calls(calls: list[Call], exc: BaseException) -> None:

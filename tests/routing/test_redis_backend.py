@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError
+from redis.exceptions import ConnectionError, TimeoutError
 
 from routing.engine import RoutingSettings
 from routing.errors import ReservationConflict, ReservationGone, RoutingError
@@ -530,6 +530,27 @@ async def test_closing_the_backend_fails_the_calls_it_has_not_answered(redis_cli
         with pytest.raises(ConnectionError):
             await pending
     finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_batch_unanswered_within_the_socket_timeout_fails_and_the_next_call_reconnects(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    client = Redis.from_url(REDIS_URL, socket_timeout=0.5)
+    backend = RedisBackend(client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        await redis_client.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+        try:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(backend.submit(task("t1"), 1), 2.5)  # the pipe's own time-out, not this one
+        finally:
+            await redis_client.execute_command("CLIENT", "UNPAUSE")
+        assert reservations(await backend.submit(task("t2"), 2))[0].agent_id == "alice"
+    finally:
+        await backend.aclose()
+        await client.aclose()
         await delete_prefix(redis_client, prefix)
 
 
