@@ -2,8 +2,8 @@
 
 Each mutating method is one decision: it takes ``now`` (seconds since the epoch), is atomic, and returns the events
 it caused in order. The Redis backend implements each one as a single Lua script that receives ``now`` and the
-pre-computed :class:`~routing.workflows.RoutePlan` and replies with the events as JSON
-(:func:`routing.events.event_from_dict`), so N app processes never double-assign a task or overfill an agent.
+pre-computed :class:`~routing.workflows.RoutePlan` and replies with the events (each one's kind and fields), so N
+app processes never double-assign a task or overfill an agent.
 
 Errors are those of :mod:`routing.errors`; a call that raises has changed nothing. ``ReservationConflict`` maps to
 HTTP 409.

@@ -3,7 +3,7 @@
 Every backend call returns the events it caused, in order. The app publishes them (timelines, desktop offers,
 wallboard) and :mod:`routing.statistics` folds them into queue figures, so an event carries everything those
 consumers need without asking the engine again. ``as_dict()`` gives a JSON-able form and :func:`event_from_dict`
-reads it back, which is how a Redis backend turns a Lua script's reply into these classes.
+reads it back.
 """
 
 from __future__ import annotations

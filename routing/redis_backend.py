@@ -6,7 +6,7 @@ Redis 7 function library (an ``EVALSHA`` would recompile the whole port's closur
 function at a time, so N processes sharing one Redis never offer a task twice, assign it twice or fill an agent past
 its capacity, and two accepts of one offer see exactly one winner. Python does the pure work first (the
 :class:`~routing.workflows.RoutePlan`, the priority key, key names) and passes it in with ``now``; the script
-replies with the events as JSON.
+replies with the events, flat: each one's kind and fields (strings as they are, floats as 8-byte doubles).
 
 Key layout, under ``prefix`` (give it a hash tag such as ``routing:{cc}:`` on a Redis Cluster, so every key
 shares one slot):
@@ -58,7 +58,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Sequence
+import struct
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -75,7 +76,19 @@ from routing.errors import (
     UnknownAgent,
     UnknownTask,
 )
-from routing.events import Event, event_from_dict
+from routing.events import (
+    AgentActivityChanged,
+    Event,
+    ReservationTimedOut,
+    TaskAbandoned,
+    TaskAccepted,
+    TaskCompleted,
+    TaskCreated,
+    TaskFallback,
+    TaskRejected,
+    TaskReserved,
+    WorkflowStepChanged,
+)
 from routing.matching import Requirement
 from routing.models import (
     Activity,
@@ -275,26 +288,37 @@ class RedisBackend:
         await self.client.function_load(LIBRARY, replace=True)
         self._loaded = True
 
-    async def _call(self, op: str, now: float, *args: str) -> Any:
+    async def _reply(self, op: str, now: float, *args: str) -> list[Any]:
         if not self._loaded:
             await self._load()
         call_args = (self.prefix, op, _number(now), self._config, *args)
         try:
-            reply: Any = await self._pipe.call(call_args)
+            reply: list[Any] = await self._pipe.call(call_args)
         except ResponseError as exc:
             # A restarted Redis without persistence has forgotten the library: load it again, once.
             if "function not found" not in str(exc).lower():
                 raise
             await self._load()
             reply = await self._pipe.call(call_args)
-        status = _text(reply[0])
-        if status == "ok":
-            return reply[1] if len(reply) == 2 else reply[1:]
+        if reply[0] == b"ok":
+            return reply
         raise _error(_text(reply[1]), _text(reply[2]), args)
 
+    async def _call(self, op: str, now: float, *args: str) -> Any:
+        reply = await self._reply(op, now, *args)
+        return reply[1] if len(reply) == 2 else reply[1:]
+
     async def _decide(self, op: str, now: float, *args: str) -> list[Event]:
-        payload = await self._call(op, now, *args)
-        return [event_from_dict(item) for item in json.loads(payload)]
+        reply = await self._reply(op, now, *args)
+        at = float(now)
+        events: list[Event] = []
+        index, end = 1, len(reply)
+        while index < end:
+            width, make = _EVENT_READERS[reply[index]]
+            index += 1
+            events.append(make(at, reply[index : index + width]))
+            index += width
+        return events
 
     async def _read(self, op: str, *args: str) -> Any:
         return json.loads(await self._call(op, 0.0, *args))
@@ -489,6 +513,71 @@ class RedisBackend:
                 history.append((float(begin), float(end), Activity(activity)))
             tracks.append((Activity(activity_text), float(since_text), history))
         return agent_figures(tracks, now, window)
+
+
+# A decision's reply, after its status: each event's one-letter kind, then its fields in the order the script's ev_*
+# functions put them (at is the call's now). Strings come as bytes, integers as integers and floats as 8-byte
+# little-endian doubles, so each event is built positionally with no JSON to parse.
+_double = struct.Struct("<d").unpack
+_ACTIVITIES = {str(activity).encode(): activity for activity in Activity}
+
+
+def _created(at: float, f: list[Any]) -> Event:
+    return TaskCreated(
+        at, f[0].decode(), f[1].decode(), f[2].decode(), _double(f[3])[0], f[4], f[5].decode(), f[6] == 1
+    )
+
+
+def _reserved(at: float, f: list[Any]) -> Event:
+    return TaskReserved(at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode(), f[4].decode(), _double(f[5])[0])
+
+
+def _accepted(at: float, f: list[Any]) -> Event:
+    return TaskAccepted(at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode(), f[4].decode(), _double(f[5])[0])
+
+
+def _rejected(at: float, f: list[Any]) -> Event:
+    return TaskRejected(at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode(), f[4].decode())
+
+
+def _timed_out(at: float, f: list[Any]) -> Event:
+    return ReservationTimedOut(at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode())
+
+
+def _completed(at: float, f: list[Any]) -> Event:
+    return TaskCompleted(
+        at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode(), _double(f[4])[0], _double(f[5])[0]
+    )
+
+
+def _abandoned(at: float, f: list[Any]) -> Event:
+    return TaskAbandoned(at, f[0].decode(), f[1].decode(), _double(f[2])[0])
+
+
+def _step_changed(at: float, f: list[Any]) -> Event:
+    return WorkflowStepChanged(at, f[0].decode(), f[1].decode(), f[2], f[3].decode())
+
+
+def _fallback(at: float, f: list[Any]) -> Event:
+    return TaskFallback(at, f[0].decode(), f[1].decode(), f[2].decode(), f[3].decode(), _double(f[4])[0])
+
+
+def _activity_changed(at: float, f: list[Any]) -> Event:
+    return AgentActivityChanged(at, f[0].decode(), _ACTIVITIES[f[1]], _ACTIVITIES[f[2]], f[3].decode())
+
+
+_EVENT_READERS: dict[bytes, tuple[int, Callable[[float, list[Any]], Event]]] = {
+    b"C": (7, _created),
+    b"R": (6, _reserved),
+    b"A": (6, _accepted),
+    b"J": (5, _rejected),
+    b"O": (4, _timed_out),
+    b"D": (6, _completed),
+    b"B": (3, _abandoned),
+    b"S": (4, _step_changed),
+    b"F": (5, _fallback),
+    b"G": (4, _activity_changed),
+}
 
 
 def _error(code: str, detail: str, args: tuple[str, ...]) -> RoutingError:

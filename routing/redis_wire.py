@@ -162,7 +162,8 @@ class FcallPipe:
                     async with asyncio.timeout(self._timeout):
                         for _, future in batch.calls[batch.replied :]:
                             try:
-                                reply: Any = await connection.read_response()
+                                # Not decoded even if the client decodes: replies carry binary doubles.
+                                reply: Any = await connection.read_response(disable_decoding=True)
                             except ResponseError as exc:
                                 reply = exc
                             batch.replied += 1

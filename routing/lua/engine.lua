@@ -5,8 +5,9 @@
 -- is compiled once; each call runs one function, which is what keeps a decision near a bare round trip.
 -- keys[1] is the key prefix; args[1] the operation, args[2] `now`, args[3] the settings as
 -- "reservation_timeout|max_misses|count_rejections|strategy|lookahead|retention", args[4..] the operation's own
--- arguments. The reply is {"ok", <events as a JSON array>} or {"ok", <JSON document>} for reads, or
--- {"err", code, detail} when a check failed; checks all run before the first write, so an error changed nothing.
+-- arguments. The reply is {"ok", <each event's kind and fields, flat>} (see Events below) or {"ok", <JSON
+-- document>} for reads, or {"err", code, detail} when a check failed; checks all run before the first write, so an
+-- error changed nothing.
 --
 -- This is a line-by-line port of RoutingEngine: the same indexes (agents by (channel, skill, level), pools of
 -- equal requirements, one timer set), the same sequence numbers (reservation ids R<n>), the same tie-breaks.
@@ -136,6 +137,19 @@ local function int_map(map)
     end
   end
   return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- Binary output: a double as 8 bytes little-endian, for replies; exact, and far cheaper than
+-- formatting 17 digits for Python or the script to parse back.
+local NOW_D, NOW_B -- `now` packed by D, kept until `now` changes
+local function D(x)
+  if x == NOW then
+    if NOW_D ~= NOW then
+      NOW_D, NOW_B = NOW, struct.pack('<d', NOW)
+    end
+    return NOW_B
+  end
+  return struct.pack('<d', x)
 end
 
 -- Records: one MessagePack string per agent, task and reservation, cached and written back once at the end ------
@@ -392,62 +406,79 @@ end
 
 -- Events -------------------------------------------------------------------------------------------------------
 
-local function emit(json)
-  EV[#EV + 1] = json
+-- A decision replies {'ok', <event>, <event>...}, flat: each event is a one-letter kind and then its fields, in the
+-- order routing/redis_backend.py reads them. Its `at` is always `now`, which Python passed in, so it is left out.
+-- Strings go as they are (a reply's strings are binary-safe: no escaping, no JSON to build or parse), integers as
+-- Lua numbers (integer replies) and floats as D packs them.
+local OK_ONLY = { 'ok' }
+-- Where the next event's kind goes: the reply's first slot is its status.
+local function ev_slot()
+  local i = #EV
+  if i == 0 then
+    EV[1] = 'ok'
+    return 2
+  end
+  return i + 1
 end
-local function ev_head(kind)
-  return '{"kind":"' .. kind .. '","at":' .. n(NOW)
+-- Offers that end return their event, for end_offer to emit it in its place.
+local function emit(ev)
+  local i = ev_slot() - 1
+  for k = 1, #ev do
+    EV[i + k] = ev[k]
+  end
 end
 local function ev_created(t, step_name, unserviceable)
-  emit(ev_head('task_created') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
-    .. q(t.channel) .. ',"created_at":' .. n(t.created_at) .. ',"value":' .. fmt('%d', t.value) .. ',"step":'
-    .. q(step_name) .. ',"unserviceable":' .. (unserviceable and 'true' or 'false') .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3] = 'C', t.id, t.queue, t.channel
+  e[i + 4], e[i + 5], e[i + 6], e[i + 7] = D(t.created_at), t.value, step_name, unserviceable and 1 or 0
   call('HSET', P .. 'sw:' .. t.queue, t.id, F(t.created_at))
 end
 local function ev_reserved(t, a, r)
-  emit(ev_head('task_reserved') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
-    .. q(t.channel) .. ',"agent_id":' .. q(a.id) .. ',"reservation_id":' .. q(r.id) .. ',"expires_at":'
-    .. n(r.expires_at) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3] = 'R', t.id, t.queue, t.channel
+  e[i + 4], e[i + 5], e[i + 6] = a.id, r.id, D(r.expires_at)
 end
 local function ev_accepted(t, agent_id, rid)
   local waited = NOW - t.created_at
-  emit(ev_head('task_accepted') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
-    .. q(t.channel) .. ',"agent_id":' .. q(agent_id) .. ',"reservation_id":' .. q(rid) .. ',"waited":'
-    .. n(waited) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3] = 'A', t.id, t.queue, t.channel
+  e[i + 4], e[i + 5], e[i + 6] = agent_id, rid, D(waited)
   stat_resolve(t.queue, t.id, NOW, 0, waited)
 end
 local function ev_rejected(r, reason)
-  return ev_head('task_rejected') .. ',"task_id":' .. q(r.task_id) .. ',"queue":' .. q(r.queue) .. ',"agent_id":'
-    .. q(r.agent_id) .. ',"reservation_id":' .. q(r.id) .. ',"reason":' .. q(reason) .. '}'
+  return { 'J', r.task_id, r.queue, r.agent_id, r.id, reason }
 end
 local function ev_timed_out(r)
-  return ev_head('reservation_timed_out') .. ',"task_id":' .. q(r.task_id) .. ',"queue":' .. q(r.queue)
-    .. ',"agent_id":' .. q(r.agent_id) .. ',"reservation_id":' .. q(r.id) .. '}'
+  return { 'O', r.task_id, r.queue, r.agent_id, r.id }
 end
 local function ev_completed(t, agent_id, handle_time, wrap_up)
-  emit(ev_head('task_completed') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"channel":'
-    .. q(t.channel) .. ',"agent_id":' .. q(agent_id) .. ',"handle_time":' .. n(handle_time) .. ',"wrap_up":'
-    .. n(wrap_up) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3] = 'D', t.id, t.queue, t.channel
+  e[i + 4], e[i + 5], e[i + 6] = agent_id, D(handle_time), D(wrap_up)
   stat_record(t.queue, NOW, 4, handle_time)
 end
 local function ev_abandoned(t)
   local waited = NOW - t.created_at
-  emit(ev_head('task_abandoned') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"waited":'
-    .. n(waited) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3] = 'B', t.id, t.queue, D(waited)
   -- Stored as abandoned; whether it was a short abandon is the reader's policy.
   stat_resolve(t.queue, t.id, NOW, 1, waited)
 end
 local function ev_step(t, name)
-  emit(ev_head('workflow_step_changed') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue)
-    .. ',"step_index":' .. fmt('%d', t.step) .. ',"step":' .. q(name) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4] = 'S', t.id, t.queue, t.step, name
 end
 local function ev_fallback(t, action, reason)
   local waited = NOW - t.created_at
-  emit(ev_head('task_fallback') .. ',"task_id":' .. q(t.id) .. ',"queue":' .. q(t.queue) .. ',"action":'
-    .. q(action) .. ',"reason":' .. q(reason) .. ',"waited":' .. n(waited) .. '}')
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4], e[i + 5] = 'F', t.id, t.queue, action, reason, D(waited)
   if action ~= 'queue' then
     stat_resolve(t.queue, t.id, NOW, 3, waited)
   end
+end
+local function ev_activity(a, previous, activity, reason)
+  local e, i = EV, ev_slot()
+  e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4] = 'G', a.id, previous, activity, reason
 end
 
 -- Requirements -------------------------------------------------------------------------------------------------
@@ -613,8 +644,7 @@ local function change(a, activity, reason)
   local previous = a.activity
   a.activity = activity
   dirty_agent(a)
-  emit(ev_head('agent_activity_changed') .. ',"agent_id":' .. q(a.id) .. ',"previous":' .. q(previous)
-    .. ',"activity":' .. q(activity) .. ',"reason":' .. q(reason) .. '}')
+  ev_activity(a, previous, activity, reason)
   stat_agent(a.id, NOW, activity)
 end
 
@@ -1301,7 +1331,10 @@ local function timer_live(member)
 end
 
 local function done()
-  return { 'ok', '[' .. table.concat(EV, ',') .. ']' }
+  if #EV == 0 then
+    return OK_ONLY
+  end
+  return EV
 end
 
 -- Operations ---------------------------------------------------------------------------------------------------
