@@ -38,8 +38,10 @@ shares one slot):
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
-``sw:<queue>`` ``so:<queue>``   statistics: waiting tasks' creation times; outcomes ``at kind value``, trimmed to the
-``sa`` ``sao`` ``sh:<agent>``   retention; agents' activity now, first-seen order and earlier spans
+``sw:<queue>`` ``so:<queue>``   statistics, binary (doubles as 8 bytes little-endian): waiting tasks' creation times;
+``sa`` ``sao`` ``sh:<agent>``   outcomes ``<dBd`` (at, kind, value); agents' activity now (since, then the activity),
+                                first-seen order and earlier spans (``<dd`` begin, end, then the activity); the lists
+                                are trimmed to the retention now and then, and read as if trimmed at every record
 ==============================  =====================================================================================
 
 Calls from concurrent callers share the wire (``routing/redis_wire.py``): calls issued while others are on the wire
@@ -493,12 +495,11 @@ class RedisBackend:
         short_abandon = self.policy.short_abandon
         records: list[tuple[float, int, float]] = []
         for raw in outcomes:
-            at_text, kind_text, value_text = _text(raw).split(" ")
-            kind, value = int(kind_text), float(value_text)
+            at, kind, value = _outcome(raw)
             if kind == ABANDONED and value < short_abandon:
                 kind = SHORT_ABANDONED
-            records.append((float(at_text), kind, value))
-        created = [float(_text(item)) for item in waiting]
+            records.append((at, kind, value))
+        created = [_double(item)[0] for item in waiting]
         return queue_figures(queue, created, records, self.policy.threshold, now, window)
 
     async def agent_statistics(self, now: float, window: float) -> AgentStatistics:
@@ -506,12 +507,17 @@ class RedisBackend:
         flat = await self._call("agent_stats", now)
         tracks: list[tuple[Activity, float, list[tuple[float, float, Activity]]]] = []
         for index in range(0, len(flat), 2):
-            activity_text, since_text = _text(flat[index]).split(" ")
-            history = []
-            for raw in flat[index + 1]:
-                begin, end, activity = _text(raw).split(" ")
-                history.append((float(begin), float(end), Activity(activity)))
-            tracks.append((Activity(activity_text), float(since_text), history))
+            current = flat[index]
+            since = _double_from(current)[0]
+            spans = [(*_span_from(raw), raw[16:]) for raw in flat[index + 1]]
+            # The script trims the history only now and then: leave out what trimming at every change would have
+            # (the ledger's), the spans ended before the retention of the agent's latest change.
+            horizon = max([since, *(end for _, end, _ in spans)]) - self.retention
+            first = 0
+            while first < len(spans) and spans[first][1] < horizon:
+                first += 1
+            history = [(begin, end, _ACTIVITIES[activity]) for begin, end, activity in spans[first:]]
+            tracks.append((_ACTIVITIES[current[8:]], since, history))
         return agent_figures(tracks, now, window)
 
 
@@ -519,6 +525,10 @@ class RedisBackend:
 # functions put them (at is the call's now). Strings come as bytes, integers as integers and floats as 8-byte
 # little-endian doubles, so each event is built positionally with no JSON to parse.
 _double = struct.Struct("<d").unpack
+# Statistics records (see the key layout): an outcome, and the doubles that lead an activity and a span.
+_outcome = struct.Struct("<dBd").unpack
+_double_from = struct.Struct("<d").unpack_from
+_span_from = struct.Struct("<dd").unpack_from
 _ACTIVITIES = {str(activity).encode(): activity for activity in Activity}
 
 

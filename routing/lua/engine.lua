@@ -23,7 +23,7 @@ local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
 local PENDING, PIV
-local SA, TRIMMED, PM
+local SA, PM
 local CONFIGS = {}
 
 -- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
@@ -58,7 +58,7 @@ local function begin(keys, args)
   AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
   PENDING, PIV = emptied(PENDING), nil
-  SA, TRIMMED, PM = emptied(SA), emptied(TRIMMED), emptied(PM)
+  SA, PM = emptied(SA), emptied(PM)
 end
 
 local CALL = 'voice'
@@ -139,7 +139,7 @@ local function int_map(map)
   return '{' .. table.concat(parts, ',') .. '}'
 end
 
--- Binary output: a double as 8 bytes little-endian, for replies; exact, and far cheaper than
+-- Binary output: a double as 8 bytes little-endian, for replies and statistics records; exact, and far cheaper than
 -- formatting 17 digits for Python or the script to parse back.
 local NOW_D, NOW_B -- `now` packed by D, kept until `now` changes
 local function D(x)
@@ -341,7 +341,7 @@ local function flush()
   for id, current in pairs(SA) do
     if current then
       activities[#activities + 1] = id
-      activities[#activities + 1] = current[1] .. ' ' .. F(current[2])
+      activities[#activities + 1] = D(current[2]) .. current[1]
     end
   end
   if #activities > 0 then
@@ -351,23 +351,47 @@ end
 
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
 
-local function stat_trim(key, horizon, pattern)
-  while true do
-    local head = call('LINDEX', key, '0')
-    if not head then
-      return
+-- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
+-- sw:<queue> task -> created_at; so:<queue> outcomes '<dBd' (at, kind, value); sa agent -> since .. activity;
+-- sh:<agent> spans '<dd' (begin, end) .. activity. A list is trimmed to the retention only once it has grown by
+-- TRIM_EVERY records since its last trim (its length then is noted in the library across calls: a note lost or reset
+-- only brings a trim sooner), not at every record (a LINDEX more each, and an LPOP and a LINDEX for every record past
+-- the horizon), since the readers leave out what trimming at every record would have dropped: the records older than
+-- the newest one's horizon.
+local TRIM_EVERY = 32
+local TRIMS, TRIMS_SIZE = {}, 0
+-- Appends a record to a list; `offset` is where the double to trim by starts in a record.
+local function stat_push(key, record, horizon, offset)
+  local length = call('RPUSH', key, record)
+  local trimmed = TRIMS[key]
+  if trimmed ~= nil and length > trimmed and length < trimmed + TRIM_EVERY then
+    return
+  end
+  if trimmed == nil then
+    -- Bounded: this memory is Redis's (used_memory_vm_functions).
+    if TRIMS_SIZE >= 20000 then
+      TRIMS, TRIMS_SIZE = {}, 0
     end
-    if tonumber(string.match(head, pattern)) < horizon then
-      call('LPOP', key)
-    else
+    TRIMS_SIZE = TRIMS_SIZE + 1
+  end
+  while true do
+    local head = call('LRANGE', key, '0', '63')
+    local old = 0
+    while old < #head and struct.unpack('<d', head[old + 1], offset) < horizon do
+      old = old + 1
+    end
+    if old > 0 then
+      call('LTRIM', key, old, -1)
+      length = length - old
+    end
+    if old < 64 then
+      TRIMS[key] = length
       return
     end
   end
 end
 local function stat_record(queue, at, kind, value)
-  local key = P .. 'so:' .. queue
-  call('RPUSH', key, F(at) .. ' ' .. kind .. ' ' .. F(value))
-  stat_trim(key, at - RETENTION, '^(%S+)')
+  stat_push(P .. 'so:' .. queue, struct.pack('<dBd', at, kind, value), at - RETENTION, 1)
 end
 local function stat_resolve(queue, task_id, at, kind, value)
   call('HDEL', P .. 'sw:' .. queue, task_id)
@@ -375,14 +399,13 @@ local function stat_resolve(queue, task_id, at, kind, value)
 end
 -- An agent's current activity (sa) is read once per call and written back by flush(): a decision that frees an agent
 -- and offers it the next task at once changes its activity twice (available, then busy) at the same instant, and
--- the second change so costs no command, since trimming its history again to the same horizon changes nothing.
+-- the second change so costs no command.
 local function stat_agent(agent_id, at, activity)
   local current = SA[agent_id]
   if current == nil then
     local text = call('HGET', P .. 'sa', agent_id)
     if text then
-      local previous, since = string.match(text, '^(%S+) (%S+)$')
-      current = { previous, tonumber(since) }
+      current = { string.sub(text, 9), (struct.unpack('<d', text)) }
     else
       current = false
     end
@@ -393,14 +416,8 @@ local function stat_agent(agent_id, at, activity)
     return
   end
   local previous, since = current[1], current[2]
-  local key = P .. 'sh:' .. agent_id
   if at > since then
-    call('RPUSH', key, F(since) .. ' ' .. F(at) .. ' ' .. previous)
-  end
-  local horizon = at - RETENTION
-  if TRIMMED[key] ~= horizon then
-    stat_trim(key, horizon, '^%S+ (%S+)')
-    TRIMMED[key] = horizon
+    stat_push(P .. 'sh:' .. agent_id, struct.pack('<dd', since, at) .. previous, at - RETENTION, 9)
   end
 end
 
@@ -430,8 +447,9 @@ end
 local function ev_created(t, step_name, unserviceable)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'C', t.id, t.queue, t.channel
-  e[i + 4], e[i + 5], e[i + 6], e[i + 7] = D(t.created_at), t.value, step_name, unserviceable and 1 or 0
-  call('HSET', P .. 'sw:' .. t.queue, t.id, F(t.created_at))
+  local created_at = D(t.created_at)
+  e[i + 4], e[i + 5], e[i + 6], e[i + 7] = created_at, t.value, step_name, unserviceable and 1 or 0
+  call('HSET', P .. 'sw:' .. t.queue, t.id, created_at)
 end
 local function ev_reserved(t, a, r)
   local e, i = EV, ev_slot()
@@ -1708,7 +1726,8 @@ OPS.position = function()
   return { 'ok', '{"queue":' .. q(t.queue) .. ',"tasks":' .. queue_listing(t.queue) .. '}' }
 end
 
--- Outcomes newest first, down to the first one older than the window (what the ledger reads).
+-- Outcomes newest first, those of the window the ledger still keeps: within the retention of the newest one, as
+-- trimming at every record would have left them (see stat_push).
 OPS.queue_stats = function()
   local queue, start = ARGV[4], tonumber(ARGV[5])
   local waiting = call('HVALS', P .. 'sw:' .. queue)
@@ -1718,10 +1737,14 @@ OPS.queue_stats = function()
   while true do
     local batch = call('LRANGE', key, stop - chunk + 1, stop)
     for i = #batch, 1, -1 do
-      outcomes[#outcomes + 1] = batch[i]
-      if tonumber(string.match(batch[i], '^(%S+)')) < start then
+      local at = struct.unpack('<d', batch[i])
+      if #outcomes == 0 then
+        start = math.max(start, at - RETENTION)
+      end
+      if at < start then
         return { 'ok', waiting, outcomes }
       end
+      outcomes[#outcomes + 1] = batch[i]
     end
     if #batch < chunk then
       return { 'ok', waiting, outcomes }

@@ -44,6 +44,32 @@ async def test_an_agent_freed_and_offered_again_at_one_instant_has_the_ledgers_f
         await delete_prefix(redis_client, prefix)
 
 
+async def test_records_trimmed_only_now_and_then_still_give_the_ledgers_figures(
+    redis_client: Redis, rules: Any
+) -> None:
+    # The script trims a statistics list only once it has grown by 32 records: here the records of 0 to 0.1 outlive
+    # the horizon of 100.2 in Redis, and the readers must leave them out as the ledger does.
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, prefix=prefix, retention=100.0)
+    memory = MemoryBackend(rules, retention=100.0)
+    try:
+        for backend in (redis, memory):
+            await backend.upsert_agent(agent("alice"), 0)
+            for number, (start, end) in enumerate(((0.0, 0.05), (0.1, 100.05), (100.2, 100.3)), start=1):
+                (offer,) = reservations(await backend.submit(task(f"t{number}", created_at=start), start))
+                await backend.accept(offer.reservation_id, "alice", start)
+                await backend.complete(f"t{number}", end)
+        outcomes = await redis_client.llen(f"{prefix}so:billing")
+        assert outcomes == 6  # none trimmed yet: a trim at every record would have left the last three
+        for now, window in ((100.3, 100.3), (100.3, 300), (100.3, 0.2), (50, 60)):
+            assert await redis.queue_statistics("billing", now, window) == await memory.queue_statistics(
+                "billing", now, window
+            )
+            assert await redis.agent_statistics(now, window) == await memory.agent_statistics(now, window)
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
 async def test_a_removed_agent_leaves_no_key_of_its_own(redis_client: Redis, rules: Any) -> None:
     prefix = new_prefix()
     backend = RedisBackend(redis_client, rules, prefix=prefix)
