@@ -39,9 +39,10 @@ shares one slot):
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
 ``sw:<queue>`` ``so:<queue>``   statistics, binary (doubles as 8 bytes little-endian): waiting tasks' creation times;
-``sa`` ``sao`` ``sh:<agent>``   outcomes ``<dBd`` (at, kind, value); agents' activity now (since, then the activity),
-                                first-seen order and earlier spans (``<dd`` begin, end, then the activity); the lists
-                                are trimmed to the retention now and then, and read as if trimmed at every record
+``sao`` ``sh:<agent>``          outcomes ``<dBd`` (at, kind, value); agents in first-seen order, and each one's
+                                activity changes (at, then the activity; the last of a call only), from which the
+                                reader replays the ledger's track; the lists are trimmed to the retention now and
+                                then, and read as if trimmed at every record
 ==============================  =====================================================================================
 
 Calls from concurrent callers share the wire (``routing/redis_wire.py``): calls issued while others are on the wire
@@ -61,6 +62,7 @@ import asyncio
 import hashlib
 import json
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -504,20 +506,24 @@ class RedisBackend:
 
     async def agent_statistics(self, now: float, window: float) -> AgentStatistics:
         """Return agents by activity and occupancy over the last ``window`` seconds, as every process sees them."""
-        flat = await self._call("agent_stats", now)
-        tracks: list[tuple[Activity, float, list[tuple[float, float, Activity]]]] = []
-        for index in range(0, len(flat), 2):
-            current = flat[index]
-            since = _double_from(current)[0]
-            spans = [(*_span_from(raw), raw[16:]) for raw in flat[index + 1]]
-            # The script trims the history only now and then: leave out what trimming at every change would have
-            # (the ledger's), the spans ended before the retention of the agent's latest change.
-            horizon = max([since, *(end for _, end, _ in spans)]) - self.retention
-            first = 0
-            while first < len(spans) and spans[first][1] < horizon:
-                first += 1
-            history = [(begin, end, _ACTIVITIES[activity]) for begin, end, activity in spans[first:]]
-            tracks.append((_ACTIVITIES[current[8:]], since, history))
+        tracks: list[tuple[Activity, float, deque[tuple[float, float, Activity]]]] = []
+        retention = self.retention
+        for changes in await self._call("agent_stats", now):
+            # The ledger's track, replayed from the agent's changes (at, activity): a span per change that moves time
+            # on, trimmed to the retention at each change; the script trimmed only changes this replay would drop.
+            first = changes[0]
+            activity, since = _ACTIVITIES[first[8:]], _double_from(first)[0]
+            history: deque[tuple[float, float, Activity]] = deque()
+            for index in range(1, len(changes)):
+                change = changes[index]
+                at = _double_from(change)[0]
+                if at > since:
+                    history.append((since, at, activity))
+                activity, since = _ACTIVITIES[change[8:]], at
+                horizon = at - retention
+                while history and history[0][1] < horizon:
+                    history.popleft()
+            tracks.append((activity, since, history))
         return agent_figures(tracks, now, window)
 
 
@@ -525,10 +531,9 @@ class RedisBackend:
 # functions put them (at is the call's now). Strings come as bytes, integers as integers and floats as 8-byte
 # little-endian doubles, so each event is built positionally with no JSON to parse.
 _double = struct.Struct("<d").unpack
-# Statistics records (see the key layout): an outcome, and the doubles that lead an activity and a span.
+# Statistics records (see the key layout): an outcome, and the double that leads an activity change.
 _outcome = struct.Struct("<dBd").unpack
 _double_from = struct.Struct("<d").unpack_from
-_span_from = struct.Struct("<dd").unpack_from
 _ACTIVITIES = {str(activity).encode(): activity for activity in Activity}
 
 

@@ -12,8 +12,9 @@
 -- This is a line-by-line port of RoutingEngine: the same indexes (agents by (channel, skill, level), pools of
 -- equal requirements, one timer set), the same sequence numbers (reservation ids R<n>), the same tie-breaks.
 -- Python computes what needs no state (the RoutePlan, the priority key, key names), so this script never sees
--- YAML. Numbers are written with 17 significant digits wherever they leave Lua (scores, replies, records are
--- MessagePack), because Redis and cjson would otherwise round them to 14.
+-- YAML. Numbers are written with 17 significant digits wherever they leave Lua as text (scores, JSON documents;
+-- records are MessagePack, replies' and statistics' doubles 8 bytes), because Redis and cjson would otherwise round
+-- them to 14.
 
 -- Per-call state: set by begin() at the start of every call (the library's functions outlive a call).
 local ARGV, P, OP, NOW, RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION
@@ -289,6 +290,67 @@ local function next_version(key, current)
   return version
 end
 
+-- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
+
+-- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
+-- sw:<queue> task -> created_at; so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the agent's activity changes
+-- (at, then the activity), from which the reader replays the ledger's track (activity, since and spans), so that a
+-- change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well). A list is trimmed to
+-- the retention only once it has grown by TRIM_EVERY records since its last trim (its length then is noted in the
+-- library across calls: a note lost or reset only brings a trim sooner), not at every record (a LINDEX more each,
+-- and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what trimming at every
+-- record would have dropped.
+local TRIM_EVERY = 32
+local TRIMS, TRIMS_SIZE = {}, 0
+-- Appends a record to a list whose records start with their time, and returns the list's length. A trim drops the
+-- records older than `horizon` from the front but the last `keep` of them (a change is needed until the next one
+-- falls past the horizon: the span between them is the ledger's until then).
+local function stat_push(key, record, horizon, keep)
+  local length = call('RPUSH', key, record)
+  local trimmed = TRIMS[key]
+  if trimmed ~= nil and length > trimmed and length < trimmed + TRIM_EVERY then
+    return length
+  end
+  if trimmed == nil then
+    -- Bounded: this memory is Redis's (used_memory_vm_functions).
+    if TRIMS_SIZE >= 20000 then
+      TRIMS, TRIMS_SIZE = {}, 0
+    end
+    TRIMS_SIZE = TRIMS_SIZE + 1
+  end
+  local left = length
+  while true do
+    local head = call('LRANGE', key, '0', '63')
+    local old = 0
+    while old < #head and struct.unpack('<d', head[old + 1]) < horizon do
+      old = old + 1
+    end
+    if old > keep then
+      call('LTRIM', key, old - keep, -1)
+      left = left - (old - keep)
+    end
+    if old < 64 then
+      TRIMS[key] = left
+      return length
+    end
+  end
+end
+local function stat_record(queue, at, kind, value)
+  stat_push(P .. 'so:' .. queue, struct.pack('<dBd', at, kind, value), at - RETENTION, 0)
+end
+local function stat_resolve(queue, task_id, at, kind, value)
+  call('HDEL', P .. 'sw:' .. queue, task_id)
+  stat_record(queue, at, kind, value)
+end
+-- An agent's activity changed at `now`: noted in SA (the agents in the order of their first change in the call, and
+-- by agent the last activity), and written by flush().
+local function stat_agent(agent_id, activity)
+  if SA[agent_id] == nil then
+    SA[#SA + 1] = agent_id
+  end
+  SA[agent_id] = activity
+end
+
 -- Writes leave in as few commands as possible: one MSET for every record rewritten and one DEL for every record
 -- dropped (in chunks, since a command's arguments pass through Lua's stack), instead of one command per record.
 local CHUNK = 512
@@ -337,87 +399,13 @@ local function flush()
   end
   send_chunked('MSET', sets)
   send_chunked('DEL', dels)
-  local activities = {}
-  for id, current in pairs(SA) do
-    if current then
-      activities[#activities + 1] = id
-      activities[#activities + 1] = D(current[2]) .. current[1]
+  -- Each agent whose activity changed leaves one point, its last change's: the changes of one call are all at `now`,
+  -- and the ledger records no span between two changes at one instant.
+  for i = 1, #SA do
+    local id = SA[i]
+    if stat_push(P .. 'sh:' .. id, D(NOW) .. SA[id], NOW - RETENTION, 1) == 1 then
+      call('RPUSH', P .. 'sao', id)
     end
-  end
-  if #activities > 0 then
-    send_chunked('HSET', activities, P .. 'sa')
-  end
-end
-
--- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
-
--- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
--- sw:<queue> task -> created_at; so:<queue> outcomes '<dBd' (at, kind, value); sa agent -> since .. activity;
--- sh:<agent> spans '<dd' (begin, end) .. activity. A list is trimmed to the retention only once it has grown by
--- TRIM_EVERY records since its last trim (its length then is noted in the library across calls: a note lost or reset
--- only brings a trim sooner), not at every record (a LINDEX more each, and an LPOP and a LINDEX for every record past
--- the horizon), since the readers leave out what trimming at every record would have dropped: the records older than
--- the newest one's horizon.
-local TRIM_EVERY = 32
-local TRIMS, TRIMS_SIZE = {}, 0
--- Appends a record to a list; `offset` is where the double to trim by starts in a record.
-local function stat_push(key, record, horizon, offset)
-  local length = call('RPUSH', key, record)
-  local trimmed = TRIMS[key]
-  if trimmed ~= nil and length > trimmed and length < trimmed + TRIM_EVERY then
-    return
-  end
-  if trimmed == nil then
-    -- Bounded: this memory is Redis's (used_memory_vm_functions).
-    if TRIMS_SIZE >= 20000 then
-      TRIMS, TRIMS_SIZE = {}, 0
-    end
-    TRIMS_SIZE = TRIMS_SIZE + 1
-  end
-  while true do
-    local head = call('LRANGE', key, '0', '63')
-    local old = 0
-    while old < #head and struct.unpack('<d', head[old + 1], offset) < horizon do
-      old = old + 1
-    end
-    if old > 0 then
-      call('LTRIM', key, old, -1)
-      length = length - old
-    end
-    if old < 64 then
-      TRIMS[key] = length
-      return
-    end
-  end
-end
-local function stat_record(queue, at, kind, value)
-  stat_push(P .. 'so:' .. queue, struct.pack('<dBd', at, kind, value), at - RETENTION, 1)
-end
-local function stat_resolve(queue, task_id, at, kind, value)
-  call('HDEL', P .. 'sw:' .. queue, task_id)
-  stat_record(queue, at, kind, value)
-end
--- An agent's current activity (sa) is read once per call and written back by flush(): a decision that frees an agent
--- and offers it the next task at once changes its activity twice (available, then busy) at the same instant, and
--- the second change so costs no command.
-local function stat_agent(agent_id, at, activity)
-  local current = SA[agent_id]
-  if current == nil then
-    local text = call('HGET', P .. 'sa', agent_id)
-    if text then
-      current = { string.sub(text, 9), (struct.unpack('<d', text)) }
-    else
-      current = false
-    end
-  end
-  SA[agent_id] = { activity, at }
-  if not current then
-    call('RPUSH', P .. 'sao', agent_id)
-    return
-  end
-  local previous, since = current[1], current[2]
-  if at > since then
-    stat_push(P .. 'sh:' .. agent_id, struct.pack('<dd', since, at) .. previous, at - RETENTION, 9)
   end
 end
 
@@ -663,7 +651,7 @@ local function change(a, activity, reason)
   a.activity = activity
   dirty_agent(a)
   ev_activity(a, previous, activity, reason)
-  stat_agent(a.id, NOW, activity)
+  stat_agent(a.id, activity)
 end
 
 local function refresh_activity(a, reason)
@@ -1756,9 +1744,8 @@ end
 
 OPS.agent_stats = function()
   local out = {}
-  for _, id in ipairs(call('LRANGE', P .. 'sao', 0, -1)) do
-    out[#out + 1] = call('HGET', P .. 'sa', id)
-    out[#out + 1] = call('LRANGE', P .. 'sh:' .. id, 0, -1)
+  for i, id in ipairs(call('LRANGE', P .. 'sao', 0, -1)) do
+    out[i] = call('LRANGE', P .. 'sh:' .. id, 0, -1)
   end
   return { 'ok', out }
 end

@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from routing.memory import MemoryBackend
+from routing.models import Activity
 from routing.redis_backend import RedisBackend
 from tests.routing.conftest import delete_prefix, new_prefix
 from tests.routing.factories import agent, reservations, task
@@ -65,6 +66,25 @@ async def test_records_trimmed_only_now_and_then_still_give_the_ledgers_figures(
             assert await redis.queue_statistics("billing", now, window) == await memory.queue_statistics(
                 "billing", now, window
             )
+            assert await redis.agent_statistics(now, window) == await memory.agent_statistics(now, window)
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_an_agents_changes_trimmed_in_redis_replay_as_the_ledgers_track(redis_client: Redis, rules: Any) -> None:
+    # 80 changes over 40 s with a retention of 10 s, the clock going back now and then: the script keeps each
+    # agent's changes and drops old ones only every 32; the reader replays the ledger's track from what is left.
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, prefix=prefix, retention=10.0)
+    memory = MemoryBackend(rules, retention=10.0)
+    try:
+        for backend in (redis, memory):
+            await backend.upsert_agent(agent("alice"), 0)
+            for step in range(1, 81):
+                at = step * 0.5 - (0.7 if step % 3 == 0 else 0.0)
+                await backend.set_activity("alice", Activity.AWAY if step % 2 else Activity.AVAILABLE, at)
+        assert await redis_client.llen(f"{prefix}sh:alice") < 60
+        for now, window in ((40, 5), (40, 10), (40, 40), (39.5, 12), (45, 20)):
             assert await redis.agent_statistics(now, window) == await memory.agent_statistics(now, window)
     finally:
         await delete_prefix(redis_client, prefix)
