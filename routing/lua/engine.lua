@@ -1715,7 +1715,8 @@ OPS.position = function()
 end
 
 -- Outcomes newest first, those of the window the ledger still keeps: within the retention of the newest one, as
--- trimming at every record would have left them (see stat_push).
+-- trimming at every record would have left them (see stat_push): the very same records, unless records came out of
+-- time order and the window reaches back past the retention of the latest.
 OPS.queue_stats = function()
   local queue, start = ARGV[4], tonumber(ARGV[5])
   local waiting = call('HVALS', P .. 'sw:' .. queue)
