@@ -25,10 +25,12 @@ gains capacity or skills (agent side).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec
 
 from sortedcontainers import SortedList
 
@@ -73,6 +75,7 @@ _PoolEntry = tuple[float, int, str]
 # A timer: (due, sequence, kind, id, token).
 _Timer = tuple[float, int, str, str, int]
 _BucketKey = tuple[str | int, ...]
+_Params = ParamSpec("_Params")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class _Agent:
         "buckets",
         "call_blocks",
         "capacity",
+        "channels",
         "entry",
         "id",
         "idle_since",
@@ -137,6 +141,8 @@ class _Agent:
         "load",
         "misses",
         "order",
+        "pools",
+        "pools_version",
         "reservations",
         "skills",
         "team",
@@ -161,6 +167,11 @@ class _Agent:
         self.misses = 0
         self.entry: _Entry | None = None
         self.buckets: list[_BucketKey] = []
+        # The channels the buckets were filled for, so that a call ending where it began touches no bucket.
+        self.channels: list[str] = []
+        # Per channel, the unlisted pools this agent qualifies for, valid while ``pools_version`` is the engine's.
+        self.pools: dict[str, list[_Pool]] = {}
+        self.pools_version = -1
         self.reservations: dict[str, None] = {}
         self.wrap_slots: list[str] = []
         self.wrap_token = 0
@@ -269,6 +280,21 @@ class _Pool:
         return True
 
 
+def _synced(
+    decision: Callable[Concatenate[RoutingEngine, _Params], list[Event]],
+) -> Callable[Concatenate[RoutingEngine, _Params], list[Event]]:
+    """Wrap a decision so that the buckets of the agents it touched are brought up to date as it returns."""
+
+    @functools.wraps(decision)
+    def decide(engine: RoutingEngine, /, *args: _Params.args, **kwargs: _Params.kwargs) -> list[Event]:
+        try:
+            return decision(engine, *args, **kwargs)
+        finally:
+            engine._sync()
+
+    return decide
+
+
 def _pool_keys(requirement: Requirement) -> list[_BucketKey]:
     """Return the index keys an agent looks a pool up by: its most selective facet."""
     channel = requirement.channel
@@ -302,6 +328,11 @@ class RoutingEngine:
         self._free_skill: dict[tuple[str, str], int] = {}
         self._pools: dict[Requirement, _Pool] = {}
         self._pool_index: dict[_BucketKey, dict[_Pool, None]] = {}
+        # Unlisted pools stay registered once empty, so this only changes when a new kind of pool appears, and an
+        # agent's pool lists (see _list_pools) stay valid in the steady state.
+        self._pool_version = 0
+        # Agents whose buckets may be stale: bucket upkeep runs once per call (_sync), not once per change.
+        self._dirty: dict[_Agent, None] = {}
         self._in_queue: dict[str, dict[str, None]] = {}
         self._timers: list[_Timer] = []
         self._roster_by_skill: dict[str, dict[str, None]] = {}
@@ -311,6 +342,7 @@ class RoutingEngine:
 
     # ----------------------------------------------------------------- agents
 
+    @_synced
     def upsert_agent(self, state: AgentState, now: float) -> list[Event]:
         """Add an agent or update its profile; ``state.activity`` applies as if the agent had chosen it.
 
@@ -332,8 +364,9 @@ class RoutingEngine:
             agent.team = state.team
             agent.capacity = dict(state.capacity)
             agent.call_blocks = state.call_blocks_other_channels
+            agent.pools_version = -1
         self._roster_add(agent)
-        self._index(agent)
+        self._touch(agent)
         already_working = wanted is Activity.AVAILABLE and agent.activity not in (Activity.AWAY, Activity.OFFLINE)
         if wanted is not agent.activity and not already_working:
             self._apply_activity(agent, wanted, now, events, "requested")
@@ -341,6 +374,7 @@ class RoutingEngine:
             self._feed(agent, now, events)
         return events
 
+    @_synced
     def remove_agent(self, agent_id: str, now: float) -> list[Event]:
         """Sign an agent out and forget it; its open offers go back to their queues."""
         agent = self._agent(agent_id)
@@ -348,10 +382,12 @@ class RoutingEngine:
         if agent.activity is not Activity.OFFLINE:
             self._apply_activity(agent, Activity.OFFLINE, now, events, "removed")
         self._unindex(agent)
+        self._dirty.pop(agent, None)
         self._roster_remove(agent)
         del self._agents[agent_id]
         return events
 
+    @_synced
     def set_activity(self, agent_id: str, activity: Activity, now: float) -> list[Event]:
         """Apply an activity the agent chose: ``available`` (ends wrap-up too), ``away`` or ``offline``."""
         activity = Activity(activity)
@@ -385,6 +421,7 @@ class RoutingEngine:
 
     # ------------------------------------------------------------------ tasks
 
+    @_synced
     def submit(self, task: Task, now: float) -> list[Event]:
         """Accept a new task: offer it at once if an agent qualifies, else queue it.
 
@@ -454,6 +491,7 @@ class RoutingEngine:
             )
         ]
 
+    @_synced
     def reject(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
         """Decline an offer: the task goes back to its queue and will not be offered to this agent again."""
         reservation = self._open_reservation(reservation_id, agent_id, now)
@@ -469,6 +507,7 @@ class RoutingEngine:
         self._end_offer(reservation, now, events, rejected, exclude=True, miss=self.settings.count_rejections_as_misses)
         return events
 
+    @_synced
     def complete(self, task_id: str, now: float, wrap_up: float = 0.0) -> list[Event]:
         """Finish an assigned task; the agent then wraps up for ``wrap_up`` seconds before new offers."""
         record = self._task(task_id)
@@ -494,7 +533,7 @@ class RoutingEngine:
         if agent is None or agent.order != record.agent_order:
             return events
         if wrap_up > 0 and (agent.activity in _ROUTABLE or agent.activity is Activity.WRAP_UP):
-            self._unindex(agent)
+            self._touch(agent)
             agent.wrap_slots.append(task.channel)
             agent.wrap_until = max(agent.wrap_until, now + wrap_up)
             agent.wrap_token = self._next_sequence()
@@ -502,14 +541,14 @@ class RoutingEngine:
             if agent.activity is not Activity.WRAP_UP:
                 self._change(agent, Activity.WRAP_UP, now, events, "wrap_up")
             return events
-        self._unindex(agent)
+        self._touch(agent)
         self._release(agent, task.channel)
         agent.idle_since = now
         self._refresh_activity(agent, now, events, "task_completed")
-        self._index(agent)
         self._feed(agent, now, events)
         return events
 
+    @_synced
     def abandon(self, task_id: str, now: float) -> list[Event]:
         """Record that the customer left before being answered; a ringing offer is withdrawn."""
         record = self._task(task_id)
@@ -524,10 +563,9 @@ class RoutingEngine:
             agent = self._agents.get(reservation.agent_id)
             if agent is not None:
                 del agent.reservations[reservation.id]
-                self._unindex(agent)
+                self._touch(agent)
                 self._release(agent, reservation.channel)
                 self._refresh_activity(agent, now, events, "offer_withdrawn")
-                self._index(agent)
                 self._feed(agent, now, events)
         return events
 
@@ -587,6 +625,7 @@ class RoutingEngine:
 
     # ------------------------------------------------------------------ time
 
+    @_synced
     def tick(self, now: float) -> list[Event]:
         """Fire every timer due by ``now``: offer time-outs, workflow step changes, ends of wrap-up."""
         events: list[Event] = []
@@ -665,13 +704,39 @@ class RoutingEngine:
 
     # Agent indexes.
 
-    def _index(self, agent: _Agent) -> None:
-        """Put the agent in the buckets of every channel it can take work on now."""
+    def _touch(self, agent: _Agent) -> None:
+        """Note that the agent's load, activity or idle time may change: its buckets follow at the next sync."""
+        self._dirty[agent] = None
+
+    def _sync(self) -> None:
+        """Bring the buckets of every agent touched since the last sync up to date (before reading them)."""
+        dirty = self._dirty
+        if not dirty:
+            return
+        agents = self._agents
+        for agent in dirty:
+            if agents.get(agent.id) is agent:
+                self._reindex(agent)
+        dirty.clear()
+
+    def _reindex(self, agent: _Agent) -> None:
         channels = agent.open_channels()
+        entry = agent.entry
+        if entry is None and not channels:
+            return
+        if entry is not None and entry[0] == agent.idle_since and channels == agent.channels:
+            # Freed and offered the next task at one instant: the buckets already say so.
+            return
+        self._unindex(agent)
+        self._index(agent, channels)
+
+    def _index(self, agent: _Agent, channels: list[str]) -> None:
+        """Put the agent in the buckets of ``channels``, those it can take work on now."""
         if not channels:
             return
         entry: _Entry = (agent.idle_since, agent.order, agent.id)
         agent.entry = entry
+        agent.channels = channels
         buckets = agent.buckets
         available = self._available
         free_skill = self._free_skill
@@ -706,6 +771,7 @@ class RoutingEngine:
                 for skill in agent.skills:
                     free_skill[channel, skill] -= 1
         agent.buckets = []
+        agent.channels = []
         agent.entry = None
 
     def _roster_add(self, agent: _Agent) -> None:
@@ -771,13 +837,12 @@ class RoutingEngine:
 
     def _apply_activity(self, agent: _Agent, activity: Activity, now: float, events: list[Event], reason: str) -> None:
         """Move an agent to a chosen activity, with everything that follows from it."""
-        self._unindex(agent)
+        self._touch(agent)
         self._release_wrap_up(agent)
         if activity is Activity.AVAILABLE:
             agent.misses = 0
             agent.idle_since = now
             self._change(agent, Activity.BUSY if agent.total_load else Activity.AVAILABLE, now, events, reason)
-            self._index(agent)
             self._feed(agent, now, events)
             return
         self._change(agent, activity, now, events, reason)
@@ -815,7 +880,7 @@ class RoutingEngine:
         record.reservation = reservation
         record.agent_id = agent.id
         record.agent_order = agent.order
-        self._unindex(agent)
+        self._touch(agent)
         agent.load[task.channel] = agent.load.get(task.channel, 0) + 1
         agent.total_load += 1
         agent.idle_since = now
@@ -832,7 +897,6 @@ class RoutingEngine:
             )
         )
         self._refresh_activity(agent, now, events, "offer")
-        self._index(agent)
         self._push_timer(reservation.expires_at, "offer", reservation.id, 0)
 
     def _end_offer(
@@ -858,12 +922,11 @@ class RoutingEngine:
         agent = self._agents.get(reservation.agent_id)
         if agent is not None:
             del agent.reservations[reservation.id]
-            self._unindex(agent)
+            self._touch(agent)
             self._release(agent, reservation.channel)
             if miss:
                 agent.misses += 1
             self._refresh_activity(agent, now, events, "offer_ended")
-            self._index(agent)
         if record.fallback_due:
             self._fallback(record, now, events, "timeout")
         else:
@@ -885,13 +948,14 @@ class RoutingEngine:
 
     def _feed(self, agent: _Agent, now: float, events: list[Event]) -> None:
         """Agent side: give an agent with free capacity the best tasks it qualifies for until it is full."""
-        while agent.entry is not None:
+        while True:
             best = self._best_entry_for(agent)
             if best is None:
                 return
             self._reserve(self._tasks[best[2]], agent, now, events)
 
     def _find_agent(self, record: _Task) -> _Agent | None:
+        self._sync()
         requirement = record.requirement
         channel = requirement.channel
         excluded = record.excluded
@@ -957,7 +1021,6 @@ class RoutingEngine:
             agent = self._agents.get(agent_id)
             if (
                 agent is None
-                or agent.entry is None
                 or agent_id in excluded
                 or channel not in agent.open_channels()
                 or not agent.qualifies(requirement)

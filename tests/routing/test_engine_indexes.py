@@ -3,7 +3,8 @@
 The decisions themselves are checked by ``test_engine_properties.py``; here the same random machine also checks
 that the structures a decision reads instead of scanning are right: each waiting task sits in exactly one pool,
 the one of its current requirement, a pool holds nothing else (no stale entries), its cached head is its best
-entry, and the free-agent counts per (channel, skill) equal the agents in that skill's level buckets.
+entry, every bucket holds exactly the agents free on its channel once a call returns, and the free-agent counts per
+(channel, skill) equal the agents in that skill's level buckets.
 """
 
 from __future__ import annotations
@@ -39,6 +40,26 @@ class IndexedRoutingMachine(RoutingMachine):
                 assert pool in engine._pool_index[key]
         indexed = {pool for members in engine._pool_index.values() for pool in members}
         assert indexed == set(engine._pools.values())
+
+    @invariant()
+    def buckets_hold_exactly_the_free_agents(self) -> None:
+        # Bucket upkeep is deferred to the end of each call: by then every bucket must be exact again.
+        engine = self.engine
+        expected: dict[object, list[tuple[float, int, str]]] = {}
+        for agent in engine._agents.values():
+            entry = (agent.idle_since, agent.order, agent.id)
+            for channel in agent.open_channels():
+                keys: list[tuple[object, ...]] = [("s", channel, skill, level) for skill, level in agent.skills.items()]
+                if agent.team is not None:
+                    keys.append(("t", channel, agent.team))
+                keys.extend(("l", channel, language) for language in agent.languages)
+                keys.append(("a", channel))
+                for key in keys:
+                    expected.setdefault(key, []).append(entry)
+        assert not engine._dirty
+        assert {key: bucket for key, bucket in engine._available.items() if bucket} == {
+            key: sorted(entries) for key, entries in expected.items()
+        }
 
     @invariant()
     def free_counts_match_the_buckets(self) -> None:
