@@ -142,7 +142,6 @@ class _Agent:
         "misses",
         "order",
         "pools",
-        "pools_version",
         "reservations",
         "skills",
         "team",
@@ -169,9 +168,9 @@ class _Agent:
         self.buckets: list[_BucketKey] = []
         # The channels the buckets were filled for, so that a call ending where it began touches no bucket.
         self.channels: list[str] = []
-        # Per channel, the unlisted pools this agent qualifies for, valid while ``pools_version`` is the engine's.
+        # Per channel it works on, the unlisted pools this agent qualifies for: kept by _list_pools when its profile
+        # changes and by _enqueue when a new pool appears, so looking for work runs no qualification test.
         self.pools: dict[str, list[_Pool]] = {}
-        self.pools_version = -1
         self.reservations: dict[str, None] = {}
         self.wrap_slots: list[str] = []
         self.wrap_token = 0
@@ -259,14 +258,14 @@ class _Pool:
         self.requirement = requirement
         self.keys = keys
         self.entries: SortedList[_PoolEntry] = SortedList((first,))
-        # The first entry, kept at hand: agents compare pool heads on every decision, and indexing a SortedList
-        # costs far more than reading an attribute.
-        self.head = first
+        # The first entry (``None`` once empty), kept at hand: agents compare pool heads on every decision, and
+        # indexing a SortedList costs far more than reading an attribute.
+        self.head: _PoolEntry | None = first
 
     def add(self, entry: _PoolEntry) -> None:
         """Insert a task's entry."""
         self.entries.add(entry)
-        if entry < self.head:
+        if self.head is None or entry < self.head:
             self.head = entry
 
     def remove(self, entry: _PoolEntry) -> bool:
@@ -274,6 +273,7 @@ class _Pool:
         entries = self.entries
         entries.remove(entry)
         if not entries:
+            self.head = None
             return False
         if entry == self.head:
             self.head = entries[0]
@@ -328,9 +328,6 @@ class RoutingEngine:
         self._free_skill: dict[tuple[str, str], int] = {}
         self._pools: dict[Requirement, _Pool] = {}
         self._pool_index: dict[_BucketKey, dict[_Pool, None]] = {}
-        # Unlisted pools stay registered once empty, so this only changes when a new kind of pool appears, and an
-        # agent's pool lists (see _list_pools) stay valid in the steady state.
-        self._pool_version = 0
         # Agents whose buckets may be stale: bucket upkeep runs once per call (_sync), not once per change.
         self._dirty: dict[_Agent, None] = {}
         self._in_queue: dict[str, dict[str, None]] = {}
@@ -364,8 +361,8 @@ class RoutingEngine:
             agent.team = state.team
             agent.capacity = dict(state.capacity)
             agent.call_blocks = state.call_blocks_other_channels
-            agent.pools_version = -1
         self._roster_add(agent)
+        self._list_pools(agent)
         self._touch(agent)
         already_working = wanted is Activity.AVAILABLE and agent.activity not in (Activity.AWAY, Activity.OFFLINE)
         if wanted is not agent.activity and not already_working:
@@ -1044,35 +1041,50 @@ class RoutingEngine:
 
     def _best_entry_for(self, agent: _Agent) -> _PoolEntry | None:
         """Return the best waiting task's pool entry among the pools this agent qualifies for."""
+        channels = agent.open_channels()
+        if not channels:
+            return None
         best: _PoolEntry | None = None
+        pools_by_channel = agent.pools
         pool_index = self._pool_index
-        for channel in agent.open_channels():
-            keys: list[_BucketKey] = [("g", channel, agent.id)]
-            keys.extend(("s", channel, skill) for skill in agent.skills)
+        for channel in channels:
+            for pool in pools_by_channel[channel]:
+                head = pool.head
+                # An empty pool, or even this pool's best task is worse than what we hold.
+                if head is None or (best is not None and head > best):
+                    continue
+                head = self._head(pool, agent.id)
+                if head is not None and (best is None or head < best):
+                    best = head
+            for pool in pool_index.get(("g", channel, agent.id), ()):
+                # Listed pools come and go with sticky routing, so they are looked up live.
+                head = pool.head
+                if head is None or (best is not None and head > best) or not agent.qualifies(pool.requirement):
+                    continue
+                head = self._head(pool, agent.id)
+                if head is not None and (best is None or head < best):
+                    best = head
+        return best
+
+    def _list_pools(self, agent: _Agent) -> None:
+        """Find, per channel the agent works on, the unlisted pools it qualifies for."""
+        pool_index = self._pool_index
+        agent.pools = {}
+        for channel in agent.capacity:
+            keys: list[_BucketKey] = [("s", channel, skill) for skill in agent.skills]
             if agent.team is not None:
                 keys.append(("t", channel, agent.team))
             keys.extend(("l", channel, language) for language in agent.languages)
             keys.append(("a", channel))
-            for key in keys:
-                pools = pool_index.get(key)
-                if not pools:
-                    continue
-                for pool in pools:
-                    if best is not None and pool.head > best:
-                        # Even this pool's best task is worse than what we hold.
-                        continue
-                    if not agent.qualifies(pool.requirement):
-                        continue
-                    head = self._head(pool, agent.id)
-                    if head is not None and (best is None or head < best):
-                        best = head
-        return best
+            agent.pools[channel] = [
+                pool for key in keys for pool in pool_index.get(key, ()) if agent.qualifies(pool.requirement)
+            ]
 
     def _head(self, pool: _Pool, agent_id: str) -> _PoolEntry | None:
         """Return the pool's best task entry that does not exclude ``agent_id``."""
         tasks = self._tasks
         head = pool.head
-        if agent_id not in tasks[head[2]].excluded:
+        if head is None or agent_id not in tasks[head[2]].excluded:
             return head
         # Rare path: the agent already missed the best tasks here; look past them.
         for entry in pool.entries:
@@ -1094,16 +1106,34 @@ class RoutingEngine:
             self._pools[requirement] = pool
             for key in pool.keys:
                 self._pool_index.setdefault(key, {})[pool] = None
+            if requirement.agents is None:
+                self._offer_pool(pool)
         else:
             pool.add(entry)
         record.pool = pool
+
+    def _offer_pool(self, pool: _Pool) -> None:
+        """Add a new unlisted pool to the pool lists of the agents who qualify for it (they cannot lack its skill)."""
+        requirement = pool.requirement
+        if requirement.skills:
+            candidates = [
+                self._agents[agent_id] for agent_id in self._roster_by_skill.get(requirement.skills[0][0], {})
+            ]
+        else:
+            candidates = list(self._agents.values())
+        channel = requirement.channel
+        for agent in candidates:
+            pools = agent.pools.get(channel)
+            if pools is not None and agent.qualifies(requirement):
+                pools.append(pool)
 
     def _dequeue(self, record: _Task) -> None:
         pool = record.pool
         if pool is None:
             return
         record.pool = None
-        if not pool.remove((record.key, record.seq, record.task.id)):
+        if not pool.remove((record.key, record.seq, record.task.id)) and pool.requirement.agents is not None:
+            # Listed pools, one per remembered agent, would pile up; unlisted ones are few and stay registered.
             del self._pools[pool.requirement]
             for key in pool.keys:
                 members = self._pool_index[key]

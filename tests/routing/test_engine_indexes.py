@@ -3,8 +3,9 @@
 The decisions themselves are checked by ``test_engine_properties.py``; here the same random machine also checks
 that the structures a decision reads instead of scanning are right: each waiting task sits in exactly one pool,
 the one of its current requirement, a pool holds nothing else (no stale entries), its cached head is its best
-entry, every bucket holds exactly the agents free on its channel once a call returns, and the free-agent counts per
-(channel, skill) equal the agents in that skill's level buckets.
+entry, only unlisted pools stay registered once empty, an agent's pool lists name exactly the unlisted pools it
+qualifies for, every bucket holds exactly the agents free on its channel once a call returns, and the free-agent
+counts per (channel, skill) equal the agents in that skill's level buckets.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ class IndexedRoutingMachine(RoutingMachine):
                 expected.setdefault(record.pool.requirement, set()).add((record.key, record.seq, record.task.id))
             else:
                 assert record.pool is None or record.status is TaskStatus.WAITING
-        assert set(engine._pools) == set(expected)
+        assert {requirement for requirement, pool in engine._pools.items() if pool.entries} == set(expected)
         for requirement, pool in engine._pools.items():
             entries = list(pool.entries)
+            if not entries:
+                assert pool.head is None
+                assert requirement.agents is None
+                continue
             assert set(entries) == expected[requirement]
             assert len(entries) == len(expected[requirement])
             assert entries == sorted(entries)
@@ -40,6 +45,21 @@ class IndexedRoutingMachine(RoutingMachine):
                 assert pool in engine._pool_index[key]
         indexed = {pool for members in engine._pool_index.values() for pool in members}
         assert indexed == set(engine._pools.values())
+
+    @invariant()
+    def pool_lists_name_the_qualifying_pools(self) -> None:
+        engine = self.engine
+        unlisted = [pool for pool in engine._pools.values() if pool.requirement.agents is None]
+        for agent in engine._agents.values():
+            assert set(agent.pools) == set(agent.capacity)
+            for channel, pools in agent.pools.items():
+                wanted = [
+                    pool
+                    for pool in unlisted
+                    if pool.requirement.channel == channel and agent.qualifies(pool.requirement)
+                ]
+                assert len(pools) == len(set(pools))
+                assert set(pools) == set(wanted)
 
     @invariant()
     def buckets_hold_exactly_the_free_agents(self) -> None:
