@@ -10,10 +10,14 @@ How a decision avoids scanning everyone:
   (channel, language) and channel, ordered by idle time. A task looks only at the buckets of its requirement's
   primary skill, from level 10 down to the minimum, and stops at the first qualified agents.
 * Waiting tasks sit in pools of equal :class:`~routing.matching.Requirement`, each a sorted list ordered by the
-  time-free :func:`~routing.priority.priority_key`. A task leaving a pool (offered, widened to the next workflow step,
-  abandoned) is removed from it in O(log n), so a pool never holds stale entries and never needs an O(n) clean-up
-  in the middle of one unlucky decision. Pools are indexed by their pivot (primary skill, team, language, listed
-  agents or channel), so an agent with free capacity compares only the heads of the pools it could qualify for.
+  time-free :func:`~routing.priority.priority_key` (a plain list while small, a ``SortedList`` past a few thousand
+  entries). A task leaving a pool (offered, widened to the next workflow step, abandoned) is removed from it at once,
+  so a pool never holds stale entries and never needs an O(n) clean-up in the middle of one unlucky decision. Pools
+  are indexed by their pivot (primary skill, team, language, listed agents or channel), and each agent keeps the
+  list of unlisted pools it qualifies for (unlisted pools stay registered once empty, so the lists only grow when a
+  new kind of pool appears), so an agent with free capacity only compares the heads of its pools.
+* Bucket upkeep is deferred: a decision marks the agents it touches and re-files them once, before the next bucket
+  read or as it returns, so an agent freed and offered the next task at one instant touches no bucket.
 * A count of free agents per (channel, skill) lets a task whose primary skill has no free agent at all (the normal
   case in a busy center, where every agent works at capacity) skip its ten level buckets without a lookup.
 * Timeouts (offers, workflow steps, wrap-up) wait in one heap of timers; :meth:`RoutingEngine.tick` pops due ones.
@@ -66,6 +70,8 @@ _ROUTABLE = (Activity.AVAILABLE, Activity.BUSY)
 _SETTABLE = (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE)
 _NO_EXCLUSIONS: frozenset[str] = frozenset()
 _SERVICEABLE_CACHE_LIMIT = 10_000
+# Pools up to this many entries are plain sorted lists (see _Pool).
+_PLAIN_POOL_LIMIT = 4096
 
 # A bucket entry: (idle since, the agent's creation order, agent id). The order number is unique, so sorting never
 # reaches the id and two agents idle since the same instant keep a stable order.
@@ -257,21 +263,31 @@ class _Pool:
     def __init__(self, requirement: Requirement, keys: list[_BucketKey], first: _PoolEntry) -> None:
         self.requirement = requirement
         self.keys = keys
-        self.entries: SortedList[_PoolEntry] = SortedList((first,))
-        # The first entry (``None`` once empty), kept at hand: agents compare pool heads on every decision, and
-        # indexing a SortedList costs far more than reading an attribute.
+        # A plain sorted list while small (an insert or removal is one bisect and a short memmove), a SortedList
+        # once it grows past _PLAIN_POOL_LIMIT, where moving the whole list on every change would cost more.
+        self.entries: list[_PoolEntry] | SortedList[_PoolEntry] = [first]
+        # The first entry (``None`` once empty), kept at hand: agents compare pool heads on every decision.
         self.head: _PoolEntry | None = first
 
     def add(self, entry: _PoolEntry) -> None:
         """Insert a task's entry."""
-        self.entries.add(entry)
+        entries = self.entries
+        if isinstance(entries, list):
+            insort(entries, entry)
+            if len(entries) > _PLAIN_POOL_LIMIT:
+                self.entries = SortedList(entries)
+        else:
+            entries.add(entry)
         if self.head is None or entry < self.head:
             self.head = entry
 
     def remove(self, entry: _PoolEntry) -> bool:
         """Remove a task's entry; return whether the pool still holds any."""
         entries = self.entries
-        entries.remove(entry)
+        if isinstance(entries, list):
+            del entries[bisect_left(entries, entry)]
+        else:
+            entries.remove(entry)
         if not entries:
             self.head = None
             return False

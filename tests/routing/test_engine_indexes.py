@@ -10,11 +10,15 @@ counts per (channel, skill) equal the agents in that skill's level buckets.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import invariant
+from sortedcontainers import SortedList
 
+from routing.engine import _PLAIN_POOL_LIMIT, _Pool
+from routing.matching import Requirement
 from routing.models import TaskStatus
 from tests.routing.test_engine_properties import RoutingMachine
 
@@ -97,3 +101,22 @@ IndexedRoutingMachine.TestCase.settings = settings(
     max_examples=80, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestIndexedRoutingMachine = IndexedRoutingMachine.TestCase
+
+
+def test_a_pool_stays_sorted_across_its_switch_to_a_sorted_list() -> None:
+    rng = random.Random(7)
+    entries = [(rng.uniform(0, 100), sequence, f"t{sequence}") for sequence in range(_PLAIN_POOL_LIMIT + 500)]
+    pool = _Pool(Requirement(channel="voice"), [("a", "voice")], entries[0])
+    for entry in entries[1:]:
+        pool.add(entry)
+    assert isinstance(pool.entries, SortedList)
+    rng.shuffle(entries)
+    for entry in entries[: _PLAIN_POOL_LIMIT - 100]:
+        assert pool.remove(entry)
+    kept = sorted(entries[_PLAIN_POOL_LIMIT - 100 :])
+    assert list(pool.entries) == kept
+    assert pool.head == kept[0]
+    for entry in kept[:-1]:
+        assert pool.remove(entry)
+    assert not pool.remove(kept[-1])
+    assert pool.head is None
