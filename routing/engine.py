@@ -10,10 +10,14 @@ How a decision avoids scanning everyone:
   (channel, language) and channel, ordered by idle time. A task looks only at the buckets of its requirement's
   primary skill, from level 10 down to the minimum, and stops at the first qualified agents.
 * Waiting tasks sit in pools of equal :class:`~routing.matching.Requirement`, each a sorted list ordered by the
-  time-free :func:`~routing.priority.priority_key`. A task leaving a pool (offered, widened to the next workflow step,
-  abandoned) is removed from it in O(log n), so a pool never holds stale entries and never needs an O(n) clean-up
-  in the middle of one unlucky decision. Pools are indexed by their pivot (primary skill, team, language, listed
-  agents or channel), so an agent with free capacity compares only the heads of the pools it could qualify for.
+  time-free :func:`~routing.priority.priority_key` (a plain list while small, a ``SortedList`` past a few thousand
+  entries). A task leaving a pool (offered, widened to the next workflow step, abandoned) is removed from it at once,
+  so a pool never holds stale entries and never needs an O(n) clean-up in the middle of one unlucky decision. Pools
+  are indexed by their pivot (primary skill, team, language, listed agents or channel), and each agent keeps the
+  list of unlisted pools it qualifies for (unlisted pools stay registered once empty, so the lists only grow when a
+  new kind of pool appears), so an agent with free capacity only compares the heads of its pools.
+* Bucket upkeep is deferred: a decision marks the agents it touches and re-files them once, before the next bucket
+  read or as it returns, so an agent freed and offered the next task at one instant touches no bucket.
 * A count of free agents per (channel, skill) lets a task whose primary skill has no free agent at all (the normal
   case in a busy center, where every agent works at capacity) skip its ten level buckets without a lookup.
 * Timeouts (offers, workflow steps, wrap-up) wait in one heap of timers; :meth:`RoutingEngine.tick` pops due ones.
@@ -25,10 +29,12 @@ gains capacity or skills (agent side).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Concatenate, ParamSpec
 
 from sortedcontainers import SortedList
 
@@ -64,6 +70,8 @@ _ROUTABLE = (Activity.AVAILABLE, Activity.BUSY)
 _SETTABLE = (Activity.AVAILABLE, Activity.AWAY, Activity.OFFLINE)
 _NO_EXCLUSIONS: frozenset[str] = frozenset()
 _SERVICEABLE_CACHE_LIMIT = 10_000
+# Pools up to this many entries are plain sorted lists (see _Pool).
+_PLAIN_POOL_LIMIT = 4096
 
 # A bucket entry: (idle since, the agent's creation order, agent id). The order number is unique, so sorting never
 # reaches the id and two agents idle since the same instant keep a stable order.
@@ -73,6 +81,7 @@ _PoolEntry = tuple[float, int, str]
 # A timer: (due, sequence, kind, id, token).
 _Timer = tuple[float, int, str, str, int]
 _BucketKey = tuple[str | int, ...]
+_Params = ParamSpec("_Params")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,7 @@ class _Agent:
         "buckets",
         "call_blocks",
         "capacity",
+        "channels",
         "entry",
         "id",
         "idle_since",
@@ -137,6 +147,7 @@ class _Agent:
         "load",
         "misses",
         "order",
+        "pools",
         "reservations",
         "skills",
         "team",
@@ -161,6 +172,11 @@ class _Agent:
         self.misses = 0
         self.entry: _Entry | None = None
         self.buckets: list[_BucketKey] = []
+        # The channels the buckets were filled for, so that a call ending where it began touches no bucket.
+        self.channels: list[str] = []
+        # Per channel it works on, the unlisted pools this agent qualifies for: kept by _list_pools when its profile
+        # changes and by _enqueue when a new pool appears, so looking for work runs no qualification test.
+        self.pools: dict[str, list[_Pool]] = {}
         self.reservations: dict[str, None] = {}
         self.wrap_slots: list[str] = []
         self.wrap_token = 0
@@ -247,26 +263,52 @@ class _Pool:
     def __init__(self, requirement: Requirement, keys: list[_BucketKey], first: _PoolEntry) -> None:
         self.requirement = requirement
         self.keys = keys
-        self.entries: SortedList[_PoolEntry] = SortedList((first,))
-        # The first entry, kept at hand: agents compare pool heads on every decision, and indexing a SortedList
-        # costs far more than reading an attribute.
-        self.head = first
+        # A plain sorted list while small (an insert or removal is one bisect and a short memmove), a SortedList
+        # once it grows past _PLAIN_POOL_LIMIT, where moving the whole list on every change would cost more.
+        self.entries: list[_PoolEntry] | SortedList[_PoolEntry] = [first]
+        # The first entry (``None`` once empty), kept at hand: agents compare pool heads on every decision.
+        self.head: _PoolEntry | None = first
 
     def add(self, entry: _PoolEntry) -> None:
         """Insert a task's entry."""
-        self.entries.add(entry)
-        if entry < self.head:
+        entries = self.entries
+        if isinstance(entries, list):
+            insort(entries, entry)
+            if len(entries) > _PLAIN_POOL_LIMIT:
+                self.entries = SortedList(entries)
+        else:
+            entries.add(entry)
+        if self.head is None or entry < self.head:
             self.head = entry
 
     def remove(self, entry: _PoolEntry) -> bool:
         """Remove a task's entry; return whether the pool still holds any."""
         entries = self.entries
-        entries.remove(entry)
+        if isinstance(entries, list):
+            del entries[bisect_left(entries, entry)]
+        else:
+            entries.remove(entry)
         if not entries:
+            self.head = None
             return False
         if entry == self.head:
             self.head = entries[0]
         return True
+
+
+def _synced(
+    decision: Callable[Concatenate[RoutingEngine, _Params], list[Event]],
+) -> Callable[Concatenate[RoutingEngine, _Params], list[Event]]:
+    """Wrap a decision so that the buckets of the agents it touched are brought up to date as it returns."""
+
+    @functools.wraps(decision)
+    def decide(engine: RoutingEngine, /, *args: _Params.args, **kwargs: _Params.kwargs) -> list[Event]:
+        try:
+            return decision(engine, *args, **kwargs)
+        finally:
+            engine._sync()
+
+    return decide
 
 
 def _pool_keys(requirement: Requirement) -> list[_BucketKey]:
@@ -302,6 +344,8 @@ class RoutingEngine:
         self._free_skill: dict[tuple[str, str], int] = {}
         self._pools: dict[Requirement, _Pool] = {}
         self._pool_index: dict[_BucketKey, dict[_Pool, None]] = {}
+        # Agents whose buckets may be stale: bucket upkeep runs once per call (_sync), not once per change.
+        self._dirty: dict[_Agent, None] = {}
         self._in_queue: dict[str, dict[str, None]] = {}
         self._timers: list[_Timer] = []
         self._roster_by_skill: dict[str, dict[str, None]] = {}
@@ -311,6 +355,7 @@ class RoutingEngine:
 
     # ----------------------------------------------------------------- agents
 
+    @_synced
     def upsert_agent(self, state: AgentState, now: float) -> list[Event]:
         """Add an agent or update its profile; ``state.activity`` applies as if the agent had chosen it.
 
@@ -333,7 +378,8 @@ class RoutingEngine:
             agent.capacity = dict(state.capacity)
             agent.call_blocks = state.call_blocks_other_channels
         self._roster_add(agent)
-        self._index(agent)
+        self._list_pools(agent)
+        self._touch(agent)
         already_working = wanted is Activity.AVAILABLE and agent.activity not in (Activity.AWAY, Activity.OFFLINE)
         if wanted is not agent.activity and not already_working:
             self._apply_activity(agent, wanted, now, events, "requested")
@@ -341,6 +387,7 @@ class RoutingEngine:
             self._feed(agent, now, events)
         return events
 
+    @_synced
     def remove_agent(self, agent_id: str, now: float) -> list[Event]:
         """Sign an agent out and forget it; its open offers go back to their queues."""
         agent = self._agent(agent_id)
@@ -348,10 +395,12 @@ class RoutingEngine:
         if agent.activity is not Activity.OFFLINE:
             self._apply_activity(agent, Activity.OFFLINE, now, events, "removed")
         self._unindex(agent)
+        self._dirty.pop(agent, None)
         self._roster_remove(agent)
         del self._agents[agent_id]
         return events
 
+    @_synced
     def set_activity(self, agent_id: str, activity: Activity, now: float) -> list[Event]:
         """Apply an activity the agent chose: ``available`` (ends wrap-up too), ``away`` or ``offline``."""
         activity = Activity(activity)
@@ -385,6 +434,7 @@ class RoutingEngine:
 
     # ------------------------------------------------------------------ tasks
 
+    @_synced
     def submit(self, task: Task, now: float) -> list[Event]:
         """Accept a new task: offer it at once if an agent qualifies, else queue it.
 
@@ -454,6 +504,7 @@ class RoutingEngine:
             )
         ]
 
+    @_synced
     def reject(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
         """Decline an offer: the task goes back to its queue and will not be offered to this agent again."""
         reservation = self._open_reservation(reservation_id, agent_id, now)
@@ -469,6 +520,7 @@ class RoutingEngine:
         self._end_offer(reservation, now, events, rejected, exclude=True, miss=self.settings.count_rejections_as_misses)
         return events
 
+    @_synced
     def complete(self, task_id: str, now: float, wrap_up: float = 0.0) -> list[Event]:
         """Finish an assigned task; the agent then wraps up for ``wrap_up`` seconds before new offers."""
         record = self._task(task_id)
@@ -494,7 +546,7 @@ class RoutingEngine:
         if agent is None or agent.order != record.agent_order:
             return events
         if wrap_up > 0 and (agent.activity in _ROUTABLE or agent.activity is Activity.WRAP_UP):
-            self._unindex(agent)
+            self._touch(agent)
             agent.wrap_slots.append(task.channel)
             agent.wrap_until = max(agent.wrap_until, now + wrap_up)
             agent.wrap_token = self._next_sequence()
@@ -502,14 +554,14 @@ class RoutingEngine:
             if agent.activity is not Activity.WRAP_UP:
                 self._change(agent, Activity.WRAP_UP, now, events, "wrap_up")
             return events
-        self._unindex(agent)
+        self._touch(agent)
         self._release(agent, task.channel)
         agent.idle_since = now
         self._refresh_activity(agent, now, events, "task_completed")
-        self._index(agent)
         self._feed(agent, now, events)
         return events
 
+    @_synced
     def abandon(self, task_id: str, now: float) -> list[Event]:
         """Record that the customer left before being answered; a ringing offer is withdrawn."""
         record = self._task(task_id)
@@ -524,10 +576,9 @@ class RoutingEngine:
             agent = self._agents.get(reservation.agent_id)
             if agent is not None:
                 del agent.reservations[reservation.id]
-                self._unindex(agent)
+                self._touch(agent)
                 self._release(agent, reservation.channel)
                 self._refresh_activity(agent, now, events, "offer_withdrawn")
-                self._index(agent)
                 self._feed(agent, now, events)
         return events
 
@@ -587,6 +638,7 @@ class RoutingEngine:
 
     # ------------------------------------------------------------------ time
 
+    @_synced
     def tick(self, now: float) -> list[Event]:
         """Fire every timer due by ``now``: offer time-outs, workflow step changes, ends of wrap-up."""
         events: list[Event] = []
@@ -665,13 +717,39 @@ class RoutingEngine:
 
     # Agent indexes.
 
-    def _index(self, agent: _Agent) -> None:
-        """Put the agent in the buckets of every channel it can take work on now."""
+    def _touch(self, agent: _Agent) -> None:
+        """Note that the agent's load, activity or idle time may change: its buckets follow at the next sync."""
+        self._dirty[agent] = None
+
+    def _sync(self) -> None:
+        """Bring the buckets of every agent touched since the last sync up to date (before reading them)."""
+        dirty = self._dirty
+        if not dirty:
+            return
+        agents = self._agents
+        for agent in dirty:
+            if agents.get(agent.id) is agent:
+                self._reindex(agent)
+        dirty.clear()
+
+    def _reindex(self, agent: _Agent) -> None:
         channels = agent.open_channels()
+        entry = agent.entry
+        if entry is None and not channels:
+            return
+        if entry is not None and entry[0] == agent.idle_since and channels == agent.channels:
+            # Freed and offered the next task at one instant: the buckets already say so.
+            return
+        self._unindex(agent)
+        self._index(agent, channels)
+
+    def _index(self, agent: _Agent, channels: list[str]) -> None:
+        """Put the agent in the buckets of ``channels``, those it can take work on now."""
         if not channels:
             return
         entry: _Entry = (agent.idle_since, agent.order, agent.id)
         agent.entry = entry
+        agent.channels = channels
         buckets = agent.buckets
         available = self._available
         free_skill = self._free_skill
@@ -706,6 +784,7 @@ class RoutingEngine:
                 for skill in agent.skills:
                     free_skill[channel, skill] -= 1
         agent.buckets = []
+        agent.channels = []
         agent.entry = None
 
     def _roster_add(self, agent: _Agent) -> None:
@@ -771,13 +850,12 @@ class RoutingEngine:
 
     def _apply_activity(self, agent: _Agent, activity: Activity, now: float, events: list[Event], reason: str) -> None:
         """Move an agent to a chosen activity, with everything that follows from it."""
-        self._unindex(agent)
+        self._touch(agent)
         self._release_wrap_up(agent)
         if activity is Activity.AVAILABLE:
             agent.misses = 0
             agent.idle_since = now
             self._change(agent, Activity.BUSY if agent.total_load else Activity.AVAILABLE, now, events, reason)
-            self._index(agent)
             self._feed(agent, now, events)
             return
         self._change(agent, activity, now, events, reason)
@@ -815,7 +893,7 @@ class RoutingEngine:
         record.reservation = reservation
         record.agent_id = agent.id
         record.agent_order = agent.order
-        self._unindex(agent)
+        self._touch(agent)
         agent.load[task.channel] = agent.load.get(task.channel, 0) + 1
         agent.total_load += 1
         agent.idle_since = now
@@ -832,7 +910,6 @@ class RoutingEngine:
             )
         )
         self._refresh_activity(agent, now, events, "offer")
-        self._index(agent)
         self._push_timer(reservation.expires_at, "offer", reservation.id, 0)
 
     def _end_offer(
@@ -858,12 +935,11 @@ class RoutingEngine:
         agent = self._agents.get(reservation.agent_id)
         if agent is not None:
             del agent.reservations[reservation.id]
-            self._unindex(agent)
+            self._touch(agent)
             self._release(agent, reservation.channel)
             if miss:
                 agent.misses += 1
             self._refresh_activity(agent, now, events, "offer_ended")
-            self._index(agent)
         if record.fallback_due:
             self._fallback(record, now, events, "timeout")
         else:
@@ -885,13 +961,14 @@ class RoutingEngine:
 
     def _feed(self, agent: _Agent, now: float, events: list[Event]) -> None:
         """Agent side: give an agent with free capacity the best tasks it qualifies for until it is full."""
-        while agent.entry is not None:
+        while True:
             best = self._best_entry_for(agent)
             if best is None:
                 return
             self._reserve(self._tasks[best[2]], agent, now, events)
 
     def _find_agent(self, record: _Task) -> _Agent | None:
+        self._sync()
         requirement = record.requirement
         channel = requirement.channel
         excluded = record.excluded
@@ -957,7 +1034,6 @@ class RoutingEngine:
             agent = self._agents.get(agent_id)
             if (
                 agent is None
-                or agent.entry is None
                 or agent_id in excluded
                 or channel not in agent.open_channels()
                 or not agent.qualifies(requirement)
@@ -981,35 +1057,50 @@ class RoutingEngine:
 
     def _best_entry_for(self, agent: _Agent) -> _PoolEntry | None:
         """Return the best waiting task's pool entry among the pools this agent qualifies for."""
+        channels = agent.open_channels()
+        if not channels:
+            return None
         best: _PoolEntry | None = None
+        pools_by_channel = agent.pools
         pool_index = self._pool_index
-        for channel in agent.open_channels():
-            keys: list[_BucketKey] = [("g", channel, agent.id)]
-            keys.extend(("s", channel, skill) for skill in agent.skills)
+        for channel in channels:
+            for pool in pools_by_channel[channel]:
+                head = pool.head
+                # An empty pool, or even this pool's best task is worse than what we hold.
+                if head is None or (best is not None and head > best):
+                    continue
+                head = self._head(pool, agent.id)
+                if head is not None and (best is None or head < best):
+                    best = head
+            for pool in pool_index.get(("g", channel, agent.id), ()):
+                # Listed pools come and go with sticky routing, so they are looked up live.
+                head = pool.head
+                if head is None or (best is not None and head > best) or not agent.qualifies(pool.requirement):
+                    continue
+                head = self._head(pool, agent.id)
+                if head is not None and (best is None or head < best):
+                    best = head
+        return best
+
+    def _list_pools(self, agent: _Agent) -> None:
+        """Find, per channel the agent works on, the unlisted pools it qualifies for."""
+        pool_index = self._pool_index
+        agent.pools = {}
+        for channel in agent.capacity:
+            keys: list[_BucketKey] = [("s", channel, skill) for skill in agent.skills]
             if agent.team is not None:
                 keys.append(("t", channel, agent.team))
             keys.extend(("l", channel, language) for language in agent.languages)
             keys.append(("a", channel))
-            for key in keys:
-                pools = pool_index.get(key)
-                if not pools:
-                    continue
-                for pool in pools:
-                    if best is not None and pool.head > best:
-                        # Even this pool's best task is worse than what we hold.
-                        continue
-                    if not agent.qualifies(pool.requirement):
-                        continue
-                    head = self._head(pool, agent.id)
-                    if head is not None and (best is None or head < best):
-                        best = head
-        return best
+            agent.pools[channel] = [
+                pool for key in keys for pool in pool_index.get(key, ()) if agent.qualifies(pool.requirement)
+            ]
 
     def _head(self, pool: _Pool, agent_id: str) -> _PoolEntry | None:
         """Return the pool's best task entry that does not exclude ``agent_id``."""
         tasks = self._tasks
         head = pool.head
-        if agent_id not in tasks[head[2]].excluded:
+        if head is None or agent_id not in tasks[head[2]].excluded:
             return head
         # Rare path: the agent already missed the best tasks here; look past them.
         for entry in pool.entries:
@@ -1031,16 +1122,34 @@ class RoutingEngine:
             self._pools[requirement] = pool
             for key in pool.keys:
                 self._pool_index.setdefault(key, {})[pool] = None
+            if requirement.agents is None:
+                self._offer_pool(pool)
         else:
             pool.add(entry)
         record.pool = pool
+
+    def _offer_pool(self, pool: _Pool) -> None:
+        """Add a new unlisted pool to the pool lists of the agents who qualify for it (they cannot lack its skill)."""
+        requirement = pool.requirement
+        if requirement.skills:
+            candidates = [
+                self._agents[agent_id] for agent_id in self._roster_by_skill.get(requirement.skills[0][0], {})
+            ]
+        else:
+            candidates = list(self._agents.values())
+        channel = requirement.channel
+        for agent in candidates:
+            pools = agent.pools.get(channel)
+            if pools is not None and agent.qualifies(requirement):
+                pools.append(pool)
 
     def _dequeue(self, record: _Task) -> None:
         pool = record.pool
         if pool is None:
             return
         record.pool = None
-        if not pool.remove((record.key, record.seq, record.task.id)):
+        if not pool.remove((record.key, record.seq, record.task.id)) and pool.requirement.agents is not None:
+            # Listed pools, one per remembered agent, would pile up; unlisted ones are few and stay registered.
             del self._pools[pool.requirement]
             for key in pool.keys:
                 members = self._pool_index[key]

@@ -151,6 +151,9 @@ class RoutingRules:
     # requirements instead of a million and a half (each with its own frozenset), and pools compare by identity
     # first.
     _interned: dict[Requirement, Requirement] = field(default_factory=dict, compare=False, repr=False)
+    # Plan shapes by (workflow override, queue, channel, language, required skills): a decision then plans a
+    # task without merging skills or building and interning requirements again.
+    _shapes: dict[tuple[object, ...], _PlanShape] = field(default_factory=dict, compare=False, repr=False)
 
     def _intern(self, requirement: Requirement) -> Requirement:
         interned = self._interned
@@ -183,7 +186,31 @@ class RoutingRules:
         (attribute `TRANSFER_TO`) is first offered only to its named agent, for `TRANSFER_SECONDS`.
         """
         workflow = self.workflow_for(task)
-        steps: list[PlannedStep] = []
+        target = task.attributes.get(TRANSFER_TO)
+        transfer = target if isinstance(target, str) and target else None
+        if transfer is not None or any(step.agents_from is not None for step in workflow.steps):
+            # Attribute-dependent plans differ task by task: not worth keeping.
+            shape = self._shape(task, workflow, transfer)
+        else:
+            # Tasks of one queue and channel with the same needs share a shape; only the deadlines move.
+            key = (task.workflow, task.queue, task.channel, task.language, tuple(task.required_skills.items()))
+            shapes = self._shapes
+            found = shapes.get(key)
+            if found is None:
+                if len(shapes) >= _INTERN_LIMIT:
+                    shapes.clear()
+                found = shapes[key] = self._shape(task, workflow, None)
+            shape = found
+        created = task.created_at
+        steps = tuple(
+            PlannedStep(name, requirement, None if timeout is None else created + timeout)
+            for name, requirement, timeout in shape.steps
+        )
+        return RoutePlan(steps=steps, fallback=shape.fallback, reservation_timeout=shape.reservation_timeout)
+
+    def _shape(self, task: Task, workflow: Workflow, transfer: str | None) -> _PlanShape:
+        """Plan ``task`` with deadlines as seconds from its creation."""
+        steps: list[tuple[str, Requirement, float | None]] = []
         for step in workflow.steps:
             agents = _step_agents(step, task)
             if agents is not None and not agents:
@@ -198,8 +225,7 @@ class RoutingRules:
                     agents=agents,
                 )
             )
-            until = None if step.timeout is None else task.created_at + step.timeout
-            steps.append(PlannedStep(name=step.name, requirement=requirement, until=until))
+            steps.append((step.name, requirement, step.timeout))
         if not steps and workflow.fallback is FallbackAction.QUEUE:
             # Every step was skipped but the task is meant to stay queued: route on its own requirements.
             own = self._intern(
@@ -209,16 +235,24 @@ class RoutingRules:
                     languages=frozenset((task.language,)) if task.language else frozenset(),
                 )
             )
-            steps.append(PlannedStep(name="task requirements", requirement=own, until=None))
-        target = task.attributes.get(TRANSFER_TO)
-        if isinstance(target, str) and target:
+            steps.append(("task requirements", own, None))
+        if transfer is not None:
             # A transfer to a named agent asks for nobody else at first, whatever the workflow wants; if that
             # agent does not take it in time, the queue's workflow routes it as it would any other task.
-            only = self._intern(Requirement(channel=task.channel, agents=frozenset((target,))))
-            steps.insert(0, PlannedStep("transfer", only, until=task.created_at + TRANSFER_SECONDS))
+            only = self._intern(Requirement(channel=task.channel, agents=frozenset((transfer,))))
+            steps.insert(0, ("transfer", only, TRANSFER_SECONDS))
         queue = self.queues.get(task.queue)
         timeout = queue.reservation_timeout if queue is not None else None
-        return RoutePlan(steps=tuple(steps), fallback=workflow.fallback, reservation_timeout=timeout)
+        return _PlanShape(tuple(steps), workflow.fallback, timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanShape:
+    """A plan with each step's end as seconds after the task's creation (``None``: never)."""
+
+    steps: tuple[tuple[str, Requirement, float | None], ...]
+    fallback: FallbackAction
+    reservation_timeout: float | None
 
 
 def _step_agents(step: Step, task: Task) -> frozenset[str] | None:

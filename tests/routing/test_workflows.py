@@ -55,6 +55,28 @@ def test_agent_list_step_accepts_a_list_attribute(rules: RoutingRules) -> None:
     assert plan.steps[0].requirement.agents == frozenset({"bob", "carol"})
 
 
+def test_plans_of_one_shape_share_requirements_but_not_deadlines() -> None:
+    rules = parse_rules(
+        "workflows:\n  w:\n    steps:\n      - {skills: {billing: 5}, timeout: 30}\n      - {team: billing}\n"
+        "queues:\n  billing: {workflow: w, reservation_timeout: 9}\n"
+    )
+    first = rules.plan(task("t1", created_at=100.0, required_skills={"refunds": 2}))
+    again = rules.plan(task("t2", created_at=250.0, required_skills={"refunds": 2}))
+    other = rules.plan(task("t3", created_at=250.0, required_skills={"refunds": 3}, language="es"))
+    assert [step.until for step in first.steps] == [130.0, None]
+    assert [step.until for step in again.steps] == [280.0, None]
+    assert [a.requirement is b.requirement for a, b in zip(first.steps, again.steps, strict=True)] == [True, True]
+    assert again.reservation_timeout == 9
+    assert other.steps[0].requirement.skills == (("billing", 5), ("refunds", 3))
+    assert other.steps[0].requirement.languages == frozenset({"es"})
+    transferred = rules.plan(
+        task("t4", created_at=250.0, required_skills={"refunds": 2}, attributes={"transfer_to": "bob"})
+    )
+    assert [step.name for step in transferred.steps] == ["transfer", "step 1", "step 2"]
+    assert transferred.steps[0].until == 310.0
+    assert rules.plan(task("t5", created_at=1.0, required_skills={"refunds": 2})).steps[0].until == 31.0
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
