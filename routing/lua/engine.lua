@@ -140,19 +140,6 @@ end
 
 -- Records: one MessagePack string per agent, task and reservation, cached and written back once at the end ------
 
-local function fetch(cache, prefix, id)
-  local record = cache[id]
-  if record == nil then
-    local raw = call('GET', P .. prefix .. id)
-    if raw then
-      record = cmsgpack.unpack(raw)
-    else
-      record = false
-    end
-    cache[id] = record
-  end
-  return record or nil
-end
 -- An agent is two records: its live state (a:<id>: activity, load, offers, index entries), rewritten by most
 -- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
 -- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
@@ -192,19 +179,9 @@ local function profile_meta(id, version)
   end
   return meta
 end
-local function agent(id)
-  local a = AC[id]
-  if a == nil then
-    local raw = call('GET', P .. 'a:' .. id)
-    if raw then
-      a = cmsgpack.unpack(raw)
-      setmetatable(a, profile_meta(id, a.pv))
-    else
-      a = false
-    end
-    AC[id] = a
-  end
-  return a or nil
+local function agent_of(id, raw)
+  local a = cmsgpack.unpack(raw)
+  return setmetatable(a, profile_meta(id, a.pv))
 end
 -- A task is two records too: its live state (t:<id>: status, step, pool, offer, exclusions and the few fixed
 -- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out), rewritten by most
@@ -224,21 +201,45 @@ local TASK_META = {
     return fixed[k]
   end,
 }
-local function task(id)
-  local t = TC[id]
-  if t == nil then
-    local raw = call('GET', P .. 't:' .. id)
-    if raw then
-      t = setmetatable(cmsgpack.unpack(raw), TASK_META)
-    else
-      t = false
+local function task_of(raw)
+  return setmetatable(cmsgpack.unpack(raw), TASK_META)
+end
+local function res_of(raw)
+  return cmsgpack.unpack(raw)
+end
+
+-- A record read is decoded once per call and kept in its cache (false: no such record), where the decision's
+-- changes accumulate until flush() writes them back.
+local function keep(prefix, id, raw)
+  if prefix == 'a:' then
+    if AC[id] == nil then
+      AC[id] = raw and agent_of(id, raw) or false
     end
-    TC[id] = t
+  elseif prefix == 't:' then
+    if TC[id] == nil then
+      TC[id] = raw and task_of(raw) or false
+    end
+  elseif RC[id] == nil then
+    RC[id] = raw and res_of(raw) or false
   end
-  return t or nil
+end
+local function agent(id)
+  if AC[id] == nil then
+    keep('a:', id, call('GET', P .. 'a:' .. id))
+  end
+  return AC[id] or nil
+end
+local function task(id)
+  if TC[id] == nil then
+    keep('t:', id, call('GET', P .. 't:' .. id))
+  end
+  return TC[id] or nil
 end
 local function res(id)
-  return fetch(RC, 'r:', id)
+  if RC[id] == nil then
+    keep('r:', id, call('GET', P .. 'r:' .. id))
+  end
+  return RC[id] or nil
 end
 -- A record dropped in this call stays dropped: marking it dirty afterwards must not bring it back.
 local function dirty_agent(a)
@@ -259,6 +260,29 @@ local function next_seq()
   SEQ = SEQ + 1
   SEQ_DIRTY = true
   return SEQ
+end
+
+-- The records an operation knows it will read ({prefix, id, prefix, id...}) come with one MGET, together with the
+-- sequence counter and the pool version that most decisions read as well (an offer takes a sequence number, a
+-- look for work checks the pools' version): a command costs about as much as decoding a record.
+local function read_first(records)
+  local keys = {}
+  for i = 1, #records, 2 do
+    keys[#keys + 1] = P .. records[i] .. records[i + 1]
+  end
+  local count = #keys
+  keys[count + 1] = P .. 'seq'
+  keys[count + 2] = P .. 'piv'
+  local values = call('MGET', unpack(keys))
+  for i = 1, count do
+    keep(records[2 * i - 1], records[2 * i], values[i])
+  end
+  if SEQ == nil then
+    SEQ = tonumber(values[count + 1] or '0')
+  end
+  if PIV == nil then
+    PIV = values[count + 2] or nil
+  end
 end
 
 -- Versions that the library's caches are tagged with (the pool look-ups', the agent profiles'): "<clock>:<count>",
@@ -688,8 +712,13 @@ end
 
 -- Timers -------------------------------------------------------------------------------------------------------
 
+-- Set when a timer pushed in this call is already due: tick() must read the timers again before firing the next.
+local DUE_PUSHED = false
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
+  if due <= NOW then
+    DUE_PUSHED = true
+  end
   call('ZADD', P .. 'timers', F(due), fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref)
 end
 
@@ -758,31 +787,33 @@ local function excluded_from(member, agent_id)
   return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
--- Every pool's head is also kept in two hashes, ph: <signature> -> its priority key and pm: <signature> -> its
--- member, equal to the pool's first entry after every call (set when a better task joins, moved on when the head
--- leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it
--- qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win:
--- the replies are short numbers, so the look costs one string per pool and no parsing.
+-- Every pool's head is also kept in one hash, ph: <signature> -> its priority key and #<signature> -> its member,
+-- equal to the pool's first entry after every call (set when a better task joins, moved on when the head leaves,
+-- gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it qualifies
+-- for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win: the
+-- replies are short numbers, so the look costs one string per pool and no parsing. One hash rather than two, so
+-- that moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
 -- A pool head's member, read at most once per call: an agent's look for work reads the winning head's member, and
 -- the offer that follows takes that same task out of its pool.
 local function head_member(sig)
   local member = PM[sig]
   if member == nil then
-    member = call('HGET', P .. 'pm', sig) or false
+    member = call('HGET', P .. 'ph', '#' .. sig) or false
     PM[sig] = member
   end
   return member
 end
 local function set_head(sig, score, member)
-  call('HSET', P .. 'ph', sig, score)
-  call('HSET', P .. 'pm', sig, member)
+  call('HSET', P .. 'ph', sig, score, '#' .. sig, member)
   PM[sig] = member
 end
 
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
   local sig = st.g
-  local current = call('HGET', P .. 'ph', sig)
+  local head = call('HMGET', P .. 'ph', sig, '#' .. sig)
+  local current = head[1]
+  PM[sig] = head[2]
   if not current then
     local listed = req_of(sig).agents ~= nil
     if listed or call('SADD', P .. 'pr', sig) == 1 then
@@ -803,7 +834,7 @@ local function enqueue(t)
   local better = not current
   if not better then
     local head_score = tonumber(current)
-    better = t.key < head_score or (t.key == head_score and member < head_member(sig))
+    better = t.key < head_score or (t.key == head_score and member < head[2])
   end
   if better then
     set_head(sig, score, member)
@@ -824,8 +855,7 @@ local function dequeue(t)
     if #top > 0 then
       set_head(sig, top[2], top[1])
     else
-      call('HDEL', P .. 'ph', sig)
-      call('HDEL', P .. 'pm', sig)
+      call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
       if req_of(sig).agents then
         for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
@@ -1366,6 +1396,7 @@ OPS.upsert_agent = function()
 end
 
 OPS.remove_agent = function()
+  read_first({ 'a:', ARGV[4] })
   local a = agent(ARGV[4])
   if a == nil then
     return { 'err', 'unknown_agent', '' }
@@ -1381,6 +1412,7 @@ OPS.remove_agent = function()
 end
 
 OPS.set_activity = function()
+  read_first({ 'a:', ARGV[4] })
   local a = agent(ARGV[4])
   local activity = ARGV[5]
   if a == nil then
@@ -1400,7 +1432,8 @@ end
 -- [11] plan JSON {f, rt?, s: [{n, g, u?, k, b?}]}, [12] preferred skills JSON.
 OPS.submit = function()
   local id = ARGV[4]
-  if call('EXISTS', P .. 't:' .. id) == 1 then
+  read_first({ 't:', id })
+  if TC[id] then
     return { 'err', 'duplicate', '' }
   end
   local raw = cjson.decode(ARGV[11])
@@ -1462,6 +1495,7 @@ end
 
 OPS.accept = function()
   local rid, agent_id = ARGV[4], ARGV[5]
+  read_first({ 'r:', rid, 'a:', agent_id })
   local r, err = open_reservation(rid, agent_id)
   if err then
     return err
@@ -1486,6 +1520,7 @@ end
 
 OPS.reject = function()
   local rid, agent_id = ARGV[4], ARGV[5]
+  read_first({ 'r:', rid, 'a:', agent_id })
   local r, err = open_reservation(rid, agent_id)
   if err then
     return err
@@ -1496,6 +1531,7 @@ end
 
 OPS.complete = function()
   local id, wrap_up = ARGV[4], tonumber(ARGV[5])
+  read_first({ 't:', id })
   local t = task(id)
   if t == nil then
     return { 'err', 'unknown_task', '' }
@@ -1535,6 +1571,7 @@ end
 
 OPS.abandon = function()
   local id = ARGV[4]
+  read_first({ 't:', id })
   local t = task(id)
   if t == nil then
     return { 'err', 'unknown_task', '' }
@@ -1562,30 +1599,59 @@ OPS.abandon = function()
   return done()
 end
 
+local TIMER_RECORD = { offer = 'r:', step = 't:', wrap = 'a:' }
+local TIMER_BATCH = 256
+
+local function fire(member)
+  local kind, token, ref = parse_timer(member)
+  if kind == 'offer' then
+    local r = res(ref)
+    if r then
+      end_offer(r, ev_timed_out(r), true, true)
+    end
+  elseif kind == 'step' then
+    local t = task(ref)
+    if t and t.step == token and t.status ~= 'assigned' then
+      next_step(t)
+    end
+  else
+    local a = agent(ref)
+    if a and a.wrap_token == token and a.activity == 'wrap_up' then
+      apply_activity(a, 'available', 'wrap_up_ended')
+    end
+  end
+end
+
+-- Due timers are read and removed in batches, in their order: one ZRANGEBYSCORE, their records with one MGET, one
+-- ZREM for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
+-- already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch then
+-- stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
-    if #top == 0 or tonumber(top[2]) > NOW then
+    local due = call('ZRANGEBYSCORE', key, '-inf', F(NOW), 'LIMIT', '0', int_text(TIMER_BATCH))
+    if #due == 0 then
       break
     end
-    call('ZREM', key, top[1])
-    local kind, token, ref = parse_timer(top[1])
-    if kind == 'offer' then
-      local r = res(ref)
-      if r then
-        end_offer(r, ev_timed_out(r), true, true)
+    local records = {}
+    for _, member in ipairs(due) do
+      local kind, _, ref = parse_timer(member)
+      records[#records + 1] = TIMER_RECORD[kind]
+      records[#records + 1] = ref
+    end
+    read_first(records)
+    local fired = #due
+    DUE_PUSHED = false
+    for i, member in ipairs(due) do
+      fire(member)
+      if DUE_PUSHED then
+        fired = i
+        break
       end
-    elseif kind == 'step' then
-      local t = task(ref)
-      if t and t.step == token and t.status ~= 'assigned' then
-        next_step(t)
-      end
-    else
-      local a = agent(ref)
-      if a and a.wrap_token == token and a.activity == 'wrap_up' then
-        apply_activity(a, 'available', 'wrap_up_ended')
-      end
+    end
+    call('ZREM', key, unpack(due, 1, fired))
+    if not DUE_PUSHED and #due < TIMER_BATCH then
+      break
     end
   end
   return done()
