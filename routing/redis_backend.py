@@ -138,12 +138,11 @@ def _pool_suffixes(requirement: Requirement) -> list[str]:
 
 
 def _plan_json(plan: RoutePlan) -> str:
+    """Return the plan's shape: the same for every task of a workflow, so the script keeps it decoded by its text."""
     steps: list[dict[str, Any]] = []
     for step in plan.steps:
         requirement = step.requirement
         item: dict[str, Any] = {"n": step.name, "g": requirement.signature(), "k": _pool_suffixes(requirement)}
-        if step.until is not None:
-            item["u"] = _number(step.until)
         if requirement.skills:
             item["b"] = f"s:{key_part(requirement.channel)}:{key_part(requirement.skills[0][0])}:"
         steps.append(item)
@@ -151,6 +150,11 @@ def _plan_json(plan: RoutePlan) -> str:
     if plan.reservation_timeout:
         data["rt"] = _number(plan.reservation_timeout)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plan_deadlines(plan: RoutePlan) -> str:
+    """Return the steps' deadlines, the one part of a plan that differs between a workflow's tasks."""
+    return "|".join("" if step.until is None else _number(step.until) for step in plan.steps)
 
 
 def _agent_json(agent: AgentState, activity: Activity) -> str:
@@ -356,6 +360,7 @@ class RedisBackend:
             json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
             _plan_json(plan),
             json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),
+            _plan_deadlines(plan),
         )
 
     async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:

@@ -184,21 +184,68 @@ local function agent_of(id, raw)
   return setmetatable(a, profile_meta(id, a.pv))
 end
 -- A task is two records too: its live state (t:<id>: status, step, pool, offer, exclusions and the few fixed
--- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out), rewritten by most
--- decisions, and its fixed part (tf:<id>: the RoutePlan, preferred skills and the task's JSON), written once by
--- submit. The fixed part is read, through the live record's metatable, only by the decisions that need it (a
--- workflow step, a re-queue, a listing), so a complete or an accept never decodes the plan. Flags and times that
--- are false or unset for most of a task's life (unserviceable, fallback_due, exhausted, accepted_at) are left out of
--- the live record until they are set: a record of at most 16 fields decodes into a table half the size.
-local FIXED = { plan = true, preferred = true, tj = true }
+-- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out, its plan's id and
+-- steps' deadlines, its preferred skills' JSON), rewritten by most decisions, and its fixed part (tf:<id>: its
+-- plan's text and the task's JSON), written once by submit and read only by a listing, or for a plan the library
+-- does not hold. Flags and times that are false or unset for most of a task's life (unserviceable, fallback_due,
+-- exhausted, accepted_at) are left out of the live record until they are set: a smaller record decodes into a
+-- smaller table.
+--
+-- Plans: the RoutePlans of a workflow's tasks differ only in their steps' deadlines, so Python passes a plan's
+-- shape (JSON: {f, rt?, s: [{n, g, k, b?}]}) apart from the deadlines, and the decoded shapes are kept in the
+-- library by an id of their text (bounded, like REQ): a submit decodes no JSON for a plan seen before, and the
+-- step and re-queue that read the plan decode nothing at all. Preferred skills are kept decoded by their text
+-- the same way (most tasks have none).
+local PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+local function plan_of_text(text)
+  local id = PLAN_IDS[text]
+  if id == nil then
+    if PLANS_SIZE >= 1000 then
+      PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+    end
+    PLANS_SIZE = PLANS_SIZE + 1
+    local raw = cjson.decode(text)
+    local steps = {}
+    for i, st in ipairs(raw.s) do
+      steps[i] = { n = st.n, g = st.g, k = st.k, b = st.b }
+    end
+    id = string.sub(redis.sha1hex(text), 1, 16)
+    PLAN_IDS[text] = id
+    PLANS[id] = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
+  end
+  return id, PLANS[id]
+end
+local PREFERRED, PREFERRED_SIZE = {}, 0
+local function preferred_of(text)
+  local preferred = PREFERRED[text]
+  if preferred == nil then
+    if PREFERRED_SIZE >= 10000 then
+      PREFERRED, PREFERRED_SIZE = {}, 0
+    end
+    PREFERRED_SIZE = PREFERRED_SIZE + 1
+    preferred = cjson.decode(text)
+    PREFERRED[text] = preferred
+  end
+  return preferred
+end
+local function fixed_part(t) -- {plan text, task JSON}
+  return cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
+end
 local TASK_META = {
   __index = function(t, k)
-    if not FIXED[k] then
-      return nil
+    if k == 'plan' then
+      local plan = PLANS[rawget(t, 'pid')]
+      if plan == nil then
+        local _
+        _, plan = plan_of_text(fixed_part(t)[1])
+      end
+      return plan
+    elseif k == 'preferred' then
+      return preferred_of(rawget(t, 'pt'))
+    elseif k == 'tj' then
+      return fixed_part(t)[2]
     end
-    local fixed = cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
-    setmetatable(t, { __index = fixed })
-    return fixed[k]
+    return nil
   end,
 }
 local function task_of(raw)
@@ -883,19 +930,20 @@ local function requirement(t)
   return req_of(t.plan.steps[t.step + 1].g)
 end
 
-local function step_at(plan)
-  for i, st in ipairs(plan.steps) do
-    if st.u == nil or NOW < st.u then
+local function step_at(t)
+  local deadlines, count = t.u, #t.plan.steps
+  for i = 1, count do
+    if not deadlines[i] or NOW < deadlines[i] then
       return i - 1
     end
   end
-  return #plan.steps
+  return count
 end
 
 local function schedule_step(t)
-  local steps = t.plan.steps
-  if #steps > 0 and not t.exhausted and steps[t.step + 1].u ~= nil then
-    push_timer(steps[t.step + 1].u, 'step', t.id, t.step)
+  local due = t.u[t.step + 1]
+  if due and not t.exhausted then
+    push_timer(due, 'step', t.id, t.step)
   end
 end
 
@@ -1429,21 +1477,21 @@ OPS.set_activity = function()
 end
 
 -- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key, [10] task JSON,
--- [11] plan JSON {f, rt?, s: [{n, g, u?, k, b?}]}, [12] preferred skills JSON.
+-- [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the steps' deadlines
+-- "<until>|<until>|..." (empty: none).
 OPS.submit = function()
   local id = ARGV[4]
   read_first({ 't:', id })
   if TC[id] then
     return { 'err', 'duplicate', '' }
   end
-  local raw = cjson.decode(ARGV[11])
-  local steps = {}
-  for i, st in ipairs(raw.s) do
-    steps[i] = { n = st.n, g = st.g, k = st.k, u = st.u and tonumber(st.u) or nil, b = st.b }
+  local pid, plan = plan_of_text(ARGV[11])
+  local steps = plan.steps
+  local deadlines = {}
+  for part in string.gmatch(ARGV[13] .. '|', '([^|]*)|') do
+    deadlines[#deadlines + 1] = tonumber(part) or false
   end
-  local plan = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
-  local fixed = { plan = plan, preferred = cjson.decode(ARGV[12]), tj = ARGV[10] }
-  call('SET', P .. 'tf:' .. id, cmsgpack.pack(fixed))
+  call('SET', P .. 'tf:' .. id, cmsgpack.pack({ ARGV[11], ARGV[10] }))
   local t = setmetatable({
     id = id,
     queue = ARGV[5],
@@ -1452,11 +1500,14 @@ OPS.submit = function()
     value = tonumber(ARGV[8]),
     key = tonumber(ARGV[9]),
     rt = plan.rt,
+    pid = pid,
+    u = deadlines,
+    pt = ARGV[12],
     step = 0,
     status = 'waiting',
     seq = 0,
     excluded = {},
-  }, { __index = fixed })
+  }, TASK_META)
   local serviceable = false
   for _, st in ipairs(steps) do
     if could_serve(st.g) then
@@ -1464,7 +1515,7 @@ OPS.submit = function()
       break
     end
   end
-  local at = step_at(plan)
+  local at = step_at(t)
   local step = math.min(at, math.max(#steps - 1, 0))
   local step_name = steps[step + 1] and steps[step + 1].n or ''
   ev_created(t, step_name, not serviceable)
