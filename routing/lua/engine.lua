@@ -179,9 +179,20 @@ local function profile_meta(id, version)
   end
   return meta
 end
+-- The live records are MessagePack sequences of their fields' values in a fixed order, not maps: decoding a map
+-- interns every key string again and fills a table by hashing, while a sequence decodes into locals that a table
+-- constructor with constant keys turns into the record the rest of this file reads by name. The id is the key's.
 local function agent_of(id, raw)
-  local a = cmsgpack.unpack(raw)
-  return setmetatable(a, profile_meta(id, a.pv))
+  local order, activity, load, total_load, idle_since, misses, entry, ich, reservations, wrap_slots, wrap_token,
+    wrap_until, pv, bscore = cmsgpack.unpack(raw)
+  local a = { id = id, order = order, activity = activity, load = load, total_load = total_load,
+    idle_since = idle_since, misses = misses, entry = entry, ich = ich, reservations = reservations,
+    wrap_slots = wrap_slots, wrap_token = wrap_token, wrap_until = wrap_until, pv = pv, bscore = bscore }
+  return setmetatable(a, profile_meta(id, pv))
+end
+local function agent_record(a)
+  return cmsgpack.pack(a.order, a.activity, a.load, a.total_load, a.idle_since, a.misses, a.entry, a.ich,
+    a.reservations, a.wrap_slots, a.wrap_token, a.wrap_until, a.pv, a.bscore)
 end
 -- A task is two records too: its live state (t:<id>: status, step, pool, offer, exclusions and the few fixed
 -- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out, its plan's id and
@@ -228,31 +239,42 @@ local function preferred_of(text)
   end
   return preferred
 end
-local function fixed_part(t) -- {plan text, task JSON}
-  return cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
-end
+-- The fixed part is read, through the live record's metatable, for the task's JSON, or for its plan when the
+-- library does not hold it (the decoded record gets its plan from the library, and its preferred skills).
 local TASK_META = {
   __index = function(t, k)
-    if k == 'plan' then
-      local plan = PLANS[rawget(t, 'pid')]
-      if plan == nil then
-        local _
-        _, plan = plan_of_text(fixed_part(t)[1])
-      end
-      return plan
-    elseif k == 'preferred' then
-      return preferred_of(rawget(t, 'pt'))
-    elseif k == 'tj' then
-      return fixed_part(t)[2]
+    if k ~= 'plan' and k ~= 'tj' then
+      return nil
     end
-    return nil
+    local text, tj = cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
+    local _, plan = plan_of_text(text)
+    -- Kept on the decoded record for the rest of the call; task_record() writes only the live fields.
+    rawset(t, 'plan', plan)
+    rawset(t, 'tj', tj)
+    return rawget(t, k)
   end,
 }
-local function task_of(raw)
-  return setmetatable(cmsgpack.unpack(raw), TASK_META)
+local function task_of(id, raw)
+  local queue, channel, created_at, value, key, rt, pid, u, pt, step, status, seq, excluded, pool, pstep,
+    reservation, agent_id, agent_order, accepted_at, unserviceable, fallback_due, exhausted = cmsgpack.unpack(raw)
+  return setmetatable({ id = id, queue = queue, channel = channel, created_at = created_at, value = value,
+    key = key, rt = rt, pid = pid, u = u, pt = pt, step = step, status = status, seq = seq, excluded = excluded,
+    pool = pool, pstep = pstep, reservation = reservation, agent_id = agent_id, agent_order = agent_order,
+    accepted_at = accepted_at, unserviceable = unserviceable, fallback_due = fallback_due, exhausted = exhausted,
+    plan = PLANS[pid], preferred = preferred_of(pt) }, TASK_META)
 end
-local function res_of(raw)
-  return cmsgpack.unpack(raw)
+local function task_record(t)
+  return cmsgpack.pack(t.queue, t.channel, t.created_at, t.value, t.key, t.rt, t.pid, t.u, t.pt, t.step, t.status,
+    t.seq, t.excluded, t.pool, t.pstep, t.reservation, t.agent_id, t.agent_order, t.accepted_at, t.unserviceable,
+    t.fallback_due, t.exhausted)
+end
+local function res_of(id, raw)
+  local task_id, agent_id, queue, channel, offered_at, expires_at = cmsgpack.unpack(raw)
+  return { id = id, task_id = task_id, agent_id = agent_id, queue = queue, channel = channel,
+    offered_at = offered_at, expires_at = expires_at }
+end
+local function res_record(r)
+  return cmsgpack.pack(r.task_id, r.agent_id, r.queue, r.channel, r.offered_at, r.expires_at)
 end
 
 -- A record read is decoded once per call and kept in its cache (false: no such record), where the decision's
@@ -264,10 +286,10 @@ local function keep(prefix, id, raw)
     end
   elseif prefix == 't:' then
     if TC[id] == nil then
-      TC[id] = raw and task_of(raw) or false
+      TC[id] = raw and task_of(id, raw) or false
     end
   elseif RC[id] == nil then
-    RC[id] = raw and res_of(raw) or false
+    RC[id] = raw and res_of(id, raw) or false
   end
 end
 local function agent(id)
@@ -364,7 +386,7 @@ local function flush()
   for id, a in pairs(AD) do
     if a then
       sets[#sets + 1] = P .. 'a:' .. id
-      sets[#sets + 1] = cmsgpack.pack(a)
+      sets[#sets + 1] = agent_record(a)
     else
       dels[#dels + 1] = P .. 'a:' .. id
       dels[#dels + 1] = P .. 'ap:' .. id
@@ -374,7 +396,7 @@ local function flush()
   for id, t in pairs(TD) do
     if t then
       sets[#sets + 1] = P .. 't:' .. id
-      sets[#sets + 1] = cmsgpack.pack(t)
+      sets[#sets + 1] = task_record(t)
     else
       dels[#dels + 1] = P .. 't:' .. id
       dels[#dels + 1] = P .. 'tf:' .. id
@@ -383,7 +405,7 @@ local function flush()
   for id, r in pairs(RD) do
     if r then
       sets[#sets + 1] = P .. 'r:' .. id
-      sets[#sets + 1] = cmsgpack.pack(r)
+      sets[#sets + 1] = res_record(r)
     else
       dels[#dels + 1] = P .. 'r:' .. id
     end
@@ -1491,7 +1513,7 @@ OPS.submit = function()
   for part in string.gmatch(ARGV[13] .. '|', '([^|]*)|') do
     deadlines[#deadlines + 1] = tonumber(part) or false
   end
-  call('SET', P .. 'tf:' .. id, cmsgpack.pack({ ARGV[11], ARGV[10] }))
+  call('SET', P .. 'tf:' .. id, cmsgpack.pack(ARGV[11], ARGV[10]))
   local t = setmetatable({
     id = id,
     queue = ARGV[5],
@@ -1503,6 +1525,8 @@ OPS.submit = function()
     pid = pid,
     u = deadlines,
     pt = ARGV[12],
+    plan = plan,
+    preferred = preferred_of(ARGV[12]),
     step = 0,
     status = 'waiting',
     seq = 0,
