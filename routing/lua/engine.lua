@@ -798,16 +798,19 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
--- The pool lookups (pi:<facet>) change only when a pool is first created, which is rare next to the decisions that
--- read them, so their members are kept in the library across calls, tagged with the dataset's pool version ('piv',
--- bumped on every change). A pool that empties stays registered (its head field in ph is simply gone): were it
--- unregistered, every pool that drains and fills again would bump the version and make every agent's next look for
--- work reload its lookups and re-test every pool it might qualify for. Pools of listed agents (sticky routing: one
--- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are
--- registered under the listed agent's own facet (g:<agent>) only while they hold tasks, never cached, and read
--- with one SMEMBERS by the agent looking for work. A dataset without a version starts it from the server clock, so
--- a flushed and rebuilt dataset never matches a tag kept from before.
-local LOOKUPS, LOOKUPS_SIZE = {}, 0
+-- The pools agents look up (all but those of listed agents) are registered once, when first created, in the list
+-- pl (<facet>, <signature> for each, in the order registered), and the dataset's pool version piv
+-- ("<clock>:<count>") counts them. A pool that empties stays registered (its head field in ph is simply gone):
+-- were it unregistered, every pool that drains and fills again would change the registry. The library keeps the
+-- list by prefix and reads only the entries it has not seen (one LRANGE after a pool was created elsewhere), and
+-- an agent's profile keeps the pools it qualifies for together with how far into the list it has looked (see
+-- qualifying_pools): a new pool costs every agent one test of that pool, where a version bump made every agent
+-- read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
+-- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
+-- listed agent's own facet (pi:g:<agent>) only while they hold tasks, never cached, and read with one SMEMBERS by
+-- the agent looking for work. A dataset without a version starts it from the server clock, so a flushed and
+-- rebuilt dataset never matches a registry kept from before.
+local REGISTRY, REGISTRY_SIZE = {}, 0
 
 local function pool_version()
   if PIV == nil then
@@ -820,26 +823,44 @@ local function pool_version()
   return PIV
 end
 
-local function pool_lookup_changed()
-  PIV = next_version(P .. 'piv', pool_version())
+local function pool_registry()
+  local version = pool_version()
+  local reg = REGISTRY[P]
+  if reg and reg.v == version then
+    return reg
+  end
+  local base, count = string.match(version, '^(.*):(%d+)$')
+  count = tonumber(count)
+  if reg == nil or reg.base ~= base or reg.n > count then
+    if REGISTRY_SIZE >= 50000 then
+      REGISTRY, REGISTRY_SIZE = {}, 0
+    end
+    reg = { base = base, n = 0, facets = {}, sigs = {} }
+    REGISTRY[P] = reg
+  end
+  if reg.n < count then
+    local entries = call('LRANGE', P .. 'pl', int_text(2 * reg.n), int_text(2 * count - 1))
+    for i = 1, #entries, 2 do
+      reg.n = reg.n + 1
+      reg.facets[reg.n] = entries[i]
+      reg.sigs[reg.n] = entries[i + 1]
+    end
+    REGISTRY_SIZE = REGISTRY_SIZE + #entries / 2
+  end
+  reg.v = version
+  return reg
 end
 
-local function pool_lookup(suffix)
-  local key = P .. 'pi:' .. suffix
-  local version = pool_version()
-  local hit = LOOKUPS[key]
-  if hit and hit[1] == version then
-    return hit[2]
-  end
-  local sigs = call('SMEMBERS', key)
-  if hit == nil then
-    if LOOKUPS_SIZE >= 50000 then
-      LOOKUPS, LOOKUPS_SIZE = {}, 0
-    end
-    LOOKUPS_SIZE = LOOKUPS_SIZE + 1
-  end
-  LOOKUPS[key] = { version, sigs }
-  return sigs
+-- A pool looked up by one facet (Python gives every pool but a listed one exactly one).
+local function register_pool(facet, sig)
+  local reg = pool_registry()
+  call('RPUSH', P .. 'pl', facet, sig)
+  PIV = next_version(P .. 'piv', PIV)
+  reg.n = reg.n + 1
+  reg.facets[reg.n] = facet
+  reg.sigs[reg.n] = sig
+  reg.v = PIV
+  REGISTRY_SIZE = REGISTRY_SIZE + 1
 end
 
 -- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
@@ -884,14 +905,12 @@ local function enqueue(t)
   local current = head[1]
   PM[sig] = head[2]
   if not current then
-    local listed = req_of(sig).agents ~= nil
-    if listed or call('SADD', P .. 'pr', sig) == 1 then
+    if req_of(sig).agents then
       for _, suffix in ipairs(st.k) do
         call('SADD', P .. 'pi:' .. suffix, sig)
       end
-      if not listed then
-        pool_lookup_changed()
-      end
+    elseif call('SADD', P .. 'pr', sig) == 1 then
+      register_pool(st.k[1], sig)
     end
   end
   t.seq = next_seq()
@@ -1122,30 +1141,40 @@ local function head_past_exclusions(sig, agent_id)
   end
 end
 
--- The pools an agent qualifies for on a channel. They change only with the agent's profile or the pool lookups, so
--- they are kept on the profile's cached metatable under the pool version, like the lookups themselves: a complete
--- that hands an agent its next task runs no qualification test in the steady state.
+-- The pools an agent qualifies for on a channel. They change only with the agent's profile or the registry, which
+-- only grows, so they are kept on the profile's cached metatable with the number of registered pools they were
+-- found among, and brought up to date by testing only the pools registered since: a complete that hands an agent
+-- its next task runs no qualification test in the steady state.
 local function qualifying_pools(a, channel)
+  local reg = pool_registry()
   local meta = getmetatable(a)
-  local version = pool_version()
   local cache = meta.pools
-  if cache == nil or cache.v ~= version then
-    cache = { v = version }
+  if cache == nil or cache.reg ~= reg then
+    cache = { reg = reg }
     meta.pools = cache
   end
-  local sigs = cache[channel]
-  if sigs == nil then
-    sigs = {}
+  local found = cache[channel]
+  if found == nil then
+    local facets = {}
     for _, suffix in ipairs(a.pk[channel]) do
-      for _, sig in ipairs(pool_lookup(suffix)) do
+      facets[suffix] = true
+    end
+    found = { n = 0, sigs = {}, facets = facets }
+    cache[channel] = found
+  end
+  if found.n < reg.n then
+    local sigs, facets = found.sigs, found.facets
+    for i = found.n + 1, reg.n do
+      if facets[reg.facets[i]] then
+        local sig = reg.sigs[i]
         if qualifies(req_of(sig), a) then
           sigs[#sigs + 1] = sig
         end
       end
     end
-    cache[channel] = sigs
+    found.n = reg.n
   end
-  return sigs
+  return found.sigs
 end
 
 -- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
