@@ -21,7 +21,7 @@ local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
-local PENDING, PIV
+local PENDING, PIV, PGV, RV
 local SA, TRIMMED, PM
 local CONFIGS = {}
 
@@ -56,7 +56,7 @@ local function begin(keys, args)
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
   AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
-  PENDING, PIV = emptied(PENDING), nil
+  PENDING, PIV, PGV, RV = emptied(PENDING), nil, nil, nil
   SA, TRIMMED, PM = emptied(SA), emptied(TRIMMED), emptied(PM)
 end
 
@@ -332,8 +332,9 @@ local function next_seq()
 end
 
 -- The records an operation knows it will read ({prefix, id, prefix, id...}) come with one MGET, together with the
--- sequence counter and the pool version that most decisions read as well (an offer takes a sequence number, a
--- look for work checks the pools' version): a command costs about as much as decoding a record.
+-- sequence counter and the versions that most decisions read as well (an offer takes a sequence number, a look
+-- for work checks the pools' and the listed pools' versions, a submit the roster's): a command costs about as
+-- much as decoding a record. A version that is missing reads as false.
 local function read_first(records)
   local keys = {}
   for i = 1, #records, 2 do
@@ -342,6 +343,8 @@ local function read_first(records)
   local count = #keys
   keys[count + 1] = P .. 'seq'
   keys[count + 2] = P .. 'piv'
+  keys[count + 3] = P .. 'pgv'
+  keys[count + 4] = P .. 'rv'
   local values = call('MGET', unpack(keys))
   for i = 1, count do
     keep(records[2 * i - 1], records[2 * i], values[i])
@@ -351,6 +354,12 @@ local function read_first(records)
   end
   if PIV == nil then
     PIV = values[count + 2] or nil
+  end
+  if PGV == nil then
+    PGV = values[count + 3]
+  end
+  if RV == nil then
+    RV = values[count + 4]
   end
 end
 
@@ -397,6 +406,10 @@ local function flush()
     if t then
       sets[#sets + 1] = P .. 't:' .. id
       sets[#sets + 1] = task_record(t)
+      if t.fixed then
+        sets[#sets + 1] = P .. 'tf:' .. id
+        sets[#sets + 1] = t.fixed
+      end
     else
       dels[#dels + 1] = P .. 't:' .. id
       dels[#dels + 1] = P .. 'tf:' .. id
@@ -688,18 +701,31 @@ local function sync_index()
   end
 end
 
+-- Whether anyone could ever serve a requirement is kept in the library by prefix and signature, under the
+-- roster's version (rv, renewed by every roster change; missing until the first agent joins, when nobody can).
+local SERVE, SERVE_SIZE = {}, 0
+local function roster_version()
+  if RV == nil then
+    RV = call('GET', P .. 'rv')
+  end
+  return RV
+end
+local function roster_changed()
+  RV = next_version(P .. 'rv', roster_version() or nil)
+end
+
 local function roster_add(a)
   for _, suffix in ipairs(a.rk) do
     call('SADD', P .. 'ro:' .. suffix, a.id)
   end
-  call('DEL', P .. 'svc')
+  roster_changed()
 end
 
 local function roster_remove(a)
   for _, suffix in ipairs(a.rk) do
     call('SREM', P .. 'ro:' .. suffix, a.id)
   end
-  call('DEL', P .. 'svc')
+  roster_changed()
 end
 
 local function change(a, activity, reason)
@@ -747,9 +773,14 @@ end
 
 -- Could anyone ever serve this requirement? Cached per requirement until the roster changes, like the engine.
 local function could_serve(sig)
-  local known = call('HGET', P .. 'svc', sig)
-  if known then
-    return known == '1'
+  local version = roster_version()
+  local known = SERVE[P]
+  if known == nil or known.v ~= version then
+    known = { v = version }
+    SERVE[P] = known
+  end
+  if known[sig] ~= nil then
+    return known[sig]
   end
   local req = req_of(sig)
   local candidates
@@ -772,10 +803,12 @@ local function could_serve(sig)
       break
     end
   end
-  if call('HLEN', P .. 'svc') >= 10000 then
-    call('DEL', P .. 'svc')
+  if SERVE_SIZE >= 10000 then
+    known = { v = version }
+    SERVE, SERVE_SIZE = { [P] = known }, 0
   end
-  call('HSET', P .. 'svc', sig, found and '1' or '0')
+  SERVE_SIZE = SERVE_SIZE + 1
+  known[sig] = found
   return found
 end
 
@@ -851,6 +884,40 @@ local function pool_registry()
   return reg
 end
 
+-- The listed pools an agent can look up (pi:g:<agent>) are kept in the library by set, under the version of all
+-- such sets (pgv, renewed whenever one changes, missing while none ever had a member), so an agent looking for
+-- work reads its set only after some listed pool filled or emptied, and never in a dataset without listed pools.
+local LISTED, LISTED_SIZE = {}, 0
+local NO_POOLS = {}
+local function listed_pools(a)
+  if PGV == nil then
+    PGV = call('GET', P .. 'pgv')
+  end
+  if not PGV then
+    return NO_POOLS
+  end
+  local key = P .. 'pi:' .. a.gk
+  local hit = LISTED[key]
+  if hit and hit[1] == PGV then
+    return hit[2]
+  end
+  if hit == nil then
+    if LISTED_SIZE >= 50000 then
+      LISTED, LISTED_SIZE = {}, 0
+    end
+    LISTED_SIZE = LISTED_SIZE + 1
+  end
+  local sigs = call('SMEMBERS', key)
+  LISTED[key] = { PGV, sigs }
+  return sigs
+end
+local function listed_pools_changed()
+  if PGV == nil then
+    PGV = call('GET', P .. 'pgv')
+  end
+  PGV = next_version(P .. 'pgv', PGV or nil)
+end
+
 -- A pool looked up by one facet (Python gives every pool but a listed one exactly one).
 local function register_pool(facet, sig)
   local reg = pool_registry()
@@ -909,6 +976,7 @@ local function enqueue(t)
       for _, suffix in ipairs(st.k) do
         call('SADD', P .. 'pi:' .. suffix, sig)
       end
+      listed_pools_changed()
     elseif call('SADD', P .. 'pr', sig) == 1 then
       register_pool(st.k[1], sig)
     end
@@ -949,6 +1017,7 @@ local function dequeue(t)
         for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
           call('SREM', P .. 'pi:' .. suffix, sig)
         end
+        listed_pools_changed()
       end
     end
   end
@@ -1196,7 +1265,7 @@ end
 
 local function best_entry_for(a)
   local channels = open_channels(a)
-  local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
+  local listed = listed_pools(a)
   local sigs
   if #channels == 1 and #listed == 0 then
     -- The common case reads the cached list itself (never changed here) instead of copying it.
@@ -1542,7 +1611,6 @@ OPS.submit = function()
   for part in string.gmatch(ARGV[13] .. '|', '([^|]*)|') do
     deadlines[#deadlines + 1] = tonumber(part) or false
   end
-  call('SET', P .. 'tf:' .. id, cmsgpack.pack(ARGV[11], ARGV[10]))
   local t = setmetatable({
     id = id,
     queue = ARGV[5],
@@ -1554,6 +1622,7 @@ OPS.submit = function()
     pid = pid,
     u = deadlines,
     pt = ARGV[12],
+    fixed = cmsgpack.pack(ARGV[11], ARGV[10]), -- written by flush() with the live record
     plan = plan,
     preferred = preferred_of(ARGV[12]),
     step = 0,
