@@ -21,7 +21,7 @@ local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
-local PENDING, PIV, PGV, RV
+local PENDING, PIV, PGV, RV, TIMERS
 local SA, TRIMMED, PM
 local CONFIGS = {}
 
@@ -56,7 +56,7 @@ local function begin(keys, args)
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
   AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
-  PENDING, PIV, PGV, RV = emptied(PENDING), nil, nil, nil
+  PENDING, PIV, PGV, RV, TIMERS = emptied(PENDING), nil, nil, nil, emptied(TIMERS)
   SA, TRIMMED, PM = emptied(SA), emptied(TRIMMED), emptied(PM)
 end
 
@@ -199,8 +199,7 @@ end
 -- steps' deadlines, its preferred skills' JSON), rewritten by most decisions, and its fixed part (tf:<id>: its
 -- plan's text and the task's JSON), written once by submit and read only by a listing, or for a plan the library
 -- does not hold. Flags and times that are false or unset for most of a task's life (unserviceable, fallback_due,
--- exhausted, accepted_at) are left out of the live record until they are set: a smaller record decodes into a
--- smaller table.
+-- exhausted, accepted_at) stay nil until they are set, so the decoded table has no slot for them.
 --
 -- Plans: the RoutePlans of a workflow's tasks differ only in their steps' deadlines, so Python passes a plan's
 -- shape (JSON: {f, rt?, s: [{n, g, k, b?}]}) apart from the deadlines, and the decoded shapes are kept in the
@@ -255,18 +254,18 @@ local TASK_META = {
   end,
 }
 local function task_of(id, raw)
-  local queue, channel, created_at, value, key, rt, pid, u, pt, step, status, seq, excluded, pool, pstep,
+  local queue, channel, created_at, value, key, kt, rt, pid, u, pt, step, status, seq, excluded, pool, pstep,
     reservation, agent_id, agent_order, accepted_at, unserviceable, fallback_due, exhausted = cmsgpack.unpack(raw)
   return setmetatable({ id = id, queue = queue, channel = channel, created_at = created_at, value = value,
-    key = key, rt = rt, pid = pid, u = u, pt = pt, step = step, status = status, seq = seq, excluded = excluded,
-    pool = pool, pstep = pstep, reservation = reservation, agent_id = agent_id, agent_order = agent_order,
-    accepted_at = accepted_at, unserviceable = unserviceable, fallback_due = fallback_due, exhausted = exhausted,
-    plan = PLANS[pid], preferred = preferred_of(pt) }, TASK_META)
+    key = key, kt = kt, rt = rt, pid = pid, u = u, pt = pt, step = step, status = status, seq = seq,
+    excluded = excluded, pool = pool, pstep = pstep, reservation = reservation, agent_id = agent_id,
+    agent_order = agent_order, accepted_at = accepted_at, unserviceable = unserviceable, fallback_due = fallback_due,
+    exhausted = exhausted, plan = PLANS[pid], preferred = preferred_of(pt) }, TASK_META)
 end
 local function task_record(t)
-  return cmsgpack.pack(t.queue, t.channel, t.created_at, t.value, t.key, t.rt, t.pid, t.u, t.pt, t.step, t.status,
-    t.seq, t.excluded, t.pool, t.pstep, t.reservation, t.agent_id, t.agent_order, t.accepted_at, t.unserviceable,
-    t.fallback_due, t.exhausted)
+  return cmsgpack.pack(t.queue, t.channel, t.created_at, t.value, t.key, t.kt, t.rt, t.pid, t.u, t.pt, t.step,
+    t.status, t.seq, t.excluded, t.pool, t.pstep, t.reservation, t.agent_id, t.agent_order, t.accepted_at,
+    t.unserviceable, t.fallback_due, t.exhausted)
 end
 local function res_of(id, raw)
   local task_id, agent_id, queue, channel, offered_at, expires_at = cmsgpack.unpack(raw)
@@ -814,14 +813,22 @@ end
 
 -- Timers -------------------------------------------------------------------------------------------------------
 
--- Set when a timer pushed in this call is already due: tick() must read the timers again before firing the next.
+-- The timers a call sets leave together, as one ZADD when it ends (a submit sets a step's and an offer's). Set
+-- when one of them is already due: tick() must send them and read the timers again before firing the next.
 local DUE_PUSHED = false
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
   if due <= NOW then
     DUE_PUSHED = true
   end
-  call('ZADD', P .. 'timers', F(due), fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref)
+  TIMERS[#TIMERS + 1] = F(due)
+  TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref
+end
+local function send_timers()
+  if #TIMERS > 0 then
+    send_chunked('ZADD', TIMERS, P .. 'timers')
+    TIMERS = emptied(TIMERS)
+  end
 end
 
 local function parse_timer(member)
@@ -840,9 +847,9 @@ end
 -- qualifying_pools): a new pool costs every agent one test of that pool, where a version bump made every agent
 -- read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
 -- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
--- listed agent's own facet (pi:g:<agent>) only while they hold tasks, never cached, and read with one SMEMBERS by
--- the agent looking for work. A dataset without a version starts it from the server clock, so a flushed and
--- rebuilt dataset never matches a registry kept from before.
+-- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
+-- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
+-- clock, so a flushed and rebuilt dataset never matches a registry kept from before.
 local REGISTRY, REGISTRY_SIZE = {}, 0
 
 local function pool_version()
@@ -854,6 +861,19 @@ local function pool_version()
     end
   end
   return PIV
+end
+
+-- The library's registry holds each facet's pools in the order registered, so that an agent brings its pools up
+-- to date by looking at its own facets' lists only.
+local function registered(reg, facet, sig)
+  local sigs = reg.byfacet[facet]
+  if sigs == nil then
+    sigs = {}
+    reg.byfacet[facet] = sigs
+  end
+  sigs[#sigs + 1] = sig
+  reg.n = reg.n + 1
+  REGISTRY_SIZE = REGISTRY_SIZE + 1
 end
 
 local function pool_registry()
@@ -868,17 +888,14 @@ local function pool_registry()
     if REGISTRY_SIZE >= 50000 then
       REGISTRY, REGISTRY_SIZE = {}, 0
     end
-    reg = { base = base, n = 0, facets = {}, sigs = {} }
+    reg = { base = base, n = 0, byfacet = {} }
     REGISTRY[P] = reg
   end
   if reg.n < count then
     local entries = call('LRANGE', P .. 'pl', int_text(2 * reg.n), int_text(2 * count - 1))
     for i = 1, #entries, 2 do
-      reg.n = reg.n + 1
-      reg.facets[reg.n] = entries[i]
-      reg.sigs[reg.n] = entries[i + 1]
+      registered(reg, entries[i], entries[i + 1])
     end
-    REGISTRY_SIZE = REGISTRY_SIZE + #entries / 2
   end
   reg.v = version
   return reg
@@ -923,11 +940,8 @@ local function register_pool(facet, sig)
   local reg = pool_registry()
   call('RPUSH', P .. 'pl', facet, sig)
   PIV = next_version(P .. 'piv', PIV)
-  reg.n = reg.n + 1
-  reg.facets[reg.n] = facet
-  reg.sigs[reg.n] = sig
+  registered(reg, facet, sig)
   reg.v = PIV
-  REGISTRY_SIZE = REGISTRY_SIZE + 1
 end
 
 -- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
@@ -985,7 +999,7 @@ local function enqueue(t)
   t.pool = sig
   t.pstep = t.step
   t.status = 'waiting'
-  local score, member = F(t.key), pool_member(t)
+  local score, member = t.kt, pool_member(t)
   call('ZADD', P .. 'p:' .. sig, score, member)
   local better = not current
   if not better then
@@ -1211,9 +1225,9 @@ local function head_past_exclusions(sig, agent_id)
 end
 
 -- The pools an agent qualifies for on a channel. They change only with the agent's profile or the registry, which
--- only grows, so they are kept on the profile's cached metatable with the number of registered pools they were
--- found among, and brought up to date by testing only the pools registered since: a complete that hands an agent
--- its next task runs no qualification test in the steady state.
+-- only grows, so they are kept on the profile's cached metatable with how many of each of its facets' pools they
+-- were found among, and brought up to date by testing only the pools registered since: a complete that hands an
+-- agent its next task runs no qualification test in the steady state.
 local function qualifying_pools(a, channel)
   local reg = pool_registry()
   local meta = getmetatable(a)
@@ -1224,21 +1238,20 @@ local function qualifying_pools(a, channel)
   end
   local found = cache[channel]
   if found == nil then
-    local facets = {}
-    for _, suffix in ipairs(a.pk[channel]) do
-      facets[suffix] = true
-    end
-    found = { n = 0, sigs = {}, facets = facets }
+    found = { n = 0, sigs = {}, seen = {} }
     cache[channel] = found
   end
   if found.n < reg.n then
-    local sigs, facets = found.sigs, found.facets
-    for i = found.n + 1, reg.n do
-      if facets[reg.facets[i]] then
-        local sig = reg.sigs[i]
-        if qualifies(req_of(sig), a) then
-          sigs[#sigs + 1] = sig
+    local sigs, seen = found.sigs, found.seen
+    for _, facet in ipairs(a.pk[channel]) do
+      local pools = reg.byfacet[facet]
+      if pools then
+        for i = (seen[facet] or 0) + 1, #pools do
+          if qualifies(req_of(pools[i]), a) then
+            sigs[#sigs + 1] = pools[i]
+          end
         end
+        seen[facet] = #pools
       end
     end
     found.n = reg.n
@@ -1618,6 +1631,7 @@ OPS.submit = function()
     created_at = tonumber(ARGV[7]),
     value = tonumber(ARGV[8]),
     key = tonumber(ARGV[9]),
+    kt = ARGV[9], -- as Python wrote it: every enqueue gives it to ZADD, and formatting a double is dear
     rt = plan.rt,
     pid = pid,
     u = deadlines,
@@ -1823,6 +1837,7 @@ OPS.tick = function()
       end
     end
     call('ZREM', key, unpack(due, 1, fired))
+    send_timers()
     if not DUE_PUSHED and #due < TIMER_BATCH then
       break
     end
@@ -1959,6 +1974,7 @@ local function main(keys, args)
   end
   local reply = op()
   sync_index()
+  send_timers()
   flush()
   return reply
 end
