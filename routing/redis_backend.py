@@ -12,10 +12,11 @@ Key layout, under ``prefix`` (give it a hash tag such as ``routing:{cc}:`` on a 
 shares one slot):
 
 ==============================  =====================================================================================
-``a:<agent>`` ``t:<task>``      one MessagePack record per agent (its live state), task (its live state and the
-``r:<reservation>``             scalars every decision reads) and open reservation
-``tf:<task>``                   the task's fixed part: its RoutePlan, preferred skills and JSON, written once by submit
-                                and read only by the decisions that need it (a workflow step, a re-queue, a listing)
+``a:<agent>`` ``t:<task>``      one record per agent (its live state), task (its live state, the scalars every
+``r:<reservation>``             decision reads, its plan's id, steps' deadlines and preferred skills) and open
+                                reservation: a MessagePack sequence of the fields' values in a fixed order, not a map
+``tf:<task>``                   the task's fixed part: its plan's shape (JSON) and the task's JSON, written once by
+                                submit and read only by a listing, or for a plan the library does not hold
 ``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
                                 written only by ``upsert_agent``; decoded profiles are kept in the library by agent,
                                 tagged with the profile's version (``pv`` in ``a:<agent>``)
@@ -28,16 +29,18 @@ shares one slot):
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
 ``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
                                 fixed priority key (ties by arrival)
-``ph`` ``pm``                   every non-empty pool's head, ``<signature> -> <priority key>`` and ``-> <member>``: an
-                                agent looking for work reads the keys of all its pools with one ``HMGET``, and the
-                                members of the few that can win
-``pr``                          every pool signature ever registered: a pool that empties stays in its look-ups
-``pi:<facet>``                  the pools an agent can look up by a facet (skill, team, language, any); a listed
-                                agent's pools (``pi:g:<agent>``) only while they hold tasks
-``piv``                         the version of the ``pi:`` sets (not ``pi:g:``), so the library keeps them across calls
+``ph``                          every non-empty pool's head, ``<signature> -> <priority key>`` and ``#<signature> ->
+                                <member>``: an agent looking for work reads the keys of all its pools with one
+                                ``HMGET``, and the members of the few that can win
+``pr`` ``pl``                   every pool signature ever registered (but listed agents'), as a set and as a list of
+                                ``<facet>, <signature>`` in the order registered: a pool that empties stays registered
+``piv``                         ``<clock>:<count>`` of ``pl``'s pools: the library reads only the entries it has not
+                                seen yet
+``pi:g:<agent>`` ``pgv``        a listed agent's pools, only while they hold tasks, and the version of all such sets
+``rv``                          the roster's version: "could anyone ever serve it" is kept in the library under it
 ``q:<queue>``                   the queue's unanswered tasks (listings and positions)
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
-``ro:<facet>`` ``svc``          who could ever serve what (roster sets) and its cache, for the unserviceable check
+``ro:<facet>``                  who could ever serve what (roster sets), for the unserviceable check
 ``sw:<queue>`` ``so:<queue>``   statistics, binary (doubles as 8 bytes little-endian): waiting tasks' creation times;
 ``sao`` ``sh:<agent>``          outcomes ``<dBd`` (at, kind, value); agents in first-seen order, and each one's
                                 activity changes (at, then the activity; the last of a call only), from which the
@@ -155,12 +158,11 @@ def _pool_suffixes(requirement: Requirement) -> list[str]:
 
 
 def _plan_json(plan: RoutePlan) -> str:
+    """Return the plan's shape: the same for every task of a workflow, so the script keeps it decoded by its text."""
     steps: list[dict[str, Any]] = []
     for step in plan.steps:
         requirement = step.requirement
         item: dict[str, Any] = {"n": step.name, "g": requirement.signature(), "k": _pool_suffixes(requirement)}
-        if step.until is not None:
-            item["u"] = _number(step.until)
         if requirement.skills:
             item["b"] = f"s:{key_part(requirement.channel)}:{key_part(requirement.skills[0][0])}:"
         steps.append(item)
@@ -168,6 +170,11 @@ def _plan_json(plan: RoutePlan) -> str:
     if plan.reservation_timeout:
         data["rt"] = _number(plan.reservation_timeout)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plan_deadlines(plan: RoutePlan) -> str:
+    """Return the steps' deadlines, the one part of a plan that differs between a workflow's tasks."""
+    return "|".join("" if step.until is None else _number(step.until) for step in plan.steps)
 
 
 def _agent_json(agent: AgentState, activity: Activity) -> str:
@@ -384,6 +391,7 @@ class RedisBackend:
             json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
             _plan_json(plan),
             json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),
+            _plan_deadlines(plan),
         )
 
     async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:

@@ -23,7 +23,7 @@ local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
 local SEQ, SEQ_DIRTY
-local PENDING, PIV
+local PENDING, PIV, PGV, RV, TIMERS
 local SA, PM
 local CONFIGS = {}
 
@@ -58,7 +58,7 @@ local function begin(keys, args)
   RT, MAXMISS, COUNTREJ, STRATEGY, LOOKAHEAD, RETENTION = config[1], config[2], config[3], config[4], config[5], config[6]
   AC, AD, TC, TD, RC, RD, EV = emptied(AC), emptied(AD), emptied(TC), emptied(TD), emptied(RC), emptied(RD), emptied(EV)
   SEQ, SEQ_DIRTY = nil, false
-  PENDING, PIV = emptied(PENDING), nil
+  PENDING, PIV, PGV, RV, TIMERS = emptied(PENDING), nil, nil, nil, emptied(TIMERS)
   SA, PM = emptied(SA), emptied(PM)
 end
 
@@ -155,19 +155,6 @@ end
 
 -- Records: one MessagePack string per agent, task and reservation, cached and written back once at the end ------
 
-local function fetch(cache, prefix, id)
-  local record = cache[id]
-  if record == nil then
-    local raw = call('GET', P .. prefix .. id)
-    if raw then
-      record = cmsgpack.unpack(raw)
-    else
-      record = false
-    end
-    cache[id] = record
-  end
-  return record or nil
-end
 -- An agent is two records: its live state (a:<id>: activity, load, offers, index entries), rewritten by most
 -- decisions, and its profile (ap:<id>: skills, languages, team, capacity and the index keys they imply), written
 -- only by upsert_agent. The live record reads the profile's fields through its metatable, and decoded profiles are
@@ -207,53 +194,135 @@ local function profile_meta(id, version)
   end
   return meta
 end
-local function agent(id)
-  local a = AC[id]
-  if a == nil then
-    local raw = call('GET', P .. 'a:' .. id)
-    if raw then
-      a = cmsgpack.unpack(raw)
-      setmetatable(a, profile_meta(id, a.pv))
-    else
-      a = false
-    end
-    AC[id] = a
-  end
-  return a or nil
+-- The live records are MessagePack sequences of their fields' values in a fixed order, not maps: decoding a map
+-- interns every key string again and fills a table by hashing, while a sequence decodes into locals that a table
+-- constructor with constant keys turns into the record the rest of this file reads by name. The id is the key's.
+local function agent_of(id, raw)
+  local order, activity, load, total_load, idle_since, misses, entry, ich, reservations, wrap_slots, wrap_token,
+    wrap_until, pv, bscore = cmsgpack.unpack(raw)
+  local a = { id = id, order = order, activity = activity, load = load, total_load = total_load,
+    idle_since = idle_since, misses = misses, entry = entry, ich = ich, reservations = reservations,
+    wrap_slots = wrap_slots, wrap_token = wrap_token, wrap_until = wrap_until, pv = pv, bscore = bscore }
+  return setmetatable(a, profile_meta(id, pv))
+end
+local function agent_record(a)
+  return cmsgpack.pack(a.order, a.activity, a.load, a.total_load, a.idle_since, a.misses, a.entry, a.ich,
+    a.reservations, a.wrap_slots, a.wrap_token, a.wrap_until, a.pv, a.bscore)
 end
 -- A task is two records too: its live state (t:<id>: status, step, pool, offer, exclusions and the few fixed
--- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out), rewritten by most
--- decisions, and its fixed part (tf:<id>: the RoutePlan, preferred skills and the task's JSON), written once by
--- submit. The fixed part is read, through the live record's metatable, only by the decisions that need it (a
--- workflow step, a re-queue, a listing), so a complete or an accept never decodes the plan. Flags and times that
--- are false or unset for most of a task's life (unserviceable, fallback_due, exhausted, accepted_at) are left out of
--- the live record until they are set: a record of at most 16 fields decodes into a table half the size.
-local FIXED = { plan = true, preferred = true, tj = true }
+-- scalars every decision reads: queue, channel, created_at, value, priority key, offer time-out, its plan's id and
+-- steps' deadlines, its preferred skills' JSON), rewritten by most decisions, and its fixed part (tf:<id>: its
+-- plan's text and the task's JSON), written once by submit and read only by a listing, or for a plan the library
+-- does not hold. Flags and times that are false or unset for most of a task's life (unserviceable, fallback_due,
+-- exhausted, accepted_at) stay nil until they are set, so the decoded table has no slot for them.
+--
+-- Plans: the RoutePlans of a workflow's tasks differ only in their steps' deadlines, so Python passes a plan's
+-- shape (JSON: {f, rt?, s: [{n, g, k, b?}]}) apart from the deadlines, and the decoded shapes are kept in the
+-- library by an id of their text (bounded, like REQ): a submit decodes no JSON for a plan seen before, and the
+-- step and re-queue that read the plan decode nothing at all. Preferred skills are kept decoded by their text
+-- the same way (most tasks have none).
+local PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+local function plan_of_text(text)
+  local id = PLAN_IDS[text]
+  if id == nil then
+    if PLANS_SIZE >= 1000 then
+      PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+    end
+    PLANS_SIZE = PLANS_SIZE + 1
+    local raw = cjson.decode(text)
+    local steps = {}
+    for i, st in ipairs(raw.s) do
+      steps[i] = { n = st.n, g = st.g, k = st.k, b = st.b }
+    end
+    id = string.sub(redis.sha1hex(text), 1, 16)
+    PLAN_IDS[text] = id
+    PLANS[id] = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
+  end
+  return id, PLANS[id]
+end
+local PREFERRED, PREFERRED_SIZE = {}, 0
+local function preferred_of(text)
+  local preferred = PREFERRED[text]
+  if preferred == nil then
+    if PREFERRED_SIZE >= 10000 then
+      PREFERRED, PREFERRED_SIZE = {}, 0
+    end
+    PREFERRED_SIZE = PREFERRED_SIZE + 1
+    preferred = cjson.decode(text)
+    PREFERRED[text] = preferred
+  end
+  return preferred
+end
+-- The fixed part is read, through the live record's metatable, for the task's JSON, or for its plan when the
+-- library does not hold it (the decoded record gets its plan from the library, and its preferred skills).
 local TASK_META = {
   __index = function(t, k)
-    if not FIXED[k] then
+    if k ~= 'plan' and k ~= 'tj' then
       return nil
     end
-    local fixed = cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
-    setmetatable(t, { __index = fixed })
-    return fixed[k]
+    local text, tj = cmsgpack.unpack(call('GET', P .. 'tf:' .. rawget(t, 'id')))
+    local _, plan = plan_of_text(text)
+    -- Kept on the decoded record for the rest of the call; task_record() writes only the live fields.
+    rawset(t, 'plan', plan)
+    rawset(t, 'tj', tj)
+    return rawget(t, k)
   end,
 }
-local function task(id)
-  local t = TC[id]
-  if t == nil then
-    local raw = call('GET', P .. 't:' .. id)
-    if raw then
-      t = setmetatable(cmsgpack.unpack(raw), TASK_META)
-    else
-      t = false
+local function task_of(id, raw)
+  local queue, channel, created_at, value, key, kt, rt, pid, u, pt, step, status, seq, excluded, pool, pstep,
+    reservation, agent_id, agent_order, accepted_at, unserviceable, fallback_due, exhausted = cmsgpack.unpack(raw)
+  return setmetatable({ id = id, queue = queue, channel = channel, created_at = created_at, value = value,
+    key = key, kt = kt, rt = rt, pid = pid, u = u, pt = pt, step = step, status = status, seq = seq,
+    excluded = excluded, pool = pool, pstep = pstep, reservation = reservation, agent_id = agent_id,
+    agent_order = agent_order, accepted_at = accepted_at, unserviceable = unserviceable, fallback_due = fallback_due,
+    exhausted = exhausted, plan = PLANS[pid], preferred = preferred_of(pt) }, TASK_META)
+end
+local function task_record(t)
+  return cmsgpack.pack(t.queue, t.channel, t.created_at, t.value, t.key, t.kt, t.rt, t.pid, t.u, t.pt, t.step,
+    t.status, t.seq, t.excluded, t.pool, t.pstep, t.reservation, t.agent_id, t.agent_order, t.accepted_at,
+    t.unserviceable, t.fallback_due, t.exhausted)
+end
+local function res_of(id, raw)
+  local task_id, agent_id, queue, channel, offered_at, expires_at = cmsgpack.unpack(raw)
+  return { id = id, task_id = task_id, agent_id = agent_id, queue = queue, channel = channel,
+    offered_at = offered_at, expires_at = expires_at }
+end
+local function res_record(r)
+  return cmsgpack.pack(r.task_id, r.agent_id, r.queue, r.channel, r.offered_at, r.expires_at)
+end
+
+-- A record read is decoded once per call and kept in its cache (false: no such record), where the decision's
+-- changes accumulate until flush() writes them back.
+local function keep(prefix, id, raw)
+  if prefix == 'a:' then
+    if AC[id] == nil then
+      AC[id] = raw and agent_of(id, raw) or false
     end
-    TC[id] = t
+  elseif prefix == 't:' then
+    if TC[id] == nil then
+      TC[id] = raw and task_of(id, raw) or false
+    end
+  elseif RC[id] == nil then
+    RC[id] = raw and res_of(id, raw) or false
   end
-  return t or nil
+end
+local function agent(id)
+  if AC[id] == nil then
+    keep('a:', id, call('GET', P .. 'a:' .. id))
+  end
+  return AC[id] or nil
+end
+local function task(id)
+  if TC[id] == nil then
+    keep('t:', id, call('GET', P .. 't:' .. id))
+  end
+  return TC[id] or nil
 end
 local function res(id)
-  return fetch(RC, 'r:', id)
+  if RC[id] == nil then
+    keep('r:', id, call('GET', P .. 'r:' .. id))
+  end
+  return RC[id] or nil
 end
 -- A record dropped in this call stays dropped: marking it dirty afterwards must not bring it back.
 local function dirty_agent(a)
@@ -274,6 +343,38 @@ local function next_seq()
   SEQ = SEQ + 1
   SEQ_DIRTY = true
   return SEQ
+end
+
+-- The records an operation knows it will read ({prefix, id, prefix, id...}) come with one MGET, together with the
+-- sequence counter and the versions that most decisions read as well (an offer takes a sequence number, a look
+-- for work checks the pools' and the listed pools' versions, a submit the roster's): a command costs about as
+-- much as decoding a record. A version that is missing reads as false.
+local function read_first(records)
+  local keys = {}
+  for i = 1, #records, 2 do
+    keys[#keys + 1] = P .. records[i] .. records[i + 1]
+  end
+  local count = #keys
+  keys[count + 1] = P .. 'seq'
+  keys[count + 2] = P .. 'piv'
+  keys[count + 3] = P .. 'pgv'
+  keys[count + 4] = P .. 'rv'
+  local values = call('MGET', unpack(keys))
+  for i = 1, count do
+    keep(records[2 * i - 1], records[2 * i], values[i])
+  end
+  if SEQ == nil then
+    SEQ = tonumber(values[count + 1] or '0')
+  end
+  if PIV == nil then
+    PIV = values[count + 2] or nil
+  end
+  if PGV == nil then
+    PGV = values[count + 3]
+  end
+  if RV == nil then
+    RV = values[count + 4]
+  end
 end
 
 -- Versions that the library's caches are tagged with (the pool look-ups', the agent profiles'): "<clock>:<count>",
@@ -369,7 +470,7 @@ local function flush()
   for id, a in pairs(AD) do
     if a then
       sets[#sets + 1] = P .. 'a:' .. id
-      sets[#sets + 1] = cmsgpack.pack(a)
+      sets[#sets + 1] = agent_record(a)
     else
       dels[#dels + 1] = P .. 'a:' .. id
       dels[#dels + 1] = P .. 'ap:' .. id
@@ -379,7 +480,11 @@ local function flush()
   for id, t in pairs(TD) do
     if t then
       sets[#sets + 1] = P .. 't:' .. id
-      sets[#sets + 1] = cmsgpack.pack(t)
+      sets[#sets + 1] = task_record(t)
+      if t.fixed then
+        sets[#sets + 1] = P .. 'tf:' .. id
+        sets[#sets + 1] = t.fixed
+      end
     else
       dels[#dels + 1] = P .. 't:' .. id
       dels[#dels + 1] = P .. 'tf:' .. id
@@ -388,7 +493,7 @@ local function flush()
   for id, r in pairs(RD) do
     if r then
       sets[#sets + 1] = P .. 'r:' .. id
-      sets[#sets + 1] = cmsgpack.pack(r)
+      sets[#sets + 1] = res_record(r)
     else
       dels[#dels + 1] = P .. 'r:' .. id
     end
@@ -632,18 +737,31 @@ local function sync_index()
   end
 end
 
+-- Whether anyone could ever serve a requirement is kept in the library by prefix and signature, under the
+-- roster's version (rv, renewed by every roster change; missing until the first agent joins, when nobody can).
+local SERVE, SERVE_SIZE = {}, 0
+local function roster_version()
+  if RV == nil then
+    RV = call('GET', P .. 'rv')
+  end
+  return RV
+end
+local function roster_changed()
+  RV = next_version(P .. 'rv', roster_version() or nil)
+end
+
 local function roster_add(a)
   for _, suffix in ipairs(a.rk) do
     call('SADD', P .. 'ro:' .. suffix, a.id)
   end
-  call('DEL', P .. 'svc')
+  roster_changed()
 end
 
 local function roster_remove(a)
   for _, suffix in ipairs(a.rk) do
     call('SREM', P .. 'ro:' .. suffix, a.id)
   end
-  call('DEL', P .. 'svc')
+  roster_changed()
 end
 
 local function change(a, activity, reason)
@@ -690,9 +808,14 @@ end
 
 -- Could anyone ever serve this requirement? Cached per requirement until the roster changes, like the engine.
 local function could_serve(sig)
-  local known = call('HGET', P .. 'svc', sig)
-  if known then
-    return known == '1'
+  local version = roster_version()
+  local known = SERVE[P]
+  if known == nil or known.v ~= version then
+    known = { v = version }
+    SERVE[P] = known
+  end
+  if known[sig] ~= nil then
+    return known[sig]
   end
   local req = req_of(sig)
   local candidates
@@ -715,18 +838,33 @@ local function could_serve(sig)
       break
     end
   end
-  if call('HLEN', P .. 'svc') >= 10000 then
-    call('DEL', P .. 'svc')
+  if SERVE_SIZE >= 10000 then
+    known = { v = version }
+    SERVE, SERVE_SIZE = { [P] = known }, 0
   end
-  call('HSET', P .. 'svc', sig, found and '1' or '0')
+  SERVE_SIZE = SERVE_SIZE + 1
+  known[sig] = found
   return found
 end
 
 -- Timers -------------------------------------------------------------------------------------------------------
 
+-- The timers a call sets leave together, as one ZADD when it ends (a submit sets a step's and an offer's). Set
+-- when one of them is already due: tick() must send them and read the timers again before firing the next.
+local DUE_PUSHED = false
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
-  call('ZADD', P .. 'timers', F(due), fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref)
+  if due <= NOW then
+    DUE_PUSHED = true
+  end
+  TIMERS[#TIMERS + 1] = F(due)
+  TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref
+end
+local function send_timers()
+  if #TIMERS > 0 then
+    send_chunked('ZADD', TIMERS, P .. 'timers')
+    TIMERS = emptied(TIMERS)
+  end
 end
 
 local function parse_timer(member)
@@ -736,16 +874,19 @@ end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
 
--- The pool lookups (pi:<facet>) change only when a pool is first created, which is rare next to the decisions that
--- read them, so their members are kept in the library across calls, tagged with the dataset's pool version ('piv',
--- bumped on every change). A pool that empties stays registered (its head field in ph is simply gone): were it
--- unregistered, every pool that drains and fills again would bump the version and make every agent's next look for
--- work reload its lookups and re-test every pool it might qualify for. Pools of listed agents (sticky routing: one
--- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are
--- registered under the listed agent's own facet (g:<agent>) only while they hold tasks, never cached, and read
--- with one SMEMBERS by the agent looking for work. A dataset without a version starts it from the server clock, so
--- a flushed and rebuilt dataset never matches a tag kept from before.
-local LOOKUPS, LOOKUPS_SIZE = {}, 0
+-- The pools agents look up (all but those of listed agents) are registered once, when first created, in the list
+-- pl (<facet>, <signature> for each, in the order registered), and the dataset's pool version piv
+-- ("<clock>:<count>") counts them. A pool that empties stays registered (its head field in ph is simply gone):
+-- were it unregistered, every pool that drains and fills again would change the registry. The library keeps the
+-- list by prefix and reads only the entries it has not seen (one LRANGE after a pool was created elsewhere), and
+-- an agent's profile keeps the pools it qualifies for together with how far into the list it has looked (see
+-- qualifying_pools): a new pool costs every agent one test of that pool, where a version bump made every agent
+-- read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
+-- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
+-- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
+-- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
+-- clock, so a flushed and rebuilt dataset never matches a registry kept from before.
+local REGISTRY, REGISTRY_SIZE = {}, 0
 
 local function pool_version()
   if PIV == nil then
@@ -758,26 +899,85 @@ local function pool_version()
   return PIV
 end
 
-local function pool_lookup_changed()
-  PIV = next_version(P .. 'piv', pool_version())
+-- The library's registry holds each facet's pools in the order registered, so that an agent brings its pools up
+-- to date by looking at its own facets' lists only.
+local function registered(reg, facet, sig)
+  local sigs = reg.byfacet[facet]
+  if sigs == nil then
+    sigs = {}
+    reg.byfacet[facet] = sigs
+  end
+  sigs[#sigs + 1] = sig
+  reg.n = reg.n + 1
+  REGISTRY_SIZE = REGISTRY_SIZE + 1
 end
 
-local function pool_lookup(suffix)
-  local key = P .. 'pi:' .. suffix
+local function pool_registry()
   local version = pool_version()
-  local hit = LOOKUPS[key]
-  if hit and hit[1] == version then
+  local reg = REGISTRY[P]
+  if reg and reg.v == version then
+    return reg
+  end
+  local base, count = string.match(version, '^(.*):(%d+)$')
+  count = tonumber(count)
+  if reg == nil or reg.base ~= base or reg.n > count then
+    if REGISTRY_SIZE >= 50000 then
+      REGISTRY, REGISTRY_SIZE = {}, 0
+    end
+    reg = { base = base, n = 0, byfacet = {} }
+    REGISTRY[P] = reg
+  end
+  if reg.n < count then
+    local entries = call('LRANGE', P .. 'pl', int_text(2 * reg.n), int_text(2 * count - 1))
+    for i = 1, #entries, 2 do
+      registered(reg, entries[i], entries[i + 1])
+    end
+  end
+  reg.v = version
+  return reg
+end
+
+-- The listed pools an agent can look up (pi:g:<agent>) are kept in the library by set, under the version of all
+-- such sets (pgv, renewed whenever one changes, missing while none ever had a member), so an agent looking for
+-- work reads its set only after some listed pool filled or emptied, and never in a dataset without listed pools.
+local LISTED, LISTED_SIZE = {}, 0
+local NO_POOLS = {}
+local function listed_pools(a)
+  if PGV == nil then
+    PGV = call('GET', P .. 'pgv')
+  end
+  if not PGV then
+    return NO_POOLS
+  end
+  local key = P .. 'pi:' .. a.gk
+  local hit = LISTED[key]
+  if hit and hit[1] == PGV then
     return hit[2]
   end
-  local sigs = call('SMEMBERS', key)
   if hit == nil then
-    if LOOKUPS_SIZE >= 50000 then
-      LOOKUPS, LOOKUPS_SIZE = {}, 0
+    if LISTED_SIZE >= 50000 then
+      LISTED, LISTED_SIZE = {}, 0
     end
-    LOOKUPS_SIZE = LOOKUPS_SIZE + 1
+    LISTED_SIZE = LISTED_SIZE + 1
   end
-  LOOKUPS[key] = { version, sigs }
+  local sigs = call('SMEMBERS', key)
+  LISTED[key] = { PGV, sigs }
   return sigs
+end
+local function listed_pools_changed()
+  if PGV == nil then
+    PGV = call('GET', P .. 'pgv')
+  end
+  PGV = next_version(P .. 'pgv', PGV or nil)
+end
+
+-- A pool looked up by one facet (Python gives every pool but a listed one exactly one).
+local function register_pool(facet, sig)
+  local reg = pool_registry()
+  call('RPUSH', P .. 'pl', facet, sig)
+  PIV = next_version(P .. 'piv', PIV)
+  registered(reg, facet, sig)
+  reg.v = PIV
 end
 
 -- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
@@ -794,52 +994,53 @@ local function excluded_from(member, agent_id)
   return task(string.sub(member, 18)).excluded[agent_id] == true
 end
 
--- Every pool's head is also kept in two hashes, ph: <signature> -> its priority key and pm: <signature> -> its
--- member, equal to the pool's first entry after every call (set when a better task joins, moved on when the head
--- leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it
--- qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win:
--- the replies are short numbers, so the look costs one string per pool and no parsing.
+-- Every pool's head is also kept in one hash, ph: <signature> -> its priority key and #<signature> -> its member,
+-- equal to the pool's first entry after every call (set when a better task joins, moved on when the head leaves,
+-- gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it qualifies
+-- for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win: the
+-- replies are short numbers, so the look costs one string per pool and no parsing. One hash rather than two, so
+-- that moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
 -- A pool head's member, read at most once per call: an agent's look for work reads the winning head's member, and
 -- the offer that follows takes that same task out of its pool.
 local function head_member(sig)
   local member = PM[sig]
   if member == nil then
-    member = call('HGET', P .. 'pm', sig) or false
+    member = call('HGET', P .. 'ph', '#' .. sig) or false
     PM[sig] = member
   end
   return member
 end
 local function set_head(sig, score, member)
-  call('HSET', P .. 'ph', sig, score)
-  call('HSET', P .. 'pm', sig, member)
+  call('HSET', P .. 'ph', sig, score, '#' .. sig, member)
   PM[sig] = member
 end
 
 local function enqueue(t)
   local st = t.plan.steps[t.step + 1]
   local sig = st.g
-  local current = call('HGET', P .. 'ph', sig)
+  local head = call('HMGET', P .. 'ph', sig, '#' .. sig)
+  local current = head[1]
+  PM[sig] = head[2]
   if not current then
-    local listed = req_of(sig).agents ~= nil
-    if listed or call('SADD', P .. 'pr', sig) == 1 then
+    if req_of(sig).agents then
       for _, suffix in ipairs(st.k) do
         call('SADD', P .. 'pi:' .. suffix, sig)
       end
-      if not listed then
-        pool_lookup_changed()
-      end
+      listed_pools_changed()
+    elseif call('SADD', P .. 'pr', sig) == 1 then
+      register_pool(st.k[1], sig)
     end
   end
   t.seq = next_seq()
   t.pool = sig
   t.pstep = t.step
   t.status = 'waiting'
-  local score, member = F(t.key), pool_member(t)
+  local score, member = t.kt, pool_member(t)
   call('ZADD', P .. 'p:' .. sig, score, member)
   local better = not current
   if not better then
     local head_score = tonumber(current)
-    better = t.key < head_score or (t.key == head_score and member < head_member(sig))
+    better = t.key < head_score or (t.key == head_score and member < head[2])
   end
   if better then
     set_head(sig, score, member)
@@ -860,13 +1061,13 @@ local function dequeue(t)
     if #top > 0 then
       set_head(sig, top[2], top[1])
     else
-      call('HDEL', P .. 'ph', sig)
-      call('HDEL', P .. 'pm', sig)
+      call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
       if req_of(sig).agents then
         for _, suffix in ipairs(t.plan.steps[t.pstep + 1].k) do
           call('SREM', P .. 'pi:' .. suffix, sig)
         end
+        listed_pools_changed()
       end
     end
   end
@@ -889,19 +1090,20 @@ local function requirement(t)
   return req_of(t.plan.steps[t.step + 1].g)
 end
 
-local function step_at(plan)
-  for i, st in ipairs(plan.steps) do
-    if st.u == nil or NOW < st.u then
+local function step_at(t)
+  local deadlines, count = t.u, #t.plan.steps
+  for i = 1, count do
+    if not deadlines[i] or NOW < deadlines[i] then
       return i - 1
     end
   end
-  return #plan.steps
+  return count
 end
 
 local function schedule_step(t)
-  local steps = t.plan.steps
-  if #steps > 0 and not t.exhausted and steps[t.step + 1].u ~= nil then
-    push_timer(steps[t.step + 1].u, 'step', t.id, t.step)
+  local due = t.u[t.step + 1]
+  if due and not t.exhausted then
+    push_timer(due, 'step', t.id, t.step)
   end
 end
 
@@ -1058,30 +1260,39 @@ local function head_past_exclusions(sig, agent_id)
   end
 end
 
--- The pools an agent qualifies for on a channel. They change only with the agent's profile or the pool lookups, so
--- they are kept on the profile's cached metatable under the pool version, like the lookups themselves: a complete
--- that hands an agent its next task runs no qualification test in the steady state.
+-- The pools an agent qualifies for on a channel. They change only with the agent's profile or the registry, which
+-- only grows, so they are kept on the profile's cached metatable with how many of each of its facets' pools they
+-- were found among, and brought up to date by testing only the pools registered since: a complete that hands an
+-- agent its next task runs no qualification test in the steady state.
 local function qualifying_pools(a, channel)
+  local reg = pool_registry()
   local meta = getmetatable(a)
-  local version = pool_version()
   local cache = meta.pools
-  if cache == nil or cache.v ~= version then
-    cache = { v = version }
+  if cache == nil or cache.reg ~= reg then
+    cache = { reg = reg }
     meta.pools = cache
   end
-  local sigs = cache[channel]
-  if sigs == nil then
-    sigs = {}
-    for _, suffix in ipairs(a.pk[channel]) do
-      for _, sig in ipairs(pool_lookup(suffix)) do
-        if qualifies(req_of(sig), a) then
-          sigs[#sigs + 1] = sig
+  local found = cache[channel]
+  if found == nil then
+    found = { n = 0, sigs = {}, seen = {} }
+    cache[channel] = found
+  end
+  if found.n < reg.n then
+    local sigs, seen = found.sigs, found.seen
+    for _, facet in ipairs(a.pk[channel]) do
+      local pools = reg.byfacet[facet]
+      if pools then
+        for i = (seen[facet] or 0) + 1, #pools do
+          if qualifies(req_of(pools[i]), a) then
+            sigs[#sigs + 1] = pools[i]
+          end
         end
+        seen[facet] = #pools
       end
     end
-    cache[channel] = sigs
+    found.n = reg.n
   end
-  return sigs
+  return found.sigs
 end
 
 -- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
@@ -1103,7 +1314,7 @@ end
 
 local function best_entry_for(a)
   local channels = open_channels(a)
-  local listed = call('SMEMBERS', P .. 'pi:' .. a.gk)
+  local listed = listed_pools(a)
   local sigs
   if #channels == 1 and #listed == 0 then
     -- The common case reads the cached list itself (never changed here) instead of copying it.
@@ -1405,6 +1616,7 @@ OPS.upsert_agent = function()
 end
 
 OPS.remove_agent = function()
+  read_first({ 'a:', ARGV[4] })
   local a = agent(ARGV[4])
   if a == nil then
     return { 'err', 'unknown_agent', '' }
@@ -1420,6 +1632,7 @@ OPS.remove_agent = function()
 end
 
 OPS.set_activity = function()
+  read_first({ 'a:', ARGV[4] })
   local a = agent(ARGV[4])
   local activity = ARGV[5]
   if a == nil then
@@ -1436,20 +1649,20 @@ OPS.set_activity = function()
 end
 
 -- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key, [10] task JSON,
--- [11] plan JSON {f, rt?, s: [{n, g, u?, k, b?}]}, [12] preferred skills JSON.
+-- [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the steps' deadlines
+-- "<until>|<until>|..." (empty: none).
 OPS.submit = function()
   local id = ARGV[4]
-  if call('EXISTS', P .. 't:' .. id) == 1 then
+  read_first({ 't:', id })
+  if TC[id] then
     return { 'err', 'duplicate', '' }
   end
-  local raw = cjson.decode(ARGV[11])
-  local steps = {}
-  for i, st in ipairs(raw.s) do
-    steps[i] = { n = st.n, g = st.g, k = st.k, u = st.u and tonumber(st.u) or nil, b = st.b }
+  local pid, plan = plan_of_text(ARGV[11])
+  local steps = plan.steps
+  local deadlines = {}
+  for part in string.gmatch(ARGV[13] .. '|', '([^|]*)|') do
+    deadlines[#deadlines + 1] = tonumber(part) or false
   end
-  local plan = { steps = steps, f = raw.f, rt = raw.rt and tonumber(raw.rt) or nil }
-  local fixed = { plan = plan, preferred = cjson.decode(ARGV[12]), tj = ARGV[10] }
-  call('SET', P .. 'tf:' .. id, cmsgpack.pack(fixed))
   local t = setmetatable({
     id = id,
     queue = ARGV[5],
@@ -1457,12 +1670,19 @@ OPS.submit = function()
     created_at = tonumber(ARGV[7]),
     value = tonumber(ARGV[8]),
     key = tonumber(ARGV[9]),
+    kt = ARGV[9], -- as Python wrote it: every enqueue gives it to ZADD, and formatting a double is dear
     rt = plan.rt,
+    pid = pid,
+    u = deadlines,
+    pt = ARGV[12],
+    fixed = cmsgpack.pack(ARGV[11], ARGV[10]), -- written by flush() with the live record
+    plan = plan,
+    preferred = preferred_of(ARGV[12]),
     step = 0,
     status = 'waiting',
     seq = 0,
     excluded = {},
-  }, { __index = fixed })
+  }, TASK_META)
   local serviceable = false
   for _, st in ipairs(steps) do
     if could_serve(st.g) then
@@ -1470,7 +1690,7 @@ OPS.submit = function()
       break
     end
   end
-  local at = step_at(plan)
+  local at = step_at(t)
   local step = math.min(at, math.max(#steps - 1, 0))
   local step_name = steps[step + 1] and steps[step + 1].n or ''
   ev_created(t, step_name, not serviceable)
@@ -1501,6 +1721,7 @@ end
 
 OPS.accept = function()
   local rid, agent_id = ARGV[4], ARGV[5]
+  read_first({ 'r:', rid, 'a:', agent_id })
   local r, err = open_reservation(rid, agent_id)
   if err then
     return err
@@ -1525,6 +1746,7 @@ end
 
 OPS.reject = function()
   local rid, agent_id = ARGV[4], ARGV[5]
+  read_first({ 'r:', rid, 'a:', agent_id })
   local r, err = open_reservation(rid, agent_id)
   if err then
     return err
@@ -1535,6 +1757,7 @@ end
 
 OPS.complete = function()
   local id, wrap_up = ARGV[4], tonumber(ARGV[5])
+  read_first({ 't:', id })
   local t = task(id)
   if t == nil then
     return { 'err', 'unknown_task', '' }
@@ -1574,6 +1797,7 @@ end
 
 OPS.abandon = function()
   local id = ARGV[4]
+  read_first({ 't:', id })
   local t = task(id)
   if t == nil then
     return { 'err', 'unknown_task', '' }
@@ -1601,30 +1825,60 @@ OPS.abandon = function()
   return done()
 end
 
+local TIMER_RECORD = { offer = 'r:', step = 't:', wrap = 'a:' }
+local TIMER_BATCH = 256
+
+local function fire(member)
+  local kind, token, ref = parse_timer(member)
+  if kind == 'offer' then
+    local r = res(ref)
+    if r then
+      end_offer(r, ev_timed_out(r), true, true)
+    end
+  elseif kind == 'step' then
+    local t = task(ref)
+    if t and t.step == token and t.status ~= 'assigned' then
+      next_step(t)
+    end
+  else
+    local a = agent(ref)
+    if a and a.wrap_token == token and a.activity == 'wrap_up' then
+      apply_activity(a, 'available', 'wrap_up_ended')
+    end
+  end
+end
+
+-- Due timers are read and removed in batches, in their order: one ZRANGEBYSCORE, their records with one MGET, one
+-- ZREM for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
+-- already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch then
+-- stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
-    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
-    if #top == 0 or tonumber(top[2]) > NOW then
+    local due = call('ZRANGEBYSCORE', key, '-inf', F(NOW), 'LIMIT', '0', int_text(TIMER_BATCH))
+    if #due == 0 then
       break
     end
-    call('ZREM', key, top[1])
-    local kind, token, ref = parse_timer(top[1])
-    if kind == 'offer' then
-      local r = res(ref)
-      if r then
-        end_offer(r, ev_timed_out(r), true, true)
+    local records = {}
+    for _, member in ipairs(due) do
+      local kind, _, ref = parse_timer(member)
+      records[#records + 1] = TIMER_RECORD[kind]
+      records[#records + 1] = ref
+    end
+    read_first(records)
+    local fired = #due
+    DUE_PUSHED = false
+    for i, member in ipairs(due) do
+      fire(member)
+      if DUE_PUSHED then
+        fired = i
+        break
       end
-    elseif kind == 'step' then
-      local t = task(ref)
-      if t and t.step == token and t.status ~= 'assigned' then
-        next_step(t)
-      end
-    else
-      local a = agent(ref)
-      if a and a.wrap_token == token and a.activity == 'wrap_up' then
-        apply_activity(a, 'available', 'wrap_up_ended')
-      end
+    end
+    call('ZREM', key, unpack(due, 1, fired))
+    send_timers()
+    if not DUE_PUSHED and #due < TIMER_BATCH then
+      break
     end
   end
   return done()
@@ -1764,6 +2018,7 @@ local function main(keys, args)
   end
   local reply = op()
   sync_index()
+  send_timers()
   flush()
   return reply
 end

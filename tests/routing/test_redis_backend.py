@@ -99,21 +99,22 @@ class SideBySide(RuleBasedStateMachine):
 
     @invariant()
     def pool_heads_are_the_pools_first_entries(self) -> None:
-        # Agents look for work through ph / pm alone, so a head that is stale, or missing while its pool holds
-        # tasks, would hand out the wrong task or none (the side-by-side comparison sees that only when it matters).
+        # Agents look for work through ph alone, so a head that is stale, or missing while its pool holds tasks,
+        # would hand out the wrong task or none (the side-by-side comparison sees that only when it matters).
         prefix = self.prefix.encode()
 
         async def heads() -> tuple[dict[bytes, tuple[float, bytes]], dict[bytes, tuple[float, bytes]]]:
             # Every pool is registered in pr, or while it holds tasks under its listed agents' pi:g: sets.
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.hgetall(prefix + b"ph")
-                pipe.hgetall(prefix + b"pm")
                 pipe.smembers(prefix + b"pr")
                 for agent_id in AGENT_IDS:
                     pipe.smembers(prefix + b"pi:g:" + key_part(agent_id).encode())
-                keys, members, *registered = await pipe.execute()
-            assert set(keys) == set(members)
-            stored = {sig: (float(keys[sig]), members[sig]) for sig in keys}
+                fields, *registered = await pipe.execute()
+            # A head's key is under <signature>, its member under #<signature>.
+            keys = {field: value for field, value in fields.items() if not field.startswith(b"#")}
+            assert {b"#" + sig for sig in keys} == set(fields) - set(keys)
+            stored = {sig: (float(keys[sig]), fields[b"#" + sig]) for sig in keys}
             sigs = sorted(set().union(*registered))
             async with self.client.pipeline(transaction=False) as pipe:
                 for sig in sigs:
