@@ -54,7 +54,7 @@ class FcallPipe:
 
     def __init__(self, client: Redis, function: str) -> None:
         self._pool: Any = client.connection_pool  # redis-py leaves get_connection untyped
-        self._timeout: float | None = self._pool.connection_kwargs.get("socket_timeout")
+        self._timeout: float | None = None  # the connection's socket time-out, taken when the pipe takes it
         name = function.encode()
         self._head = b"$5\r\nFCALL\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(name), name)
         self.connection: Any = None
@@ -126,7 +126,8 @@ class FcallPipe:
                 if connection is None:
                     try:
                         connection = self.connection = await self._pool.get_connection()
-                        connection.socket_timeout = None  # see the module docstring; _release puts it back
+                        # See the module docstring; _release puts it back.
+                        self._timeout, connection.socket_timeout = connection.socket_timeout, None
                     except Exception as exc:  # Redis is down: tell the callers rather than keep them waiting
                         for batch in self._again:
                             _fail_calls(batch.calls, exc)

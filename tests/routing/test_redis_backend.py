@@ -555,6 +555,20 @@ async def test_a_batch_unanswered_within_the_socket_timeout_fails_and_the_next_c
         await delete_prefix(redis_client, prefix)
 
 
+async def test_the_pipe_times_batches_with_the_clients_default_socket_timeout(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)  # a client made without a socket_timeout of its own
+    try:
+        await backend.upsert_agent(agent("alice"), 0)
+        default = redis_client.connection_pool.make_connection().socket_timeout
+        assert default is not None
+        assert backend._pipe._timeout == default
+        assert backend._pipe.connection.socket_timeout is None  # while the pipe holds it
+    finally:
+        await backend.aclose()
+        await delete_prefix(redis_client, prefix)
+
+
 async def test_calls_fail_at_once_when_redis_cannot_be_reached(rules: Any) -> None:
     backend = RedisBackend.from_url("redis://127.0.0.1:9/0", rules, prefix=new_prefix())  # nothing listens there
     backend._loaded = True  # as when Redis went away after the library was loaded
