@@ -34,6 +34,7 @@ import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Concatenate, ParamSpec
 
 from sortedcontainers import SortedList
@@ -1064,18 +1065,13 @@ class RoutingEngine:
         pools_by_channel = agent.pools
         pool_index = self._pool_index
         for channel in channels:
-            for pool in pools_by_channel[channel]:
+            # Listed pools come and go with sticky routing, so they are looked up (and qualified for) live.
+            listed = pool_index.get(("g", channel, agent.id), ())
+            qualified = [pool for pool in listed if agent.qualifies(pool.requirement)]
+            for pool in chain(pools_by_channel[channel], qualified):
                 head = pool.head
                 # An empty pool, or even this pool's best task is worse than what we hold.
                 if head is None or (best is not None and head > best):
-                    continue
-                head = self._head(pool, agent.id)
-                if head is not None and (best is None or head < best):
-                    best = head
-            for pool in pool_index.get(("g", channel, agent.id), ()):
-                # Listed pools come and go with sticky routing, so they are looked up live.
-                head = pool.head
-                if head is None or (best is not None and head > best) or not agent.qualifies(pool.requirement):
                     continue
                 head = self._head(pool, agent.id)
                 if head is not None and (best is None or head < best):

@@ -157,6 +157,10 @@ def _pool_suffixes(requirement: Requirement) -> list[str]:
     return [f"a:{channel}"]
 
 
+# Plan shapes whose JSON a backend keeps (listed agents' shapes, one per sticky customer, come and go without bound).
+_PLAN_TEXT_LIMIT = 10_000
+
+
 def _plan_json(plan: RoutePlan) -> str:
     """Return the plan's shape: the same for every task of a workflow, so the script keeps it decoded by its text."""
     steps: list[dict[str, Any]] = []
@@ -260,6 +264,9 @@ class RedisBackend:
         self._owns_client = owns_client
         self._loaded = False
         self._pipe = FcallPipe(client, FUNCTION_NAME)
+        # Each plan shape's JSON, by what the shape is made of: every task of a workflow shares one, so building its
+        # signatures, pool suffixes and JSON once per shape rather than once per submit.
+        self._plan_texts: dict[tuple[object, ...], str] = {}
         s = self.settings
         self._config = "|".join(
             (
@@ -389,10 +396,19 @@ class RedisBackend:
             str(task.value),
             _number(priority_key(task, self.settings.weights)),
             json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
-            _plan_json(plan),
+            self._plan_text(plan),
             json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),
             _plan_deadlines(plan),
         )
+
+    def _plan_text(self, plan: RoutePlan) -> str:
+        key = (plan.fallback, plan.reservation_timeout, *((step.name, step.requirement) for step in plan.steps))
+        text = self._plan_texts.get(key)
+        if text is None:
+            if len(self._plan_texts) >= _PLAN_TEXT_LIMIT:
+                self._plan_texts.clear()
+            text = self._plan_texts[key] = _plan_json(plan)
+        return text
 
     async def accept(self, reservation_id: str, agent_id: str, now: float) -> list[Event]:
         """Accept an offer; raises ReservationConflict if it is expired, gone or another agent's."""
