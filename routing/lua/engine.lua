@@ -22,10 +22,12 @@ local NOW_F, NOW_N -- `now` as formatted by F and n, once per call
 -- Redis's libraries (cjson, string, redis.call...) only exist while a function runs, not while the library loads.
 local NULL, call, fmt
 local AC, AD, TC, TD, RC, RD, EV
+local LV -- the library's cache of live records for this call's prefix, once its epoch has been checked (live())
 local SEQ, SEQ_DIRTY
 local PENDING, PIV, PGV, RV, TIMERS
 local SA, PM
 local CONFIGS = {}
+local LIVE, LIVE_SIZE, IN_CALL = {}, 0, false
 
 -- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
 -- small call's garbage (and the collector's work is proportional to it). One that grew large (a tick that fired many
@@ -60,6 +62,12 @@ local function begin(keys, args)
   SEQ, SEQ_DIRTY = nil, false
   PENDING, PIV, PGV, RV, TIMERS = emptied(PENDING), nil, nil, nil, emptied(TIMERS)
   SA, PM = emptied(SA), emptied(PM)
+  -- A call that did not reach the end of flush() (a Lua error, a command that failed, a script killed) may have left
+  -- cached records changed but not written: nothing cached is trusted after it.
+  if IN_CALL then
+    LIVE, LIVE_SIZE = {}, 0
+  end
+  IN_CALL, LV = true, nil
 end
 
 local CALL = 'voice'
@@ -291,36 +299,106 @@ local function res_record(r)
   return cmsgpack.pack(r.task_id, r.agent_id, r.queue, r.channel, r.offered_at, r.expires_at)
 end
 
+-- Decoded live records are kept in the library across calls too, by prefix, so that a record a recent call read
+-- or wrote is neither fetched nor decoded again (decoding and fetching were a tenth of a decision). They are
+-- tagged with the dataset's epoch (ep: "<clock>:<count>"), which every call that writes a record renews in the
+-- MSET that writes it, and which read_first() reads in the MGET it already sends: the cache is trusted only while
+-- ep still holds the value it last saw or wrote, so a dataset written by another library version (its own cache),
+-- flushed, restored or rebuilt drops it. The clock is taken when a cache first writes, so each value is written once
+-- by one cache: a copy of the dataset written elsewhere never comes back to a value a cache holds. The cached
+-- records are the very tables a call changes, hence the check that the previous call ended (IN_CALL, see begin).
+local LIVE_LIMIT = 30000 -- records; this memory is Redis's (used_memory_vm_functions)
+local function new_live(epoch)
+  local old = LIVE[P]
+  if old then
+    LIVE_SIZE = LIVE_SIZE - old.n
+  end
+  local lv = { epoch = epoch, n = 0, ['a:'] = {}, ['t:'] = {}, ['r:'] = {} }
+  LIVE[P] = lv
+  return lv
+end
+-- Makes LV the cache for the dataset's epoch as just read (false: missing, which no cache is ever tagged with).
+local function adopt(epoch)
+  local lv = LIVE[P]
+  if lv == nil or not epoch or lv.epoch ~= epoch then
+    lv = new_live(epoch)
+  end
+  LV = lv
+end
+local function live()
+  if LV == nil then
+    adopt(call('GET', P .. 'ep'))
+  end
+  return LV
+end
+local function remember(prefix, id, record)
+  local byid = LV[prefix]
+  if byid[id] == nil then
+    if LIVE_SIZE >= LIVE_LIMIT then
+      -- Emptied, not retagged: the epoch still holds for this call and the cache's own next write.
+      local epoch, base, count = LV.epoch, LV.base, LV.count
+      LIVE, LIVE_SIZE = {}, 0
+      LV = new_live(epoch)
+      LV.base, LV.count = base, count
+      byid = LV[prefix]
+    end
+    LIVE_SIZE = LIVE_SIZE + 1
+    LV.n = LV.n + 1
+  end
+  byid[id] = record
+end
+
 -- A record read is decoded once per call and kept in its cache (false: no such record), where the decision's
--- changes accumulate until flush() writes them back.
+-- changes accumulate until flush() writes them back; a decoded one is remembered across calls (LV must be set).
 local function keep(prefix, id, raw)
+  local record
   if prefix == 'a:' then
     if AC[id] == nil then
-      AC[id] = raw and agent_of(id, raw) or false
+      record = raw and agent_of(id, raw)
+      AC[id] = record or false
     end
   elseif prefix == 't:' then
     if TC[id] == nil then
-      TC[id] = raw and task_of(id, raw) or false
+      record = raw and task_of(id, raw)
+      TC[id] = record or false
     end
   elseif RC[id] == nil then
-    RC[id] = raw and res_of(id, raw) or false
+    record = raw and res_of(id, raw)
+    RC[id] = record or false
+  end
+  if record then
+    remember(prefix, id, record)
+  end
+end
+local function keep_cached(prefix, id, record)
+  local calls = prefix == 'a:' and AC or prefix == 't:' and TC or RC
+  if calls[id] == nil then
+    calls[id] = record
+  end
+end
+local function cached_or_read(prefix, id)
+  local record = live()[prefix][id]
+  if record then
+    keep_cached(prefix, id, record)
+  else
+    keep(prefix, id, call('GET', P .. prefix .. id))
   end
 end
 local function agent(id)
   if AC[id] == nil then
-    keep('a:', id, call('GET', P .. 'a:' .. id))
+    cached_or_read('a:', id)
   end
   return AC[id] or nil
 end
 local function task(id)
   if TC[id] == nil then
-    keep('t:', id, call('GET', P .. 't:' .. id))
+    cached_or_read('t:', id)
   end
   return TC[id] or nil
 end
 local function res(id)
   if RC[id] == nil then
-    keep('r:', id, call('GET', P .. 'r:' .. id))
+    cached_or_read('r:', id)
   end
   return RC[id] or nil
 end
@@ -349,19 +427,40 @@ end
 -- sequence counter and the versions that most decisions read as well (an offer takes a sequence number, a look
 -- for work checks the pools' and the listed pools' versions, a submit the roster's): a command costs about as
 -- much as decoding a record. A version that is missing reads as false.
+-- Records the library holds are not fetched: the MGET reads the epoch they were cached under, and in the rare case
+-- that it moved on, they are read again one by one.
 local function read_first(records)
-  local keys = {}
+  local cached = LV or LIVE[P]
+  local keys, fetched, hits = {}, {}, nil
   for i = 1, #records, 2 do
-    keys[#keys + 1] = P .. records[i] .. records[i + 1]
+    local prefix, id = records[i], records[i + 1]
+    if cached and cached[prefix][id] then
+      hits = hits or {}
+      hits[#hits + 1] = prefix
+      hits[#hits + 1] = id
+    else
+      fetched[#fetched + 1] = prefix
+      fetched[#fetched + 1] = id
+      keys[#keys + 1] = P .. prefix .. id
+    end
   end
   local count = #keys
   keys[count + 1] = P .. 'seq'
   keys[count + 2] = P .. 'piv'
   keys[count + 3] = P .. 'pgv'
   keys[count + 4] = P .. 'rv'
+  keys[count + 5] = P .. 'ep'
   local values = call('MGET', unpack(keys))
+  if LV == nil then
+    adopt(values[count + 5])
+  end
   for i = 1, count do
-    keep(records[2 * i - 1], records[2 * i], values[i])
+    keep(fetched[2 * i - 1], fetched[2 * i], values[i])
+  end
+  if hits then
+    for i = 1, #hits, 2 do
+      cached_or_read(hits[i], hits[i + 1])
+    end
   end
   if SEQ == nil then
     SEQ = tonumber(values[count + 1] or '0')
@@ -380,9 +479,12 @@ end
 -- Versions that the library's caches are tagged with (the pool look-ups', the agent profiles'): "<clock>:<count>",
 -- the clock being the server's when the dataset first needed one, so a dataset flushed and rebuilt never repeats a
 -- tag kept from before.
-local function fresh_version()
+local function clock_text()
   local clock = call('TIME')
-  return clock[1] .. '.' .. clock[2] .. ':0'
+  return clock[1] .. '.' .. clock[2]
+end
+local function fresh_version()
+  return clock_text() .. ':0'
 end
 local function next_version(key, current)
   local base, count = string.match(current or call('GET', key) or fresh_version(), '^(.*):(%d+)$')
@@ -465,16 +567,20 @@ local function send_chunked(command, args, key)
   end
 end
 
+-- The records written are the library's cached ones from then on, tagged with the epoch this call sets.
 local function flush()
   local sets, dels = {}, {}
+  local lv = (next(AD) ~= nil or next(TD) ~= nil or next(RD) ~= nil) and live()
   for id, a in pairs(AD) do
     if a then
       sets[#sets + 1] = P .. 'a:' .. id
       sets[#sets + 1] = agent_record(a)
+      remember('a:', id, a)
     else
       dels[#dels + 1] = P .. 'a:' .. id
       dels[#dels + 1] = P .. 'ap:' .. id
       dels[#dels + 1] = P .. 'aj:' .. id
+      LV['a:'][id] = nil
     end
   end
   for id, t in pairs(TD) do
@@ -484,19 +590,34 @@ local function flush()
       if t.fixed then
         sets[#sets + 1] = P .. 'tf:' .. id
         sets[#sets + 1] = t.fixed
+        t.fixed = nil
       end
+      remember('t:', id, t)
     else
       dels[#dels + 1] = P .. 't:' .. id
       dels[#dels + 1] = P .. 'tf:' .. id
+      LV['t:'][id] = nil
     end
   end
   for id, r in pairs(RD) do
     if r then
       sets[#sets + 1] = P .. 'r:' .. id
       sets[#sets + 1] = res_record(r)
+      remember('r:', id, r)
     else
       dels[#dels + 1] = P .. 'r:' .. id
+      LV['r:'][id] = nil
     end
+  end
+  if lv then
+    lv = LV -- remember() may have emptied the cache into a new one
+    if lv.base == nil then
+      lv.base, lv.count = clock_text(), 0
+    end
+    lv.count = lv.count + 1
+    lv.epoch = lv.base .. ':' .. fmt('%d', lv.count)
+    sets[#sets + 1] = P .. 'ep'
+    sets[#sets + 1] = lv.epoch
   end
   if SEQ_DIRTY then
     sets[#sets + 1] = P .. 'seq'
@@ -512,6 +633,7 @@ local function flush()
       call('RPUSH', P .. 'sao', id)
     end
   end
+  IN_CALL = false
 end
 
 -- Events -------------------------------------------------------------------------------------------------------
