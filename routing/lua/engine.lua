@@ -27,7 +27,7 @@ local SEQ, SEQ_DIRTY
 local PENDING, PIV, PGV, RV, TIMERS
 local SA, PM
 local CONFIGS = {}
-local LIVE, LIVE_PREFIXES, IN_CALL = {}, 0, false
+local LIVE, LIVE_SIZE, IN_CALL = {}, 0, false
 
 -- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
 -- small call's garbage (and the collector's work is proportional to it). One that grew large (a tick that fired many
@@ -65,7 +65,7 @@ local function begin(keys, args)
   -- A call that did not reach the end of flush() (a Lua error, a command that failed, a script killed) may have left
   -- cached records changed but not written: nothing cached is trusted after it.
   if IN_CALL then
-    LIVE, LIVE_PREFIXES = {}, 0
+    LIVE, LIVE_SIZE = {}, 0
   end
   IN_CALL, LV = true, nil
 end
@@ -308,21 +308,16 @@ end
 -- by one cache: a copy of the dataset written elsewhere never comes back to a value a cache holds. The cached
 -- records are the very tables a call changes, hence the check that the previous call ended (IN_CALL, see begin).
 --
--- Bounded, since this memory is Redis's (used_memory_vm_functions; a decoded task is about 1.5 kB): records are
--- remembered in a generation of at most LIVE_GENERATION, and a full one becomes the old one, dropping the one before,
--- so the records in use stay while the rest age out; a record found in the old generation is remembered again.
-local LIVE_GENERATION, LIVE_MAX_PREFIXES = 15000, 4
-local function generation()
-  return { ['a:'] = {}, ['t:'] = {}, ['r:'] = {} }
-end
+-- Bounded, since this memory is Redis's (used_memory_vm_functions: a decoded task takes about 1.5 kB): past
+-- LIVE_LIMIT records (of all prefixes), the cache starts again empty. The benchmark's 5000 agents and 20000 tasks
+-- fit, with their open reservations; an LRU or generations cost more per call than the misses they would save.
+local LIVE_LIMIT = 40000
 local function new_live(epoch)
-  if LIVE[P] == nil then
-    if LIVE_PREFIXES >= LIVE_MAX_PREFIXES then
-      LIVE, LIVE_PREFIXES = {}, 0
-    end
-    LIVE_PREFIXES = LIVE_PREFIXES + 1
+  local old = LIVE[P]
+  if old then
+    LIVE_SIZE = LIVE_SIZE - old.n
   end
-  local lv = { epoch = epoch, n = 0, new = generation() }
+  local lv = { epoch = epoch, n = 0, ['a:'] = {}, ['t:'] = {}, ['r:'] = {} }
   LIVE[P] = lv
   return lv
 end
@@ -340,28 +335,28 @@ local function live()
   end
   return LV
 end
-local function cached(lv, prefix, id)
-  local record = lv.new[prefix][id]
-  if record == nil and lv.old then
-    record = lv.old[prefix][id]
-  end
-  return record
-end
 local function remember(prefix, id, record)
-  local byid = LV.new[prefix]
+  local byid = LV[prefix]
   if byid[id] == nil then
-    if LV.n >= LIVE_GENERATION then
-      LV.old, LV.new, LV.n = LV.new, generation(), 0
-      byid = LV.new[prefix]
+    if LIVE_SIZE >= LIVE_LIMIT then
+      -- Emptied, not retagged: the epoch still holds for this call and the cache's own next write.
+      local epoch, base, count = LV.epoch, LV.base, LV.count
+      LIVE, LIVE_SIZE = {}, 0
+      LV = new_live(epoch)
+      LV.base, LV.count = base, count
+      byid = LV[prefix]
     end
+    LIVE_SIZE = LIVE_SIZE + 1
     LV.n = LV.n + 1
   end
   byid[id] = record
 end
 local function forget(prefix, id)
-  LV.new[prefix][id] = nil
-  if LV.old then
-    LV.old[prefix][id] = nil
+  local byid = LV[prefix]
+  if byid[id] ~= nil then
+    byid[id] = nil
+    LIVE_SIZE = LIVE_SIZE - 1
+    LV.n = LV.n - 1
   end
 end
 
@@ -391,11 +386,10 @@ local function keep_cached(prefix, id, record)
   local calls = prefix == 'a:' and AC or prefix == 't:' and TC or RC
   if calls[id] == nil then
     calls[id] = record
-    remember(prefix, id, record)
   end
 end
 local function cached_or_read(prefix, id)
-  local record = cached(live(), prefix, id)
+  local record = live()[prefix][id]
   if record then
     keep_cached(prefix, id, record)
   else
@@ -448,11 +442,11 @@ end
 -- Records the library holds are not fetched: the MGET reads the epoch they were cached under, and in the rare case
 -- that it moved on, they are read again one by one.
 local function read_first(records)
-  local lv = LV or LIVE[P]
+  local cached = LV or LIVE[P]
   local keys, fetched, hits = {}, {}, nil
   for i = 1, #records, 2 do
     local prefix, id = records[i], records[i + 1]
-    if lv and cached(lv, prefix, id) then
+    if cached and cached[prefix][id] then
       hits = hits or {}
       hits[#hits + 1] = prefix
       hits[#hits + 1] = id
@@ -628,6 +622,7 @@ local function flush()
     end
   end
   if lv then
+    lv = LV -- remember() may have started it again
     if lv.base == nil then
       lv.base, lv.count = clock_text(), 0
     end

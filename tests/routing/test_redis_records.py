@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from routing.memory import MemoryBackend
 from routing.models import Activity
-from routing.redis_backend import RedisBackend
+from routing.redis_backend import FUNCTION_NAME, RedisBackend
 from tests.routing.conftest import delete_prefix, new_prefix
 from tests.routing.factories import agent, reservations, task
 
@@ -159,5 +161,74 @@ async def test_a_profile_written_behind_the_librarys_back_is_read_from_redis(red
         assert [offer.agent_id for offer in reservations(await backend.submit(task("s1", queue="support"), 2))] == [
             "carol"
         ]
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_live_records_restored_behind_the_librarys_back_are_read_from_redis(
+    redis_client: Redis, rules: Any
+) -> None:
+    # The library keeps the live records it reads and writes, under the dataset's epoch: restored to an earlier
+    # state (a replica promoted, a backup), Redis's records must win over the ones the library holds.
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, prefix=prefix)
+    memory = MemoryBackend(rules)
+    try:
+        for backend in (redis, memory):
+            await backend.upsert_agent(agent("carol"), 0)
+        keys = [key async for key in redis_client.scan_iter(match=prefix.replace("[", "\\[") + "*")]
+        saved = [await redis_client.dump(key) for key in keys]
+        # Offered, accepted and completed with a wrap-up: the library now holds carol wrapping up.
+        (offer,) = reservations(await redis.submit(task("s1", queue="support"), 1))
+        await redis.accept(offer.reservation_id, "carol", 2)
+        await redis.complete(offer.task_id, 3, wrap_up=100)
+        await delete_prefix(redis_client, prefix)
+        for key, data in zip(keys, saved, strict=True):
+            assert data is not None
+            await redis_client.restore(key, 0, data)
+        # Redis says carol is available and has never had a task: the task is hers, at once.
+        assert await redis.submit(task("s9", queue="support"), 5) == await memory.submit(task("s9", queue="support"), 5)
+        assert await redis.get_agent("carol") == await memory.get_agent("carol")
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_live_records_of_a_dataset_deleted_and_rebuilt_are_never_read_stale(
+    redis_client: Redis, rules: Any
+) -> None:
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await redis.upsert_agent(agent("carol"), 0)
+        (offer,) = reservations(await redis.submit(task("s1", queue="support"), 1))
+        assert offer.agent_id == "carol"
+        await delete_prefix(redis_client, prefix)
+        # Rebuilt with the same ids: carol is new and free, s1 a new task.
+        memory = MemoryBackend(rules)
+        assert await redis.upsert_agent(agent("carol"), 2) == await memory.upsert_agent(agent("carol"), 2)
+        assert await redis.submit(task("s1", queue="support"), 3) == await memory.submit(task("s1", queue="support"), 3)
+        assert await redis.agent_reservations("carol") == await memory.agent_reservations("carol")
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_decision_that_fails_midway_leaves_no_changed_record_in_the_librarys_cache(
+    redis_client: Redis, rules: Any
+) -> None:
+    # A Lua error stops a decision after it changed the records it holds but before it wrote them: what the library
+    # keeps across calls must not keep those changes. (A malformed setting makes a reject fail that late.)
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await redis.upsert_agent(agent("carol"), 0)
+        (offer,) = reservations(await redis.submit(task("s1", queue="support"), 1))
+        before = await redis.get_task("s1")
+        assert before is not None
+        settings = redis._config.split("|")
+        settings[1:3] = ["", "1"]  # max_misses, compared once the offer was undone in the records (if rejections count)
+        with pytest.raises(ResponseError):
+            await redis_client.fcall(FUNCTION_NAME, 1, prefix, "reject", "2", "|".join(settings), offer.reservation_id, "carol")
+        assert await redis.get_task("s1") == before
+        assert [r.id for r in await redis.agent_reservations("carol")] == [offer.reservation_id]
     finally:
         await delete_prefix(redis_client, prefix)
