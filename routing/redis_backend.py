@@ -23,6 +23,9 @@ shares one slot):
 ``apv``                         the last profile version given out (``<clock>:<count>``)
 ``aj:<agent>``                  the agent's profile as JSON, written by ``upsert_agent``, read only by ``get_agent``
 ``seq``, ``order``              the engine's sequence number (reservation ids ``R<n>``) and agent creation counter
+``ep``                          the records' epoch (``<clock>:<count>``), renewed by every call that writes or deletes
+                                an ``a:``, ``t:`` or ``r:`` record: the library keeps decoded records across calls and
+                                trusts them only while ``ep`` holds the value it last saw or wrote
 ``av:s:<ch>:<skill>:<level>``   sorted sets of agents with free capacity on a channel, scored by idle-since (ties by
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
 ``av:s:<ch>:<skill>:*``         (``*``: any level, checked first)

@@ -3,7 +3,9 @@
 A decision that frees an agent and offers it the next task at the same instant changes the agent's activity twice
 in one call, which the script reads and writes back once; the figures must still be the ledger's. An agent's profile
 JSON has a key of its own, which must go with the agent's records. Decoded profiles are kept in the library across
-calls, by prefix and agent under the profile's version, so a changed profile must never be read stale.
+calls, by prefix and agent under the profile's version, so a changed profile must never be read stale; so are the
+live records, under the dataset's epoch, which must never be read stale either: not after the dataset was restored,
+deleted and rebuilt, nor after a decision that failed halfway.
 """
 
 from __future__ import annotations
@@ -227,7 +229,9 @@ async def test_a_decision_that_fails_midway_leaves_no_changed_record_in_the_libr
         settings = redis._config.split("|")
         settings[1:3] = ["", "1"]  # max_misses, compared once the offer was undone in the records (if rejections count)
         with pytest.raises(ResponseError):
-            await redis_client.fcall(FUNCTION_NAME, 1, prefix, "reject", "2", "|".join(settings), offer.reservation_id, "carol")
+            await redis_client.fcall(
+                FUNCTION_NAME, 1, prefix, "reject", "2", "|".join(settings), offer.reservation_id, "carol"
+            )
         assert await redis.get_task("s1") == before
         assert [r.id for r in await redis.agent_reservations("carol")] == [offer.reservation_id]
     finally:
