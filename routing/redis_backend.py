@@ -15,6 +15,7 @@ shares one slot):
 ``a:<agent>`` ``t:<task>``      one record per agent (its live state), task (its live state, the scalars every
 ``r:<reservation>``             decision reads, its plan's id, steps' deadlines and preferred skills) and open
                                 reservation: a MessagePack sequence of the fields' values in a fixed order, not a map
+                                (a task's first value packs the scalars fixed at submit, once)
 ``tf:<task>``                   the task's fixed part: its plan's shape (JSON) and the task's JSON, written once by
                                 submit and read only by a listing, or for a plan the library does not hold
 ``ap:<agent>``                  the agent's profile: skills, languages, team, capacity and the index keys they imply,
