@@ -18,7 +18,8 @@ from redis.exceptions import ResponseError
 
 from routing.memory import MemoryBackend
 from routing.models import Activity
-from routing.redis_backend import FUNCTION_NAME, RedisBackend
+from routing.redis_backend import FUNCTION_NAME, LIBRARY, RedisBackend
+from routing.redis_wire import FcallPipe
 from tests.routing.conftest import delete_prefix, new_prefix
 from tests.routing.factories import agent, reservations, task
 
@@ -235,4 +236,32 @@ async def test_a_decision_that_fails_midway_leaves_no_changed_record_in_the_libr
         assert await redis.get_task("s1") == before
         assert [r.id for r in await redis.agent_reservations("carol")] == [offer.reservation_id]
     finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_live_records_written_by_another_library_version_are_read_from_redis(
+    redis_client: Redis, rules: Any
+) -> None:
+    # Two versions of the package running at once share a dataset, each through its own library (and cache): what
+    # one writes, the other must read from Redis.
+    prefix, name = new_prefix(), "routing_test_another_version"
+    await redis_client.function_load(LIBRARY.replace(FUNCTION_NAME, name), replace=True)
+    this = RedisBackend(redis_client, rules, prefix=prefix)
+    other = RedisBackend(redis_client, rules, prefix=prefix)
+    other._pipe = FcallPipe(redis_client, name)
+    other._loaded = True
+    memory = MemoryBackend(rules)
+    try:
+        for backend in (this, memory):
+            await backend.upsert_agent(agent("carol"), 0)
+        (offer,) = reservations(await this.submit(task("s1", queue="support"), 1))
+        assert reservations(await memory.submit(task("s1", queue="support"), 1)) == [offer]
+        # The other version answers the offer and frees carol; this one still holds her busy.
+        for backend in (other, memory):
+            await backend.accept(offer.reservation_id, "carol", 2)
+            await backend.complete("s1", 3)
+        assert await this.submit(task("s2", queue="support"), 4) == await memory.submit(task("s2", queue="support"), 4)
+    finally:
+        await other._pipe.aclose()
+        await redis_client.function_delete(name)
         await delete_prefix(redis_client, prefix)
