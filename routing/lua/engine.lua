@@ -629,15 +629,18 @@ local function qualifies(req, a)
   if req.team and req.team ~= a.team then
     return false
   end
-  local skills = a.skills
-  for _, pair in ipairs(req.skills) do
+  -- Numeric loops here and in the other hot loops of this file: an ipairs loop calls its C iterator once per item,
+  -- which costs Lua 5.1 far more than indexing the array.
+  local skills, required = a.skills, req.skills
+  for i = 1, #required do
+    local pair = required[i]
     if (skills[pair[1]] or 0) < pair[2] then
       return false
     end
   end
-  local langs = a.langs
-  for _, lang in ipairs(req.languages) do
-    if not langs[lang] then
+  local langs, spoken = a.langs, req.languages
+  for i = 1, #spoken do
+    if not langs[spoken[i]] then
       return false
     end
   end
@@ -707,17 +710,23 @@ local function sync_agent(a)
   local member = nil
   local wanted, list, channels = {}, {}, {}
   if a.entry then
-    for _, channel in ipairs(open_channels(a)) do
-      channels[#channels + 1] = channel
-      for _, suffix in ipairs(a.bk[channel]) do
+    local open = open_channels(a)
+    for i = 1, #open do
+      local channel = open[i]
+      channels[i] = channel
+      local suffixes = a.bk[channel]
+      for j = 1, #suffixes do
+        local suffix = suffixes[j]
         wanted[suffix] = true
         list[#list + 1] = suffix
       end
     end
   end
-  local had = {}
-  for _, channel in ipairs(a.ich) do
-    for _, suffix in ipairs(a.bk[channel]) do
+  local had, ich = {}, a.ich
+  for i = 1, #ich do
+    local suffixes = a.bk[ich[i]]
+    for j = 1, #suffixes do
+      local suffix = suffixes[j]
       had[suffix] = true
       if not wanted[suffix] then
         member = member or member_of(a)
@@ -729,7 +738,8 @@ local function sync_agent(a)
   if #list > 0 then
     score = F(a.idle_since)
     local moved = a.bscore ~= score
-    for _, suffix in ipairs(list) do
+    for i = 1, #list do
+      local suffix = list[i]
       if moved or not had[suffix] then
         member = member or member_of(a)
         call('ZADD', P .. 'av:' .. suffix, score, member)
@@ -1159,8 +1169,8 @@ local function scan(key, req, excluded, limit)
   local start, chunk = 0, 16
   while true do
     local members = call('ZRANGE', key, int_text(start), int_text(start + chunk - 1))
-    for _, member in ipairs(members) do
-      local id = string.sub(member, 13)
+    for i = 1, #members do
+      local id = string.sub(members[i], 13)
       if not excluded[id] then
         local a = agent(id)
         if qualifies(req, a) then
@@ -1323,12 +1333,14 @@ local function facet_pools(f, a)
     f.groups, f.ngroups = {}, 0
   end
   local skills, langs, node = a.skills, a.langs, f.groups
-  for _, skill in ipairs(f.skills) do
-    node = child(node, skills[skill] or 0)
+  local named = f.skills
+  for i = 1, #named do
+    node = child(node, skills[named[i]] or 0)
   end
   node = child(node, a.team and f.teams[a.team] or 0)
-  for _, lang in ipairs(f.langs) do
-    node = child(node, langs[lang] == true)
+  named = f.langs
+  for i = 1, #named do
+    node = child(node, langs[named[i]] == true)
   end
   local group = node.group
   if group == nil then
@@ -1364,11 +1376,13 @@ local function qualifying_pools(a, channel)
   local found = cache[channel]
   if found == nil or found.n < reg.n then
     local sigs = {}
-    for _, facet in ipairs(a.pk[channel]) do
-      local f = reg.byfacet[facet]
+    local facets = a.pk[channel]
+    for i = 1, #facets do
+      local f = reg.byfacet[facets[i]]
       if f then
-        for _, sig in ipairs(facet_pools(f, a)) do
-          sigs[#sigs + 1] = sig
+        local pools = facet_pools(f, a)
+        for j = 1, #pools do
+          sigs[#sigs + 1] = pools[j]
         end
       end
     end
@@ -1404,9 +1418,10 @@ local function best_entry_for(a)
     sigs = qualifying_pools(a, channels[1])
   else
     sigs = {}
-    for _, channel in ipairs(channels) do
-      for _, sig in ipairs(qualifying_pools(a, channel)) do
-        sigs[#sigs + 1] = sig
+    for i = 1, #channels do
+      local pools = qualifying_pools(a, channels[i])
+      for j = 1, #pools do
+        sigs[#sigs + 1] = pools[j]
       end
     end
     for _, sig in ipairs(listed) do
@@ -1421,7 +1436,8 @@ local function best_entry_for(a)
   end
   local heads = call('HMGET', P .. 'ph', unpack(sigs))
   local scores, low, at, ties = {}, nil, nil, 0
-  for i, value in ipairs(heads) do
+  for i = 1, #heads do
+    local value = heads[i]
     if value then
       local score = HEAD_KEYS[value] or head_key(value)
       scores[i] = score
