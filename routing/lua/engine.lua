@@ -904,9 +904,9 @@ end
 -- ("<clock>:<count>") counts them. A pool that empties stays registered (its head field in ph is simply gone):
 -- were it unregistered, every pool that drains and fills again would change the registry. The library keeps the
 -- list by prefix and reads only the entries it has not seen (one LRANGE after a pool was created elsewhere), and
--- an agent's profile keeps the pools it qualifies for together with how far into the list it has looked (see
--- qualifying_pools): a new pool costs every agent one test of that pool, where a version bump made every agent
--- read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
+-- an agent's profile keeps the pools it qualifies for, listed from the lists each facet keeps per kind of agent
+-- (see registered and qualifying_pools): a new pool costs one test per kind of agent that looks for work, where a
+-- version bump made every agent read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
 -- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
 -- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
 -- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
