@@ -771,15 +771,18 @@ local function qualifies(req, a)
   if req.team and req.team ~= a.team then
     return false
   end
-  local skills = a.skills
-  for _, pair in ipairs(req.skills) do
+  -- Numeric loops here and in the other hot loops of this file: an ipairs loop calls its C iterator once per item,
+  -- which costs Lua 5.1 far more than indexing the array.
+  local skills, required = a.skills, req.skills
+  for i = 1, #required do
+    local pair = required[i]
     if (skills[pair[1]] or 0) < pair[2] then
       return false
     end
   end
-  local langs = a.langs
-  for _, lang in ipairs(req.languages) do
-    if not langs[lang] then
+  local langs, spoken = a.langs, req.languages
+  for i = 1, #spoken do
+    if not langs[spoken[i]] then
       return false
     end
   end
@@ -843,39 +846,61 @@ end
 
 -- An indexed agent's record keeps the channels it is indexed on (ich), not the bucket keys: those follow from the
 -- profile (bk), so the live record every decision decodes and encodes stays a few fields. upsert_agent syncs the
--- removal under the old profile before it installs a new one.
-local function sync_index()
-  for id, a in pairs(PENDING) do
-    PENDING[id] = nil -- clearing the field being visited is allowed while traversing
-    local member, score = member_of(a), F(a.idle_since)
-    local wanted, list, channels = {}, {}, {}
-    if a.entry then
-      for _, channel in ipairs(open_channels(a)) do
-        channels[#channels + 1] = channel
-        for _, suffix in ipairs(a.bk[channel]) do
-          wanted[suffix] = true
-          list[#list + 1] = suffix
-        end
+-- removal under the old profile before it installs a new one. The agent's member and score are formatted (a sprintf
+-- each) only when it joins or leaves a bucket.
+local function sync_agent(a)
+  local member = nil
+  local wanted, list, channels = {}, {}, {}
+  if a.entry then
+    local open = open_channels(a)
+    for i = 1, #open do
+      local channel = open[i]
+      channels[i] = channel
+      local suffixes = a.bk[channel]
+      for j = 1, #suffixes do
+        local suffix = suffixes[j]
+        wanted[suffix] = true
+        list[#list + 1] = suffix
       end
     end
-    local had = {}
-    for _, channel in ipairs(a.ich) do
-      for _, suffix in ipairs(a.bk[channel]) do
-        had[suffix] = true
-        if not wanted[suffix] then
-          call('ZREM', P .. 'av:' .. suffix, member)
-        end
+  end
+  local had, ich = {}, a.ich
+  for i = 1, #ich do
+    local suffixes = a.bk[ich[i]]
+    for j = 1, #suffixes do
+      local suffix = suffixes[j]
+      had[suffix] = true
+      if not wanted[suffix] then
+        member = member or member_of(a)
+        call('ZREM', P .. 'av:' .. suffix, member)
       end
     end
+  end
+  local score = nil
+  if #list > 0 then
+    score = F(a.idle_since)
     local moved = a.bscore ~= score
-    for _, suffix in ipairs(list) do
+    for i = 1, #list do
+      local suffix = list[i]
       if moved or not had[suffix] then
+        member = member or member_of(a)
         call('ZADD', P .. 'av:' .. suffix, score, member)
       end
     end
-    a.ich = channels
-    a.bscore = #list > 0 and score or nil
-    dirty_agent(a)
+  end
+  a.ich = channels
+  a.bscore = score
+  dirty_agent(a)
+end
+
+local function sync_index()
+  for id, a in pairs(PENDING) do
+    PENDING[id] = nil -- clearing the field being visited is allowed while traversing
+    -- An agent freed and offered work again within the call, with no channel left open, was in no bucket and
+    -- joins none: the common case of a busy contact center.
+    if a.entry or #a.ich > 0 then
+      sync_agent(a)
+    end
   end
 end
 
@@ -1021,9 +1046,9 @@ end
 -- ("<clock>:<count>") counts them. A pool that empties stays registered (its head field in ph is simply gone):
 -- were it unregistered, every pool that drains and fills again would change the registry. The library keeps the
 -- list by prefix and reads only the entries it has not seen (one LRANGE after a pool was created elsewhere), and
--- an agent's profile keeps the pools it qualifies for together with how far into the list it has looked (see
--- qualifying_pools): a new pool costs every agent one test of that pool, where a version bump made every agent
--- read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
+-- an agent's profile keeps the pools it qualifies for, listed from the lists each facet keeps per kind of agent
+-- (see registered and qualifying_pools): a new pool costs one test per kind of agent that looks for work, where a
+-- version bump made every agent read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
 -- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
 -- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
 -- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
@@ -1042,14 +1067,42 @@ local function pool_version()
 end
 
 -- The library's registry holds each facet's pools in the order registered, so that an agent brings its pools up
--- to date by looking at its own facets' lists only.
+-- to date by looking at its own facets' lists only, and what those pools ask of an agent: the skills, teams and
+-- languages any of them names (its shape). Whether an agent qualifies for a facet's pools depends only on its
+-- levels in those skills, which of those teams it is in and which of those languages it speaks (a registered pool
+-- lists no agents), so agents alike in that respect share one list of the facet's pools they qualify for, tested
+-- once (see qualifying_pools): an agent's first look for work runs no qualification test unless it is the first of
+-- its kind. A pool that names something new changes the facet's shape, and its lists are made again.
 local function registered(reg, facet, sig)
-  local sigs = reg.byfacet[facet]
-  if sigs == nil then
-    sigs = {}
-    reg.byfacet[facet] = sigs
+  local f = reg.byfacet[facet]
+  if f == nil then
+    f = { sigs = {}, skills = {}, teams = {}, nteams = 0, langs = {}, named = {}, groups = {}, ngroups = 0 }
+    reg.byfacet[facet] = f
   end
-  sigs[#sigs + 1] = sig
+  f.sigs[#f.sigs + 1] = sig
+  local req, named, changed = req_of(sig), f.named, false
+  for _, pair in ipairs(req.skills) do
+    if not named['s' .. pair[1]] then
+      named['s' .. pair[1]] = true
+      f.skills[#f.skills + 1] = pair[1]
+      changed = true
+    end
+  end
+  if req.team and not f.teams[req.team] then
+    f.nteams = f.nteams + 1
+    f.teams[req.team] = f.nteams
+    changed = true
+  end
+  for _, lang in ipairs(req.languages) do
+    if not named['l' .. lang] then
+      named['l' .. lang] = true
+      f.langs[#f.langs + 1] = lang
+      changed = true
+    end
+  end
+  if changed then
+    f.groups, f.ngroups = {}, 0
+  end
   reg.n = reg.n + 1
   REGISTRY_SIZE = REGISTRY_SIZE + 1
 end
@@ -1258,8 +1311,8 @@ local function scan(key, req, excluded, limit)
   local start, chunk = 0, 16
   while true do
     local members = call('ZRANGE', key, int_text(start), int_text(start + chunk - 1))
-    for _, member in ipairs(members) do
-      local id = string.sub(member, 13)
+    for i = 1, #members do
+      local id = string.sub(members[i], 13)
       if not excluded[id] then
         local a = agent(id)
         if qualifies(req, a) then
@@ -1402,10 +1455,58 @@ local function head_past_exclusions(sig, agent_id)
   end
 end
 
+-- Which of a facet's pools an agent qualifies for follows from what the facet's shape names (see registered): the
+-- agent's levels in its skills, which of its teams it is in and which of its languages it speaks. The facet's
+-- groups are a tree with one level per thing named, keyed by the agent's answer (a number or a boolean, never a
+-- string: turning numbers into text costs a sprintf each), whose leaves hold the groups' lists.
+local function child(node, key)
+  local next_node = node[key]
+  if next_node == nil then
+    next_node = {}
+    node[key] = next_node
+  end
+  return next_node
+end
+
+-- The facet's pools that agents of a's kind qualify for, brought up to date by testing, with a, only the pools
+-- registered since the list was last looked at. Bounded per facet, like the library's other caches.
+local function facet_pools(f, a)
+  if f.ngroups >= 1000 then
+    f.groups, f.ngroups = {}, 0
+  end
+  local skills, langs, node = a.skills, a.langs, f.groups
+  local named = f.skills
+  for i = 1, #named do
+    node = child(node, skills[named[i]] or 0)
+  end
+  node = child(node, a.team and f.teams[a.team] or 0)
+  named = f.langs
+  for i = 1, #named do
+    node = child(node, langs[named[i]] == true)
+  end
+  local group = node.group
+  if group == nil then
+    f.ngroups = f.ngroups + 1
+    group = { n = 0, sigs = {} }
+    node.group = group
+  end
+  local pools = f.sigs
+  if group.n < #pools then
+    local sigs = group.sigs
+    for i = group.n + 1, #pools do
+      if qualifies(req_of(pools[i]), a) then
+        sigs[#sigs + 1] = pools[i]
+      end
+    end
+    group.n = #pools
+  end
+  return group.sigs
+end
+
 -- The pools an agent qualifies for on a channel. They change only with the agent's profile or the registry, which
--- only grows, so they are kept on the profile's cached metatable with how many of each of its facets' pools they
--- were found among, and brought up to date by testing only the pools registered since: a complete that hands an
--- agent its next task runs no qualification test in the steady state.
+-- only grows, so they are kept on the profile's cached metatable with the registry's size they were listed at, and
+-- listed again from its facets' shared lists only after a pool was registered: a complete that hands an agent its
+-- next task runs no qualification test in the steady state.
 local function qualifying_pools(a, channel)
   local reg = pool_registry()
   local meta = getmetatable(a)
@@ -1415,24 +1516,20 @@ local function qualifying_pools(a, channel)
     meta.pools = cache
   end
   local found = cache[channel]
-  if found == nil then
-    found = { n = 0, sigs = {}, seen = {} }
-    cache[channel] = found
-  end
-  if found.n < reg.n then
-    local sigs, seen = found.sigs, found.seen
-    for _, facet in ipairs(a.pk[channel]) do
-      local pools = reg.byfacet[facet]
-      if pools then
-        for i = (seen[facet] or 0) + 1, #pools do
-          if qualifies(req_of(pools[i]), a) then
-            sigs[#sigs + 1] = pools[i]
-          end
+  if found == nil or found.n < reg.n then
+    local sigs = {}
+    local facets = a.pk[channel]
+    for i = 1, #facets do
+      local f = reg.byfacet[facets[i]]
+      if f then
+        local pools = facet_pools(f, a)
+        for j = 1, #pools do
+          sigs[#sigs + 1] = pools[j]
         end
-        seen[facet] = #pools
       end
     end
-    found.n = reg.n
+    found = { n = reg.n, sigs = sigs }
+    cache[channel] = found
   end
   return found.sigs
 end
@@ -1463,9 +1560,10 @@ local function best_entry_for(a)
     sigs = qualifying_pools(a, channels[1])
   else
     sigs = {}
-    for _, channel in ipairs(channels) do
-      for _, sig in ipairs(qualifying_pools(a, channel)) do
-        sigs[#sigs + 1] = sig
+    for i = 1, #channels do
+      local pools = qualifying_pools(a, channels[i])
+      for j = 1, #pools do
+        sigs[#sigs + 1] = pools[j]
       end
     end
     for _, sig in ipairs(listed) do
@@ -1479,31 +1577,38 @@ local function best_entry_for(a)
     return nil
   end
   local heads = call('HMGET', P .. 'ph', unpack(sigs))
-  local scores = {}
-  for i, value in ipairs(heads) do
+  local scores, low, at, ties = {}, nil, nil, 0
+  for i = 1, #heads do
+    local value = heads[i]
     if value then
-      scores[i] = head_key(value)
+      local score = HEAD_KEYS[value] or head_key(value)
+      scores[i] = score
+      if low == nil or score < low then
+        low, at, ties = score, i, 1
+      elseif score == low then
+        ties = ties + 1
+      end
     end
+  end
+  if low == nil then
+    return nil
+  end
+  -- The common look: one pool holds the lowest key, and its head does not exclude this agent.
+  local member = head_member(sigs[at])
+  if ties == 1 and not excluded_from(member, a.id) then
+    return { low, member, string.sub(member, 18) }
   end
   -- Only a pool whose head's key is at most the best found so far can hold the winner: take the pools with the
   -- lowest head key, read their members (ties are broken by member, and a head this agent was excluded from gives
   -- way to the pool's best entry past the exclusions, whose key may be higher), and repeat while any untried pool
-  -- could still beat the best.
+  -- could still beat the best. The pass that takes the lowest keys also finds the next lowest.
   local best = nil
-  while true do
-    local low = nil
-    for _, score in pairs(scores) do
-      if low == nil or score < low then
-        low = score
-      end
-    end
-    if low == nil or (best and low > best[1]) then
-      return best
-    end
+  while low ~= nil and (best == nil or low <= best[1]) do
+    local after = nil
     for i, score in pairs(scores) do
       if score == low then
         scores[i] = nil
-        local member = head_member(sigs[i])
+        member = head_member(sigs[i])
         local h
         if excluded_from(member, a.id) then
           h = head_past_exclusions(sigs[i], a.id)
@@ -1513,9 +1618,13 @@ local function best_entry_for(a)
         if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
           best = h
         end
+      elseif after == nil or score < after then
+        after = score
       end
     end
+    low = after
   end
+  return best
 end
 
 reserve = function(t, a)

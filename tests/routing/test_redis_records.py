@@ -265,3 +265,46 @@ async def test_live_records_written_by_another_library_version_are_read_from_red
         await other._pipe.aclose()
         await redis_client.function_delete(name)
         await delete_prefix(redis_client, prefix)
+
+
+async def test_agents_share_a_pool_list_only_when_every_pool_treats_them_alike(redis_client: Redis, rules: Any) -> None:
+    # The library keeps one list per facet for agents alike in what the facet's pools ask (levels in the skills they
+    # name, languages they name): a and d share one, b (who also speaks Spanish) and c (a higher level) must not, and
+    # a pool registered after the shared list was made must still be tested for d. Each agent qualifies for exactly
+    # one of the waiting tasks when it is freed.
+    prefix = new_prefix()
+    redis, memory = RedisBackend(redis_client, rules, prefix=prefix), MemoryBackend(rules)
+    english = frozenset({"en"})
+    profiles = {
+        "a": {"skills": {"support": 5}, "languages": english},
+        "b": {"skills": {"support": 5}, "languages": frozenset({"en", "es"})},
+        "c": {"skills": {"support": 9}, "languages": english},
+        "d": {"skills": {"support": 5}, "languages": english},
+    }
+
+    async def both(method: str, *args: Any) -> list[Any]:
+        events = await getattr(memory, method)(*args)
+        assert await getattr(redis, method)(*args) == events, (method, args)
+        return list(events)
+
+    try:
+        for name, profile in profiles.items():
+            await both("upsert_agent", agent(name, team=None, **profile), 0)
+        held: dict[str, str] = {}
+        for index in range(4):
+            (offer,) = reservations(await both("submit", task(f"e{index}", queue="support", language="en"), 1))
+            await both("accept", offer.reservation_id, offer.agent_id, 1)
+            held[offer.agent_id] = offer.task_id
+        await both("submit", task("es", queue="support", language="es", created_at=2), 2)
+        await both("submit", task("high", queue="support", language="en", required_skills={"support": 7}), 2)
+        await both("submit", task("en", queue="support", language="en", created_at=3), 2)
+        offered: dict[str, str] = {}
+        for name in ("a", "d", "b", "c"):
+            if name == "d":
+                # A new pool of the same facet, named nothing new: a's list, which d shares, must take it in.
+                await both("submit", task("mid", queue="support", language="en", required_skills={"support": 4}), 3)
+            (offer,) = reservations(await both("complete", held[name], 4))
+            offered[offer.agent_id] = offer.task_id
+        assert offered == {"a": "en", "d": "mid", "b": "es", "c": "high"}
+    finally:
+        await delete_prefix(redis_client, prefix)
