@@ -38,14 +38,15 @@ shares one slot):
                                 seen yet
 ``pi:g:<agent>`` ``pgv``        a listed agent's pools, only while they hold tasks, and the version of all such sets
 ``rv``                          the roster's version: "could anyone ever serve it" is kept in the library under it
-``q:<queue>``                   the queue's unanswered tasks (listings and positions)
+``q:<queue>``                   the queue's unanswered tasks, ``<task> -> <created_at>`` (8 bytes little-endian):
+                                listings, positions and the statistics' waiting tasks
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>``                  who could ever serve what (roster sets), for the unserviceable check
-``sw:<queue>`` ``so:<queue>``   statistics, binary (doubles as 8 bytes little-endian): waiting tasks' creation times;
-``sao`` ``sh:<agent>``          outcomes ``<dBd`` (at, kind, value); agents in first-seen order, and each one's
-                                activity changes (at, then the activity; the last of a call only), from which the
-                                reader replays the ledger's track; the lists are trimmed to the retention now and
-                                then, and read as if trimmed at every record
+``so:<queue>``                  statistics, binary (doubles as 8 bytes little-endian): outcomes ``<dBd`` (at, kind,
+``sao`` ``sh:<agent>``          value); agents in first-seen order, and each one's activity changes (at, then the
+                                activity; the last of a call only), from which the reader replays the ledger's
+                                track; the lists are trimmed to the retention now and then, and read as if trimmed
+                                at every record
 ==============================  =====================================================================================
 
 Calls from concurrent callers share the wire (``routing/redis_wire.py``): calls issued while others are on the wire

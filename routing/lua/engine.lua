@@ -394,7 +394,7 @@ end
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
 
 -- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
--- sw:<queue> task -> created_at; so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the agent's activity changes
+-- q:<queue> task -> created_at (see leave_queue); so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the agent's activity changes
 -- (at, then the activity), from which the reader replays the ledger's track (activity, since and spans), so that a
 -- change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well). A list is trimmed to
 -- the retention only once it has grown by TRIM_EVERY records since its last trim (its length then is noted in the
@@ -438,10 +438,6 @@ local function stat_push(key, record, horizon, keep)
 end
 local function stat_record(queue, at, kind, value)
   stat_push(P .. 'so:' .. queue, struct.pack('<dBd', at, kind, value), at - RETENTION, 0)
-end
-local function stat_resolve(queue, task_id, at, kind, value)
-  call('HDEL', P .. 'sw:' .. queue, task_id)
-  stat_record(queue, at, kind, value)
 end
 -- An agent's activity changed at `now`: noted in SA (the agents in the order of their first change in the call, and
 -- by agent the last activity), and written by flush().
@@ -542,7 +538,7 @@ local function ev_created(t, step_name, unserviceable)
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'C', t.id, t.queue, t.channel
   local created_at = D(t.created_at)
   e[i + 4], e[i + 5], e[i + 6], e[i + 7] = created_at, t.value, step_name, unserviceable and 1 or 0
-  call('HSET', P .. 'sw:' .. t.queue, t.id, created_at)
+  call('HSET', P .. 'q:' .. t.queue, t.id, created_at)
 end
 local function ev_reserved(t, a, r)
   local e, i = EV, ev_slot()
@@ -554,7 +550,7 @@ local function ev_accepted(t, agent_id, rid)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'A', t.id, t.queue, t.channel
   e[i + 4], e[i + 5], e[i + 6] = agent_id, rid, D(waited)
-  stat_resolve(t.queue, t.id, NOW, 0, waited)
+  stat_record(t.queue, NOW, 0, waited)
 end
 local function ev_rejected(r, reason)
   return { 'J', r.task_id, r.queue, r.agent_id, r.id, reason }
@@ -573,7 +569,7 @@ local function ev_abandoned(t)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'B', t.id, t.queue, D(waited)
   -- Stored as abandoned; whether it was a short abandon is the reader's policy.
-  stat_resolve(t.queue, t.id, NOW, 1, waited)
+  stat_record(t.queue, NOW, 1, waited)
 end
 local function ev_step(t, name)
   local e, i = EV, ev_slot()
@@ -584,7 +580,7 @@ local function ev_fallback(t, action, reason)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4], e[i + 5] = 'F', t.id, t.queue, action, reason, D(waited)
   if action ~= 'queue' then
-    stat_resolve(t.queue, t.id, NOW, 3, waited)
+    stat_record(t.queue, NOW, 3, waited)
   end
 end
 local function ev_activity(a, previous, activity, reason)
@@ -851,14 +847,24 @@ end
 
 -- The timers a call sets leave together, as one ZADD when it ends (a submit sets a step's and an offer's). Set
 -- when one of them is already due: tick() must send them and read the timers again before firing the next.
+--
+-- A timer's member is its sequence number (16 digits: timers due at one instant fire in the order they were set, as
+-- the engine's heap has them), its kind's letter and then, an offer's, the reservation id ("o" .. ref), or the
+-- token and the ref ("s" or "w" .. token .. "|" .. ref): read back by position, with no pattern to match, and the
+-- token compared as text, with no number to parse.
 local DUE_PUSHED = false
+local OFFER, STEP, WRAP = 111, 115, 119 -- string.byte of 'o', 's', 'w'
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
   if due <= NOW then
     DUE_PUSHED = true
   end
   TIMERS[#TIMERS + 1] = F(due)
-  TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref
+  if kind == 'offer' then
+    TIMERS[#TIMERS + 1] = fmt('%016do', seq) .. ref
+  else
+    TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. string.sub(kind, 1, 1) .. fmt('%d', token) .. '|' .. ref
+  end
 end
 local function send_timers()
   if #TIMERS > 0 then
@@ -867,9 +873,14 @@ local function send_timers()
   end
 end
 
+-- Returns the kind's letter (OFFER, STEP or WRAP), the token as text (nil for an offer) and the ref.
 local function parse_timer(member)
-  local kind, token, ref = string.match(member, '^%d+|(%a+)|(%-?%d+)|(.*)$')
-  return kind, tonumber(token), ref
+  local kind = string.byte(member, 17)
+  if kind == OFFER then
+    return kind, nil, string.sub(member, 18)
+  end
+  local bar = string.find(member, '|', 18, true)
+  return kind, string.sub(member, 18, bar - 1), string.sub(member, bar + 1)
 end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
@@ -1075,8 +1086,11 @@ local function dequeue(t)
   dirty_task(t)
 end
 
+-- A queue's unanswered tasks (q:<queue>, task -> created_at as D packs it) serve both the listings and the
+-- statistics' waiting tasks: one HSET when a task is created and one HDEL when it is answered or leaves, where a set
+-- of ids and a hash of creation times cost two of each.
 local function leave_queue(t)
-  call('SREM', P .. 'q:' .. t.queue, t.id)
+  call('HDEL', P .. 'q:' .. t.queue, t.id)
 end
 
 local function drop(t)
@@ -1534,17 +1548,23 @@ local function open_reservation(rid, agent_id)
   return r, nil
 end
 
-local function timer_live(member)
-  local kind, token, ref = parse_timer(member)
-  if kind == 'offer' then
-    return res(ref) ~= nil
-  elseif kind == 'step' then
+-- The record a live timer is about, or nil when the timer is stale.
+local function timer_record(kind, token, ref)
+  if kind == OFFER then
+    return res(ref)
+  elseif kind == STEP then
     -- An answered task has left its workflow: its step deadlines no longer mean anything.
     local t = task(ref)
-    return t ~= nil and t.step == token and t.status ~= 'assigned'
+    if t and int_text(t.step) == token and t.status ~= 'assigned' then
+      return t
+    end
+    return nil
   end
   local a = agent(ref)
-  return a ~= nil and a.wrap_token == token and a.activity == 'wrap_up'
+  if a and a.activity == 'wrap_up' and fmt('%d', a.wrap_token) == token then
+    return a
+  end
+  return nil
 end
 
 local function done()
@@ -1700,7 +1720,6 @@ OPS.submit = function()
   end
   TC[id] = t
   dirty_task(t)
-  call('SADD', P .. 'q:' .. t.queue, id)
   if not serviceable then
     fallback(t, 'unserviceable')
     if not TC[id] then
@@ -1825,26 +1844,20 @@ OPS.abandon = function()
   return done()
 end
 
-local TIMER_RECORD = { offer = 'r:', step = 't:', wrap = 'a:' }
+local TIMER_RECORD = { [OFFER] = 'r:', [STEP] = 't:', [WRAP] = 'a:' }
 local TIMER_BATCH = 256
 
-local function fire(member)
-  local kind, token, ref = parse_timer(member)
-  if kind == 'offer' then
-    local r = res(ref)
-    if r then
-      end_offer(r, ev_timed_out(r), true, true)
-    end
-  elseif kind == 'step' then
-    local t = task(ref)
-    if t and t.step == token and t.status ~= 'assigned' then
-      next_step(t)
-    end
+local function fire(kind, token, ref)
+  local record = timer_record(kind, token, ref)
+  if record == nil then
+    return
+  end
+  if kind == OFFER then
+    end_offer(record, ev_timed_out(record), true, true)
+  elseif kind == STEP then
+    next_step(record)
   else
-    local a = agent(ref)
-    if a and a.wrap_token == token and a.activity == 'wrap_up' then
-      apply_activity(a, 'available', 'wrap_up_ended')
-    end
+    apply_activity(record, 'available', 'wrap_up_ended')
   end
 end
 
@@ -1859,17 +1872,17 @@ OPS.tick = function()
     if #due == 0 then
       break
     end
-    local records = {}
-    for _, member in ipairs(due) do
-      local kind, _, ref = parse_timer(member)
-      records[#records + 1] = TIMER_RECORD[kind]
-      records[#records + 1] = ref
+    local records, kinds, tokens = {}, {}, {}
+    for i, member in ipairs(due) do
+      local kind, token, ref = parse_timer(member)
+      kinds[i], tokens[i] = kind, token
+      records[2 * i - 1], records[2 * i] = TIMER_RECORD[kind], ref
     end
     read_first(records)
     local fired = #due
     DUE_PUSHED = false
-    for i, member in ipairs(due) do
-      fire(member)
+    for i = 1, #due do
+      fire(kinds[i], tokens[i], records[2 * i])
       if DUE_PUSHED then
         fired = i
         break
@@ -1893,7 +1906,7 @@ OPS.next_due = function()
     if #top == 0 then
       return { 'ok', 'null' }
     end
-    if timer_live(top[1]) then
+    if timer_record(parse_timer(top[1])) then
       return { 'ok', top[2] }
     end
     call('ZREM', key, top[1])
@@ -1948,7 +1961,7 @@ end
 
 local function queue_listing(queue)
   local parts = {}
-  for _, id in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+  for _, id in ipairs(call('HKEYS', P .. 'q:' .. queue)) do
     local t = task(id)
     parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
       .. q(step_name(t)) .. ']'
@@ -1973,7 +1986,7 @@ end
 -- time order and the window reaches back past the retention of the latest.
 OPS.queue_stats = function()
   local queue, start = ARGV[4], tonumber(ARGV[5])
-  local waiting = call('HVALS', P .. 'sw:' .. queue)
+  local waiting = call('HVALS', P .. 'q:' .. queue)
   local key = P .. 'so:' .. queue
   local outcomes = {}
   local stop, chunk = -1, 64
