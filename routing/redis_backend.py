@@ -27,11 +27,12 @@ shares one slot):
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
 ``av:s:<ch>:<skill>:*``         (``*``: any level, checked first)
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
-``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
-                                fixed priority key (ties by arrival)
-``ph``                          every non-empty pool's head, ``<signature> -> <priority key>`` and ``#<signature> ->
-                                <member>``: an agent looking for work reads the keys of all its pools with one
-                                ``HMGET``, and the members of the few that can win
+``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, every score 0,
+                                ordered by member: the fixed priority key as 16 hex digits (``_pool_key``), then
+                                the arrival (ties), an exclusion flag and the task id
+``ph``                          every non-empty pool's head, ``<signature> -> <priority key's hex digits>`` and
+                                ``#<signature> -> <member>``: an agent looking for work reads the keys of all its
+                                pools with one ``HMGET``, and the members of the few that can win
 ``pr`` ``pl``                   every pool signature ever registered (but listed agents'), as a set and as a list of
                                 ``<facet>, <signature>`` in the order registered: a pool that empties stays registered
 ``piv``                         ``<clock>:<count>`` of ``pl``'s pools: the library reads only the entries it has not
@@ -142,6 +143,19 @@ def key_part(name: str) -> str:
 def _number(value: float) -> str:
     # repr() of a float round-trips exactly through Lua's tonumber (strtod).
     return repr(float(value))
+
+
+_SIGN = 1 << 63
+_ALL_BITS = (1 << 64) - 1
+
+
+def _pool_key(key: float) -> str:
+    """Return the priority key as 16 hex digits that sort as the keys do: a pool's members start with them.
+
+    The bits of a key >= 0 with the sign bit set, those of a negative one all flipped (``+ 0.0``: -0.0 is 0.0).
+    """
+    bits = int.from_bytes(struct.pack(">d", key + 0.0), "big")
+    return f"{bits ^ _SIGN if bits < _SIGN else bits ^ _ALL_BITS:016x}"
 
 
 def _pool_suffixes(requirement: Requirement) -> list[str]:
@@ -395,7 +409,7 @@ class RedisBackend:
             task.channel,
             _number(task.created_at),
             str(task.value),
-            _number(priority_key(task, self.settings.weights)),
+            _pool_key(priority_key(task, self.settings.weights)),
             json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
             self._plan_text(plan),
             json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),

@@ -991,21 +991,44 @@ local function register_pool(facet, sig)
   reg.v = PIV
 end
 
--- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
--- only change while a task is out of its pool (offered), so the flag never goes stale, and an agent looking at a
--- pool's head reads the task's record only in the rare case that someone was excluded.
+-- A pool is a sorted set ordered by its members alone, every score 0. A member starts with the task's priority key
+-- as 16 hex digits (its bits, mapped by Python's _pool_key so that their order is the keys'), then its sequence
+-- number (16 digits: ties by arrival), a flag and the task id. Why not the key as the score: Redis keeps a small
+-- sorted set (most pools) as a listpack, where a score that is not an integer is text, so every insert parsed
+-- (strtod) the score of every entry it walked past, and every read of a head's score parsed one and formatted it
+-- again; ordered by member, nothing is parsed. The flag is 'x' when some agent is excluded from the task.
+-- Exclusions only change while a task is out of its pool (offered), so the flag never goes stale, and an agent
+-- looking at a pool's head reads the task's record only in the rare case that someone was excluded.
 local function pool_member(t)
-  return fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+  return t.kt .. fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+end
+
+local function member_task(member)
+  return string.sub(member, 34)
+end
+
+-- The priority key that a member's (or ph's) 16 hex digits stand for: the sign bit of a key >= 0 was set, every
+-- bit of a negative one flipped, so that the digits sort as the keys do (read in two halves: a Lua number holds 53
+-- bits). Exact, and no strtod.
+local function pool_key(hex)
+  local high, low = tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16)
+  if high >= 2147483648 then
+    high = high - 2147483648
+  else
+    high, low = 4294967295 - high, 4294967295 - low
+  end
+  return (struct.unpack('>d', struct.pack('>I4I4', high, low)))
 end
 
 local function excluded_from(member, agent_id)
-  if string.byte(member, 17) ~= 120 then -- 'x'
+  if string.byte(member, 33) ~= 120 then -- 'x'
     return false
   end
-  return task(string.sub(member, 18)).excluded[agent_id] == true
+  return task(member_task(member)).excluded[agent_id] == true
 end
 
--- Every pool's head is also kept in one hash, ph: <signature> -> its priority key and #<signature> -> its member,
+-- Every pool's head is also kept in one hash, ph: <signature> -> its priority key (the member's 16 hex digits) and
+-- #<signature> -> its member,
 -- equal to the pool's first entry after every call (set when a better task joins, moved on when the head leaves,
 -- gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it qualifies
 -- for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win: the
@@ -1046,15 +1069,11 @@ local function enqueue(t)
   t.pool = sig
   t.pstep = t.step
   t.status = 'waiting'
-  local score, member = t.kt, pool_member(t)
-  call('ZADD', P .. 'p:' .. sig, score, member)
-  local better = not current
-  if not better then
-    local head_score = tonumber(current)
-    better = t.key < head_score or (t.key == head_score and member < head[2])
-  end
-  if better then
-    set_head(sig, score, member)
+  local member = pool_member(t)
+  call('ZADD', P .. 'p:' .. sig, '0', member)
+  -- Members of equal length, digits and a-f up to the flag, where they already differ: any collation orders them.
+  if not current or member < head[2] then
+    set_head(sig, t.kt, member)
   end
   dirty_task(t)
 end
@@ -1068,9 +1087,9 @@ local function dequeue(t)
   local member = pool_member(t)
   call('ZREM', key, member)
   if head_member(sig) == member then
-    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0')
     if #top > 0 then
-      set_head(sig, top[2], top[1])
+      set_head(sig, string.sub(top[1], 1, 16), top[1])
     else
       call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
@@ -1261,13 +1280,13 @@ local function head_past_exclusions(sig, agent_id)
   local key = P .. 'p:' .. sig
   local start, chunk = 1, 16
   while true do
-    local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
-    for i = 1, #members, 2 do
-      if not excluded_from(members[i], agent_id) then
-        return { tonumber(members[i + 1]), members[i], string.sub(members[i], 18) }
+    local members = call('ZRANGE', key, start, start + chunk - 1)
+    for _, member in ipairs(members) do
+      if not excluded_from(member, agent_id) then
+        return { pool_key(member), member, member_task(member) }
       end
     end
-    if #members < 2 * chunk then
+    if #members < chunk then
       return nil
     end
     start = start + chunk
@@ -1309,9 +1328,9 @@ local function qualifying_pools(a, channel)
   return found.sigs
 end
 
--- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
--- when its best task leaves, so most of the keys an agent reads were parsed before: Lua strings are interned, and the
--- parsed values are kept by their text (bounded, like the other caches).
+-- A head's key as a number. Decoding it costs more than a table look-up, and a pool's head changes only
+-- when its best task leaves, so most of the keys an agent reads were decoded before: Lua strings are interned, and the
+-- decoded values are kept by their text (bounded, like the other caches).
 local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
 local function head_key(text)
   local key = HEAD_KEYS[text]
@@ -1320,7 +1339,7 @@ local function head_key(text)
       HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
     end
     HEAD_KEYS_SIZE = HEAD_KEYS_SIZE + 1
-    key = tonumber(text)
+    key = pool_key(text)
     HEAD_KEYS[text] = key
   end
   return key
@@ -1380,7 +1399,7 @@ local function best_entry_for(a)
         if excluded_from(member, a.id) then
           h = head_past_exclusions(sigs[i], a.id)
         else
-          h = { score, member, string.sub(member, 18) }
+          h = { score, member, member_task(member) }
         end
         if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
           best = h
@@ -1668,7 +1687,7 @@ OPS.set_activity = function()
   return done()
 end
 
--- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key, [10] task JSON,
+-- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key (16 hex digits, see pool_member), [10] task JSON,
 -- [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the steps' deadlines
 -- "<until>|<until>|..." (empty: none).
 OPS.submit = function()
@@ -1689,8 +1708,8 @@ OPS.submit = function()
     channel = ARGV[6],
     created_at = tonumber(ARGV[7]),
     value = tonumber(ARGV[8]),
-    key = tonumber(ARGV[9]),
-    kt = ARGV[9], -- as Python wrote it: every enqueue gives it to ZADD, and formatting a double is dear
+    key = pool_key(ARGV[9]),
+    kt = ARGV[9], -- the key as its pool members' 16 hex digits (see pool_member)
     rt = plan.rt,
     pid = pid,
     u = deadlines,
