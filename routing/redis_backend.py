@@ -39,8 +39,8 @@ shares one slot):
                                 seen yet
 ``pi:g:<agent>`` ``pgv``        a listed agent's pools, only while they hold tasks, and the version of all such sets
 ``rv``                          the roster's version: "could anyone ever serve it" is kept in the library under it
-``q:<queue>``                   the queue's unanswered tasks, ``<task> -> <created_at>`` (8 bytes little-endian):
-                                listings, positions and the statistics' waiting tasks
+``q:<queue>``                   the queue's unanswered tasks, a set of ``<created_at><task>`` (the time as 8 bytes
+                                little-endian): listings, positions and the statistics' waiting tasks
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>``                  who could ever serve what (roster sets), for the unserviceable check
 ``so:<queue>``                  statistics, binary (doubles as 8 bytes little-endian): outcomes ``<dBd`` (at, kind,
@@ -540,7 +540,7 @@ class RedisBackend:
             if kind == ABANDONED and value < short_abandon:
                 kind = SHORT_ABANDONED
             records.append((at, kind, value))
-        created = [_double(item)[0] for item in waiting]
+        created = [_double_from(item)[0] for item in waiting]
         return queue_figures(queue, created, records, self.policy.threshold, now, window)
 
     async def agent_statistics(self, now: float, window: float) -> AgentStatistics:
@@ -570,7 +570,7 @@ class RedisBackend:
 # functions put them (at is the call's now). Strings come as bytes, integers as integers and floats as 8-byte
 # little-endian doubles, so each event is built positionally with no JSON to parse.
 _double = struct.Struct("<d").unpack
-# Statistics records (see the key layout): an outcome, and the double that leads an activity change.
+# Statistics records (see the key layout): an outcome, and the double that leads an activity change or a waiting task.
 _outcome = struct.Struct("<dBd").unpack
 _double_from = struct.Struct("<d").unpack_from
 _ACTIVITIES = {str(activity).encode(): activity for activity in Activity}

@@ -66,12 +66,12 @@ local CALL = 'voice'
 local MAXLEVEL = 10
 local ROUTABLE = { available = true, busy = true }
 
--- `now` is written many times per call (event heads, statistics, scores), and formatting a double costs about as
--- much as a Redis command: format it once per call.
+-- `now` is written many times per call (scores, JSON documents), and formatting a double costs about as much as a
+-- Redis command: it is written as Python passed it (repr, which reads back as exactly the same double).
 local function F(x)
   if x == NOW then
     if NOW_F == nil then
-      NOW_F = fmt('%.17g', x)
+      NOW_F = ARGV[2]
     end
     return NOW_F
   end
@@ -394,13 +394,13 @@ end
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
 
 -- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
--- q:<queue> task -> created_at (see leave_queue); so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the agent's activity changes
--- (at, then the activity), from which the reader replays the ledger's track (activity, since and spans), so that a
--- change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well). A list is trimmed to
--- the retention only once it has grown by TRIM_EVERY records since its last trim (its length then is noted in the
--- library across calls: a note lost or reset only brings a trim sooner), not at every record (a LINDEX more each,
--- and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what trimming at every
--- record would have dropped.
+-- q:<queue> created_at .. task (see leave_queue); so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the
+-- agent's activity changes (at, then the activity), from which the reader replays the ledger's track (activity, since
+-- and spans), so that a change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well).
+-- A list is trimmed to the retention only once it has grown by TRIM_EVERY records since its last trim (its length
+-- then is noted in the library across calls: a note lost or reset only brings a trim sooner), not at every record (a
+-- LINDEX more each, and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what
+-- trimming at every record would have dropped.
 local TRIM_EVERY = 32
 local TRIMS, TRIMS_SIZE = {}, 0
 -- Appends a record to a list whose records start with their time, and returns the list's length. A trim drops the
@@ -538,7 +538,7 @@ local function ev_created(t, step_name, unserviceable)
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'C', t.id, t.queue, t.channel
   local created_at = D(t.created_at)
   e[i + 4], e[i + 5], e[i + 6], e[i + 7] = created_at, t.value, step_name, unserviceable and 1 or 0
-  call('HSET', P .. 'q:' .. t.queue, t.id, created_at)
+  call('SADD', P .. 'q:' .. t.queue, created_at .. t.id)
 end
 local function ev_reserved(t, a, r)
   local e, i = EV, ev_slot()
@@ -1105,11 +1105,14 @@ local function dequeue(t)
   dirty_task(t)
 end
 
--- A queue's unanswered tasks (q:<queue>, task -> created_at as D packs it) serve both the listings and the
--- statistics' waiting tasks: one HSET when a task is created and one HDEL when it is answered or leaves, where a set
--- of ids and a hash of creation times cost two of each.
+-- A queue's unanswered tasks (q:<queue>) serve both the listings and the statistics' waiting tasks: a set of their
+-- creation times as D packs them, each followed by the task id, so that a task costs one SADD when created and one
+-- SREM when answered or gone, where a set of ids and a hash of creation times cost two of each. Not a hash (id ->
+-- created_at): Redis keeps a hash of up to hash-max-listpack-entries fields (128 by default, 512 in some builds) as
+-- one listpack that every HSET and HDEL walks, a queue's few hundred waiting tasks included, and it never does
+-- that with a set of strings that are not integers (up to 7.0; 7.2 lists at most 128 of them).
 local function leave_queue(t)
-  call('HDEL', P .. 'q:' .. t.queue, t.id)
+  call('SREM', P .. 'q:' .. t.queue, D(t.created_at) .. t.id)
 end
 
 local function drop(t)
@@ -1687,9 +1690,9 @@ OPS.set_activity = function()
   return done()
 end
 
--- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key (16 hex digits, see pool_member), [10] task JSON,
--- [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the steps' deadlines
--- "<until>|<until>|..." (empty: none).
+-- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key (16 hex digits, see
+-- pool_member), [10] task JSON, [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the
+-- steps' deadlines "<until>|<until>|..." (empty: none).
 OPS.submit = function()
   local id = ARGV[4]
   read_first({ 't:', id })
@@ -1980,7 +1983,8 @@ end
 
 local function queue_listing(queue)
   local parts = {}
-  for _, id in ipairs(call('HKEYS', P .. 'q:' .. queue)) do
+  for _, member in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+    local id = string.sub(member, 9)
     local t = task(id)
     parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
       .. q(step_name(t)) .. ']'
@@ -2005,7 +2009,7 @@ end
 -- time order and the window reaches back past the retention of the latest.
 OPS.queue_stats = function()
   local queue, start = ARGV[4], tonumber(ARGV[5])
-  local waiting = call('HVALS', P .. 'q:' .. queue)
+  local waiting = call('SMEMBERS', P .. 'q:' .. queue)
   local key = P .. 'so:' .. queue
   local outcomes = {}
   local stop, chunk = -1, 64
