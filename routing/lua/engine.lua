@@ -1085,11 +1085,18 @@ local function dequeue(t)
   end
   local key = P .. 'p:' .. sig
   local member = pool_member(t)
+  local head, after = PM[sig], nil
+  if head == nil or head == member then
+    -- The pool's first two entries tell whether the task is its head (ph's member is the first entry) and which one
+    -- takes over: one command, where reading ph's member and then the pool's new first entry took two.
+    local top = call('ZRANGE', key, '0', '1')
+    head, after = top[1] or false, top[2]
+    PM[sig] = head
+  end
   call('ZREM', key, member)
-  if head_member(sig) == member then
-    local top = call('ZRANGE', key, '0', '0')
-    if #top > 0 then
-      set_head(sig, string.sub(top[1], 1, 16), top[1])
+  if head == member then
+    if after then
+      set_head(sig, string.sub(after, 1, 16), after)
     else
       call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
@@ -1884,7 +1891,7 @@ local function fire(kind, token, ref)
 end
 
 -- Due timers are read and removed in batches, in their order: one ZRANGEBYSCORE, their records with one MGET, one
--- ZREM for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
+-- ZREMRANGEBYRANK for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
 -- already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch then
 -- stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
 OPS.tick = function()
@@ -1910,7 +1917,8 @@ OPS.tick = function()
         break
       end
     end
-    call('ZREM', key, unpack(due, 1, fired))
+    -- The fired timers are the set's first: the ones they set are still in TIMERS, and nothing else removes timers.
+    call('ZREMRANGEBYRANK', key, '0', int_text(fired - 1))
     send_timers()
     if not DUE_PUSHED and #due < TIMER_BATCH then
       break
