@@ -1028,12 +1028,11 @@ local function excluded_from(member, agent_id)
 end
 
 -- Every pool's head is also kept in one hash, ph: <signature> -> its priority key (the member's 16 hex digits) and
--- #<signature> -> its member,
--- equal to the pool's first entry after every call (set when a better task joins, moved on when the head leaves,
--- gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it qualifies
--- for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win: the
--- replies are short numbers, so the look costs one string per pool and no parsing. One hash rather than two, so
--- that moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
+-- #<signature> -> its member, equal to the pool's first entry after every call (set when a better task joins, moved
+-- on when the head leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all
+-- the pools it qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads
+-- that can win: the replies are short, so the look costs one string per pool. One hash rather than two, so that
+-- moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
 -- A pool head's member, read at most once per call: an agent's look for work reads the winning head's member, and
 -- the offer that follows takes that same task out of its pool.
 local function head_member(sig)
@@ -1071,7 +1070,8 @@ local function enqueue(t)
   t.status = 'waiting'
   local member = pool_member(t)
   call('ZADD', P .. 'p:' .. sig, '0', member)
-  -- Members of equal length, digits and a-f up to the flag, where they already differ: any collation orders them.
+  -- Two members differ within their first 32 characters (the key's hex digits, then the sequence number's), which
+  -- any collation orders as bytes.
   if not current or member < head[2] then
     set_head(sig, t.kt, member)
   end
@@ -1338,9 +1338,9 @@ local function qualifying_pools(a, channel)
   return found.sigs
 end
 
--- A head's key as a number. Decoding it costs more than a table look-up, and a pool's head changes only
--- when its best task leaves, so most of the keys an agent reads were decoded before: Lua strings are interned, and the
--- decoded values are kept by their text (bounded, like the other caches).
+-- A head's key as a number. Decoding it costs more than a table look-up, and a pool's head changes only when its best
+-- task leaves, so most of the keys an agent reads were decoded before: Lua strings are interned, and the decoded
+-- values are kept by their text (bounded, like the other caches).
 local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
 local function head_key(text)
   local key = HEAD_KEYS[text]
@@ -1891,9 +1891,9 @@ local function fire(kind, token, ref)
 end
 
 -- Due timers are read and removed in batches, in their order: one ZRANGEBYSCORE, their records with one MGET, one
--- ZREMRANGEBYRANK for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
--- already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch then
--- stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
+-- ZREMRANGEBYRANK for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another
+-- that is already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch
+-- then stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
