@@ -32,7 +32,7 @@ from routing.priority import priority_key
 from routing.redis_backend import FUNCTION_NAME, RedisBackend, _pool_key, key_part
 from routing.workflows import parse_rules
 from tests.routing.conftest import REDIS_URL, delete_prefix, new_prefix
-from tests.routing.factories import RULES_YAML, agent, reservations, task
+from tests.routing.factories import RULES_YAML, agent, kinds, reservations, task
 
 T = TypeVar("T")
 
@@ -461,6 +461,30 @@ async def test_pools_serve_in_priority_key_order_and_read_keys_back_exactly(redi
             offered = reservations(await backend.complete(offer.task_id, now))
         by_key = sorted(tasks, key=lambda item: priority_key(item, backend.settings.weights))
         assert served == [item.id for item in by_key]
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_late_tick_fires_the_steps_it_makes_due_in_order_among_the_others(
+    redis_client: Redis, rules: Any
+) -> None:
+    # Each step fired sets the next one, already due: the batch stops there, the fired timers leave and the rest are
+    # read again, in order, with the offers' time-outs among them.
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    memory = MemoryBackend(rules, RoutingSettings(reservation_timeout=15))
+    try:
+        for backend in (redis, memory):
+            await backend.upsert_agent(agent("alice"), 0)
+            await backend.upsert_agent(agent("carol", Activity.AWAY), 0)
+        for index, at in enumerate((0.0, 0.0, 5.0, 5.0, 12.0)):
+            item = task(f"t{index}", created_at=at)
+            assert await redis.submit(item, at) == await memory.submit(item, at)
+        events = await redis.tick(1000.0)
+        assert events == await memory.tick(1000.0)
+        assert kinds(events).count("workflow_step_changed") > 4
+        assert await redis.next_due() == await memory.next_due()
+        assert await redis.tick(5000.0) == await memory.tick(5000.0)
     finally:
         await delete_prefix(redis_client, prefix)
 
