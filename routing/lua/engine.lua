@@ -854,6 +854,14 @@ end
 -- token compared as text, with no number to parse.
 local DUE_PUSHED = false
 local OFFER, STEP, WRAP = 111, 115, 119 -- string.byte of 'o', 's', 'w'
+-- An offer's timer is numbered by its reservation (R<n>), whose number reserve() takes just before the timer's own:
+-- no other timer's lies between them, so the order is the same, and an accept can name the timer to remove it (an
+-- accepted offer's timer, left to be skipped, cost every tick more than one ZREM costs the accept).
+local ZEROS = '0000000000000000'
+local function offer_timer(rid)
+  local digits = string.sub(rid, 2)
+  return string.sub(ZEROS, #digits + 1) .. digits .. 'o' .. rid
+end
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
   if due <= NOW then
@@ -861,7 +869,7 @@ local function push_timer(due, kind, ref, token)
   end
   TIMERS[#TIMERS + 1] = F(due)
   if kind == 'offer' then
-    TIMERS[#TIMERS + 1] = fmt('%016do', seq) .. ref
+    TIMERS[#TIMERS + 1] = offer_timer(ref)
   else
     TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. string.sub(kind, 1, 1) .. fmt('%d', token) .. '|' .. ref
   end
@@ -1085,18 +1093,11 @@ local function dequeue(t)
   end
   local key = P .. 'p:' .. sig
   local member = pool_member(t)
-  local head, after = PM[sig], nil
-  if head == nil or head == member then
-    -- The pool's first two entries tell whether the task is its head (ph's member is the first entry) and which one
-    -- takes over: one command, where reading ph's member and then the pool's new first entry took two.
-    local top = call('ZRANGE', key, '0', '1')
-    head, after = top[1] or false, top[2]
-    PM[sig] = head
-  end
   call('ZREM', key, member)
-  if head == member then
-    if after then
-      set_head(sig, string.sub(after, 1, 16), after)
+  if head_member(sig) == member then
+    local top = call('ZRANGE', key, '0', '0')
+    if #top > 0 then
+      set_head(sig, string.sub(top[1], 1, 16), top[1])
     else
       call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
@@ -1776,6 +1777,7 @@ OPS.accept = function()
   end
   RC[rid] = false
   RD[rid] = false
+  call('ZREM', P .. 'timers', offer_timer(rid))
   local t = task(r.task_id)
   t.status = 'assigned'
   t.reservation = nil
@@ -1891,9 +1893,9 @@ local function fire(kind, token, ref)
 end
 
 -- Due timers are read and removed in batches, in their order: one ZRANGEBYSCORE, their records with one MGET, one
--- ZREMRANGEBYRANK for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another
--- that is already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch
--- then stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
+-- ZREM for the fired ones, instead of a ZRANGE, a ZREM and a GET per timer. A fired timer may set another that is
+-- already due (a workflow step whose time has passed) and may come before the rest of the batch: the batch then
+-- stops there and the timers are read again. A batch shorter than its limit that set none leaves nothing due.
 OPS.tick = function()
   local key = P .. 'timers'
   while true do
@@ -1917,8 +1919,7 @@ OPS.tick = function()
         break
       end
     end
-    -- The fired timers are the set's first: the ones they set are still in TIMERS, and nothing else removes timers.
-    call('ZREMRANGEBYRANK', key, '0', int_text(fired - 1))
+    call('ZREM', key, unpack(due, 1, fired))
     send_timers()
     if not DUE_PUSHED and #due < TIMER_BATCH then
       break

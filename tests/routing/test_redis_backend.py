@@ -489,6 +489,21 @@ async def test_a_late_tick_fires_the_steps_it_makes_due_in_order_among_the_other
         await delete_prefix(redis_client, prefix)
 
 
+async def test_an_accepted_offer_takes_its_time_out_along(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice", skills={"support": 5}), 0)
+        (offer,) = reservations(await backend.submit(task("t1", queue="support"), 0))  # a workflow with no time-outs
+        (timer,) = await redis_client.zrange(prefix + "timers", 0, -1)
+        assert timer.endswith(b"o" + offer.reservation_id.encode())
+        await backend.accept(offer.reservation_id, "alice", 1)
+        assert await redis_client.zcard(prefix + "timers") == 0  # not left for a tick to skip
+        assert await backend.next_due() is None
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
 async def test_the_function_library_is_loaded_again_when_redis_forgot_it(redis_client: Redis, rules: Any) -> None:
     prefix = new_prefix()
     backend = RedisBackend(redis_client, rules, prefix=prefix)
