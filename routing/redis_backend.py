@@ -31,25 +31,27 @@ shares one slot):
 ``av:t:<ch>:<team>``            creation order); a task looks only at its primary skill's buckets, level 10 down
 ``av:s:<ch>:<skill>:*``         (``*``: any level, checked first)
 ``av:l:<ch>:<lang>`` ``av:a:<ch>``
-``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, scored by the
-                                fixed priority key (ties by arrival)
-``ph``                          every non-empty pool's head, ``<signature> -> <priority key>`` and ``#<signature> ->
-                                <member>``: an agent looking for work reads the keys of all its pools with one
-                                ``HMGET``, and the members of the few that can win
+``p:<signature>``               a pool: waiting tasks of one :class:`~routing.matching.Requirement`, every score 0,
+                                ordered by member: the fixed priority key as 16 hex digits (``_pool_key``), then
+                                the arrival (ties), an exclusion flag and the task id
+``ph``                          every non-empty pool's head, ``<signature> -> <priority key's hex digits>`` and
+                                ``#<signature> -> <member>``: an agent looking for work reads the keys of all its
+                                pools with one ``HMGET``, and the members of the few that can win
 ``pr`` ``pl``                   every pool signature ever registered (but listed agents'), as a set and as a list of
                                 ``<facet>, <signature>`` in the order registered: a pool that empties stays registered
 ``piv``                         ``<clock>:<count>`` of ``pl``'s pools: the library reads only the entries it has not
                                 seen yet
 ``pi:g:<agent>`` ``pgv``        a listed agent's pools, only while they hold tasks, and the version of all such sets
 ``rv``                          the roster's version: "could anyone ever serve it" is kept in the library under it
-``q:<queue>``                   the queue's unanswered tasks (listings and positions)
+``q:<queue>``                   the queue's unanswered tasks, a set of ``<created_at><task>`` (the time as 8 bytes
+                                little-endian): listings, positions and the statistics' waiting tasks
 ``timers``                      every offer, workflow-step and wrap-up timeout, scored by when it falls due
 ``ro:<facet>``                  who could ever serve what (roster sets), for the unserviceable check
-``sw:<queue>`` ``so:<queue>``   statistics, binary (doubles as 8 bytes little-endian): waiting tasks' creation times;
-``sao`` ``sh:<agent>``          outcomes ``<dBd`` (at, kind, value); agents in first-seen order, and each one's
-                                activity changes (at, then the activity; the last of a call only), from which the
-                                reader replays the ledger's track; the lists are trimmed to the retention now and
-                                then, and read as if trimmed at every record
+``so:<queue>``                  statistics, binary (doubles as 8 bytes little-endian): outcomes ``<dBd`` (at, kind,
+``sao`` ``sh:<agent>``          value); agents in first-seen order, and each one's activity changes (at, then the
+                                activity; the last of a call only), from which the reader replays the ledger's
+                                track; the lists are trimmed to the retention now and then, and read as if trimmed
+                                at every record
 ==============================  =====================================================================================
 
 Calls from concurrent callers share the wire (``routing/redis_wire.py``): calls issued while others are on the wire
@@ -145,6 +147,19 @@ def key_part(name: str) -> str:
 def _number(value: float) -> str:
     # repr() of a float round-trips exactly through Lua's tonumber (strtod).
     return repr(float(value))
+
+
+_SIGN = 1 << 63
+_ALL_BITS = (1 << 64) - 1
+
+
+def _pool_key(key: float) -> str:
+    """Return the priority key as 16 hex digits that sort as the keys do: a pool's members start with them.
+
+    The bits of a key >= 0 with the sign bit set, those of a negative one all flipped (``+ 0.0``: -0.0 is 0.0).
+    """
+    bits = int.from_bytes(struct.pack(">d", key + 0.0), "big")
+    return f"{bits ^ _SIGN if bits < _SIGN else bits ^ _ALL_BITS:016x}"
 
 
 def _pool_suffixes(requirement: Requirement) -> list[str]:
@@ -398,7 +413,7 @@ class RedisBackend:
             task.channel,
             _number(task.created_at),
             str(task.value),
-            _number(priority_key(task, self.settings.weights)),
+            _pool_key(priority_key(task, self.settings.weights)),
             json.dumps(task_to_dict(task), ensure_ascii=False, separators=(",", ":")),
             self._plan_text(plan),
             json.dumps(dict(task.preferred_skills), ensure_ascii=False, separators=(",", ":")),
@@ -529,7 +544,7 @@ class RedisBackend:
             if kind == ABANDONED and value < short_abandon:
                 kind = SHORT_ABANDONED
             records.append((at, kind, value))
-        created = [_double(item)[0] for item in waiting]
+        created = [_double_from(item)[0] for item in waiting]
         return queue_figures(queue, created, records, self.policy.threshold, now, window)
 
     async def agent_statistics(self, now: float, window: float) -> AgentStatistics:
@@ -559,7 +574,7 @@ class RedisBackend:
 # functions put them (at is the call's now). Strings come as bytes, integers as integers and floats as 8-byte
 # little-endian doubles, so each event is built positionally with no JSON to parse.
 _double = struct.Struct("<d").unpack
-# Statistics records (see the key layout): an outcome, and the double that leads an activity change.
+# Statistics records (see the key layout): an outcome, and the double that leads an activity change or a waiting task.
 _outcome = struct.Struct("<dBd").unpack
 _double_from = struct.Struct("<d").unpack_from
 _ACTIVITIES = {str(activity).encode(): activity for activity in Activity}

@@ -74,12 +74,12 @@ local CALL = 'voice'
 local MAXLEVEL = 10
 local ROUTABLE = { available = true, busy = true }
 
--- `now` is written many times per call (event heads, statistics, scores), and formatting a double costs about as
--- much as a Redis command: format it once per call.
+-- `now` is written many times per call (scores, JSON documents), and formatting a double costs about as much as a
+-- Redis command: it is written as Python passed it (repr, which reads back as exactly the same double).
 local function F(x)
   if x == NOW then
     if NOW_F == nil then
-      NOW_F = fmt('%.17g', x)
+      NOW_F = ARGV[2]
     end
     return NOW_F
   end
@@ -516,13 +516,13 @@ end
 -- Statistics: the records StatisticsLedger keeps, kept in Redis so every process folds the same ones ---------------
 
 -- Records are binary, doubles as 8 bytes little-endian like the replies' (exact, and no 17 digits to format or parse):
--- sw:<queue> task -> created_at; so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the agent's activity changes
--- (at, then the activity), from which the reader replays the ledger's track (activity, since and spans), so that a
--- change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well). A list is trimmed to
--- the retention only once it has grown by TRIM_EVERY records since its last trim (its length then is noted in the
--- library across calls: a note lost or reset only brings a trim sooner), not at every record (a LINDEX more each,
--- and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what trimming at every
--- record would have dropped.
+-- q:<queue> created_at .. task (see leave_queue); so:<queue> outcomes '<dBd' (at, kind, value); sh:<agent> the
+-- agent's activity changes (at, then the activity), from which the reader replays the ledger's track (activity, since
+-- and spans), so that a change costs one RPUSH (it was an HGET and an HSET of the agent's current activity as well).
+-- A list is trimmed to the retention only once it has grown by TRIM_EVERY records since its last trim (its length
+-- then is noted in the library across calls: a note lost or reset only brings a trim sooner), not at every record (a
+-- LINDEX more each, and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what
+-- trimming at every record would have dropped.
 local TRIM_EVERY = 32
 local TRIMS, TRIMS_SIZE = {}, 0
 -- Appends a record to a list whose records start with their time, and returns the list's length. A trim drops the
@@ -560,10 +560,6 @@ local function stat_push(key, record, horizon, keep)
 end
 local function stat_record(queue, at, kind, value)
   stat_push(P .. 'so:' .. queue, struct.pack('<dBd', at, kind, value), at - RETENTION, 0)
-end
-local function stat_resolve(queue, task_id, at, kind, value)
-  call('HDEL', P .. 'sw:' .. queue, task_id)
-  stat_record(queue, at, kind, value)
 end
 -- An agent's activity changed at `now`: noted in SA (the agents in the order of their first change in the call, and
 -- by agent the last activity), and written by flush().
@@ -684,7 +680,7 @@ local function ev_created(t, step_name, unserviceable)
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'C', t.id, t.queue, t.channel
   local created_at = D(t.created_at)
   e[i + 4], e[i + 5], e[i + 6], e[i + 7] = created_at, t.value, step_name, unserviceable and 1 or 0
-  call('HSET', P .. 'sw:' .. t.queue, t.id, created_at)
+  call('SADD', P .. 'q:' .. t.queue, created_at .. t.id)
 end
 local function ev_reserved(t, a, r)
   local e, i = EV, ev_slot()
@@ -696,7 +692,7 @@ local function ev_accepted(t, agent_id, rid)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'A', t.id, t.queue, t.channel
   e[i + 4], e[i + 5], e[i + 6] = agent_id, rid, D(waited)
-  stat_resolve(t.queue, t.id, NOW, 0, waited)
+  stat_record(t.queue, NOW, 0, waited)
 end
 local function ev_rejected(r, reason)
   return { 'J', r.task_id, r.queue, r.agent_id, r.id, reason }
@@ -715,7 +711,7 @@ local function ev_abandoned(t)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3] = 'B', t.id, t.queue, D(waited)
   -- Stored as abandoned; whether it was a short abandon is the reader's policy.
-  stat_resolve(t.queue, t.id, NOW, 1, waited)
+  stat_record(t.queue, NOW, 1, waited)
 end
 local function ev_step(t, name)
   local e, i = EV, ev_slot()
@@ -726,7 +722,7 @@ local function ev_fallback(t, action, reason)
   local e, i = EV, ev_slot()
   e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4], e[i + 5] = 'F', t.id, t.queue, action, reason, D(waited)
   if action ~= 'queue' then
-    stat_resolve(t.queue, t.id, NOW, 3, waited)
+    stat_record(t.queue, NOW, 3, waited)
   end
 end
 local function ev_activity(a, previous, activity, reason)
@@ -1018,14 +1014,32 @@ end
 
 -- The timers a call sets leave together, as one ZADD when it ends (a submit sets a step's and an offer's). Set
 -- when one of them is already due: tick() must send them and read the timers again before firing the next.
+--
+-- A timer's member is its sequence number (16 digits: timers due at one instant fire in the order they were set, as
+-- the engine's heap has them), its kind's letter and then, an offer's, the reservation id ("o" .. ref), or the
+-- token and the ref ("s" or "w" .. token .. "|" .. ref): read back by position, with no pattern to match, and the
+-- token compared as text, with no number to parse.
 local DUE_PUSHED = false
+local OFFER, STEP, WRAP = 111, 115, 119 -- string.byte of 'o', 's', 'w'
+-- An offer's timer is numbered by its reservation (R<n>), whose number reserve() takes just before the timer's own:
+-- no other timer's lies between them, so the order is the same, and an accept can name the timer to remove it (an
+-- accepted offer's timer, left to be skipped, cost every tick more than one ZREM costs the accept).
+local ZEROS = '0000000000000000'
+local function offer_timer(rid)
+  local digits = string.sub(rid, 2)
+  return string.sub(ZEROS, #digits + 1) .. digits .. 'o' .. rid
+end
 local function push_timer(due, kind, ref, token)
   local seq = next_seq()
   if due <= NOW then
     DUE_PUSHED = true
   end
   TIMERS[#TIMERS + 1] = F(due)
-  TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. '|' .. kind .. '|' .. fmt('%d', token) .. '|' .. ref
+  if kind == 'offer' then
+    TIMERS[#TIMERS + 1] = offer_timer(ref)
+  else
+    TIMERS[#TIMERS + 1] = fmt('%016d', seq) .. string.sub(kind, 1, 1) .. fmt('%d', token) .. '|' .. ref
+  end
 end
 local function send_timers()
   if #TIMERS > 0 then
@@ -1034,9 +1048,14 @@ local function send_timers()
   end
 end
 
+-- Returns the kind's letter (OFFER, STEP or WRAP), the token as text (nil for an offer) and the ref.
 local function parse_timer(member)
-  local kind, token, ref = string.match(member, '^%d+|(%a+)|(%-?%d+)|(.*)$')
-  return kind, tonumber(token), ref
+  local kind = string.byte(member, 17)
+  if kind == OFFER then
+    return kind, nil, string.sub(member, 18)
+  end
+  local bar = string.find(member, '|', 18, true)
+  return kind, string.sub(member, 18, bar - 1), string.sub(member, bar + 1)
 end
 
 -- Pools of waiting tasks -----------------------------------------------------------------------------------------
@@ -1175,26 +1194,48 @@ local function register_pool(facet, sig)
   reg.v = PIV
 end
 
--- The member carries a flag after the sequence number: 'x' when some agent is excluded from the task. Exclusions
--- only change while a task is out of its pool (offered), so the flag never goes stale, and an agent looking at a
--- pool's head reads the task's record only in the rare case that someone was excluded.
+-- A pool is a sorted set ordered by its members alone, every score 0. A member starts with the task's priority key
+-- as 16 hex digits (its bits, mapped by Python's _pool_key so that their order is the keys'), then its sequence
+-- number (16 digits: ties by arrival), a flag and the task id. Why not the key as the score: Redis keeps a small
+-- sorted set (most pools) as a listpack, where a score that is not an integer is text, so every insert parsed
+-- (strtod) the score of every entry it walked past, and every read of a head's score parsed one and formatted it
+-- again; ordered by member, nothing is parsed. The flag is 'x' when some agent is excluded from the task.
+-- Exclusions only change while a task is out of its pool (offered), so the flag never goes stale, and an agent
+-- looking at a pool's head reads the task's record only in the rare case that someone was excluded.
 local function pool_member(t)
-  return fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+  return t.kt .. fmt('%016d', t.seq) .. (next(t.excluded) and 'x' or '-') .. t.id
+end
+
+local function member_task(member)
+  return string.sub(member, 34)
+end
+
+-- The priority key that a member's (or ph's) 16 hex digits stand for: the sign bit of a key >= 0 was set, every
+-- bit of a negative one flipped, so that the digits sort as the keys do (read in two halves: a Lua number holds 53
+-- bits). Exact, and no strtod.
+local function pool_key(hex)
+  local high, low = tonumber(string.sub(hex, 1, 8), 16), tonumber(string.sub(hex, 9, 16), 16)
+  if high >= 2147483648 then
+    high = high - 2147483648
+  else
+    high, low = 4294967295 - high, 4294967295 - low
+  end
+  return (struct.unpack('>d', struct.pack('>I4I4', high, low)))
 end
 
 local function excluded_from(member, agent_id)
-  if string.byte(member, 17) ~= 120 then -- 'x'
+  if string.byte(member, 33) ~= 120 then -- 'x'
     return false
   end
-  return task(string.sub(member, 18)).excluded[agent_id] == true
+  return task(member_task(member)).excluded[agent_id] == true
 end
 
--- Every pool's head is also kept in one hash, ph: <signature> -> its priority key and #<signature> -> its member,
--- equal to the pool's first entry after every call (set when a better task joins, moved on when the head leaves,
--- gone while the pool is empty). An agent looking for work so reads the heads' keys of all the pools it qualifies
--- for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads that can win: the
--- replies are short numbers, so the look costs one string per pool and no parsing. One hash rather than two, so
--- that moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
+-- Every pool's head is also kept in one hash, ph: <signature> -> its priority key (the member's 16 hex digits) and
+-- #<signature> -> its member, equal to the pool's first entry after every call (set when a better task joins, moved
+-- on when the head leaves, gone while the pool is empty). An agent looking for work so reads the heads' keys of all
+-- the pools it qualifies for with one HMGET instead of one ZRANGE per pool, and the members only of the few heads
+-- that can win: the replies are short, so the look costs one string per pool. One hash rather than two, so that
+-- moving a head is one HSET and a task joining a pool reads its head's key and member with one HMGET.
 -- A pool head's member, read at most once per call: an agent's look for work reads the winning head's member, and
 -- the offer that follows takes that same task out of its pool.
 local function head_member(sig)
@@ -1230,15 +1271,12 @@ local function enqueue(t)
   t.pool = sig
   t.pstep = t.step
   t.status = 'waiting'
-  local score, member = t.kt, pool_member(t)
-  call('ZADD', P .. 'p:' .. sig, score, member)
-  local better = not current
-  if not better then
-    local head_score = tonumber(current)
-    better = t.key < head_score or (t.key == head_score and member < head[2])
-  end
-  if better then
-    set_head(sig, score, member)
+  local member = pool_member(t)
+  call('ZADD', P .. 'p:' .. sig, '0', member)
+  -- Two members differ within their first 32 characters (the key's hex digits, then the sequence number's), which
+  -- any collation orders as bytes.
+  if not current or member < head[2] then
+    set_head(sig, t.kt, member)
   end
   dirty_task(t)
 end
@@ -1252,9 +1290,9 @@ local function dequeue(t)
   local member = pool_member(t)
   call('ZREM', key, member)
   if head_member(sig) == member then
-    local top = call('ZRANGE', key, '0', '0', 'WITHSCORES')
+    local top = call('ZRANGE', key, '0', '0')
     if #top > 0 then
-      set_head(sig, top[2], top[1])
+      set_head(sig, string.sub(top[1], 1, 16), top[1])
     else
       call('HDEL', P .. 'ph', sig, '#' .. sig)
       PM[sig] = false
@@ -1270,8 +1308,14 @@ local function dequeue(t)
   dirty_task(t)
 end
 
+-- A queue's unanswered tasks (q:<queue>) serve both the listings and the statistics' waiting tasks: a set of their
+-- creation times as D packs them, each followed by the task id, so that a task costs one SADD when created and one
+-- SREM when answered or gone, where a set of ids and a hash of creation times cost two of each. Not a hash (id ->
+-- created_at): Redis keeps a hash of up to hash-max-listpack-entries fields (128 by default, 512 in some builds) as
+-- one listpack that every HSET and HDEL walks, a queue's few hundred waiting tasks included, and it never does
+-- that with a set of strings that are not integers (up to 7.0; 7.2 lists at most 128 of them).
 local function leave_queue(t)
-  call('SREM', P .. 'q:' .. t.queue, t.id)
+  call('SREM', P .. 'q:' .. t.queue, D(t.created_at) .. t.id)
 end
 
 local function drop(t)
@@ -1442,13 +1486,13 @@ local function head_past_exclusions(sig, agent_id)
   local key = P .. 'p:' .. sig
   local start, chunk = 1, 16
   while true do
-    local members = call('ZRANGE', key, start, start + chunk - 1, 'WITHSCORES')
-    for i = 1, #members, 2 do
-      if not excluded_from(members[i], agent_id) then
-        return { tonumber(members[i + 1]), members[i], string.sub(members[i], 18) }
+    local members = call('ZRANGE', key, start, start + chunk - 1)
+    for _, member in ipairs(members) do
+      if not excluded_from(member, agent_id) then
+        return { pool_key(member), member, member_task(member) }
       end
     end
-    if #members < 2 * chunk then
+    if #members < chunk then
       return nil
     end
     start = start + chunk
@@ -1534,9 +1578,9 @@ local function qualifying_pools(a, channel)
   return found.sigs
 end
 
--- A head's key as a number. Parsing a double (strtod) costs more than a table look-up, and a pool's head changes only
--- when its best task leaves, so most of the keys an agent reads were parsed before: Lua strings are interned, and the
--- parsed values are kept by their text (bounded, like the other caches).
+-- A head's key as a number. Decoding it costs more than a table look-up, and a pool's head changes only when its best
+-- task leaves, so most of the keys an agent reads were decoded before: Lua strings are interned, and the decoded
+-- values are kept by their text (bounded, like the other caches).
 local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
 local function head_key(text)
   local key = HEAD_KEYS[text]
@@ -1545,7 +1589,7 @@ local function head_key(text)
       HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
     end
     HEAD_KEYS_SIZE = HEAD_KEYS_SIZE + 1
-    key = tonumber(text)
+    key = pool_key(text)
     HEAD_KEYS[text] = key
   end
   return key
@@ -1613,7 +1657,7 @@ local function best_entry_for(a)
         if excluded_from(member, a.id) then
           h = head_past_exclusions(sigs[i], a.id)
         else
-          h = { score, member, string.sub(member, 18) }
+          h = { score, member, member_task(member) }
         end
         if h and (best == nil or h[1] < best[1] or (h[1] == best[1] and h[2] < best[2])) then
           best = h
@@ -1785,17 +1829,23 @@ local function open_reservation(rid, agent_id)
   return r, nil
 end
 
-local function timer_live(member)
-  local kind, token, ref = parse_timer(member)
-  if kind == 'offer' then
-    return res(ref) ~= nil
-  elseif kind == 'step' then
+-- The record a live timer is about, or nil when the timer is stale.
+local function timer_record(kind, token, ref)
+  if kind == OFFER then
+    return res(ref)
+  elseif kind == STEP then
     -- An answered task has left its workflow: its step deadlines no longer mean anything.
     local t = task(ref)
-    return t ~= nil and t.step == token and t.status ~= 'assigned'
+    if t and int_text(t.step) == token and t.status ~= 'assigned' then
+      return t
+    end
+    return nil
   end
   local a = agent(ref)
-  return a ~= nil and a.wrap_token == token and a.activity == 'wrap_up'
+  if a and a.activity == 'wrap_up' and fmt('%d', a.wrap_token) == token then
+    return a
+  end
+  return nil
 end
 
 local function done()
@@ -1899,9 +1949,9 @@ OPS.set_activity = function()
   return done()
 end
 
--- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key, [10] task JSON,
--- [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the steps' deadlines
--- "<until>|<until>|..." (empty: none).
+-- ARGV[4] task id, [5] queue, [6] channel, [7] created_at, [8] value, [9] priority key (16 hex digits, see
+-- pool_member), [10] task JSON, [11] plan JSON {f, rt?, s: [{n, g, k, b?}]}, [12] preferred skills JSON, [13] the
+-- steps' deadlines "<until>|<until>|..." (empty: none).
 OPS.submit = function()
   local id = ARGV[4]
   read_first({ 't:', id })
@@ -1920,8 +1970,8 @@ OPS.submit = function()
     channel = ARGV[6],
     created_at = tonumber(ARGV[7]),
     value = tonumber(ARGV[8]),
-    key = tonumber(ARGV[9]),
-    kt = ARGV[9], -- as Python wrote it: every enqueue gives it to ZADD, and formatting a double is dear
+    key = pool_key(ARGV[9]),
+    kt = ARGV[9], -- the key as its pool members' 16 hex digits (see pool_member)
     rt = plan.rt,
     pid = pid,
     u = deadlines,
@@ -1951,7 +2001,6 @@ OPS.submit = function()
   end
   TC[id] = t
   dirty_task(t)
-  call('SADD', P .. 'q:' .. t.queue, id)
   if not serviceable then
     fallback(t, 'unserviceable')
     if not TC[id] then
@@ -1979,6 +2028,7 @@ OPS.accept = function()
   end
   RC[rid] = false
   RD[rid] = false
+  call('ZREM', P .. 'timers', offer_timer(rid))
   local t = task(r.task_id)
   t.status = 'assigned'
   t.reservation = nil
@@ -2076,26 +2126,20 @@ OPS.abandon = function()
   return done()
 end
 
-local TIMER_RECORD = { offer = 'r:', step = 't:', wrap = 'a:' }
+local TIMER_RECORD = { [OFFER] = 'r:', [STEP] = 't:', [WRAP] = 'a:' }
 local TIMER_BATCH = 256
 
-local function fire(member)
-  local kind, token, ref = parse_timer(member)
-  if kind == 'offer' then
-    local r = res(ref)
-    if r then
-      end_offer(r, ev_timed_out(r), true, true)
-    end
-  elseif kind == 'step' then
-    local t = task(ref)
-    if t and t.step == token and t.status ~= 'assigned' then
-      next_step(t)
-    end
+local function fire(kind, token, ref)
+  local record = timer_record(kind, token, ref)
+  if record == nil then
+    return
+  end
+  if kind == OFFER then
+    end_offer(record, ev_timed_out(record), true, true)
+  elseif kind == STEP then
+    next_step(record)
   else
-    local a = agent(ref)
-    if a and a.wrap_token == token and a.activity == 'wrap_up' then
-      apply_activity(a, 'available', 'wrap_up_ended')
-    end
+    apply_activity(record, 'available', 'wrap_up_ended')
   end
 end
 
@@ -2110,17 +2154,17 @@ OPS.tick = function()
     if #due == 0 then
       break
     end
-    local records = {}
-    for _, member in ipairs(due) do
-      local kind, _, ref = parse_timer(member)
-      records[#records + 1] = TIMER_RECORD[kind]
-      records[#records + 1] = ref
+    local records, kinds, tokens = {}, {}, {}
+    for i, member in ipairs(due) do
+      local kind, token, ref = parse_timer(member)
+      kinds[i], tokens[i] = kind, token
+      records[2 * i - 1], records[2 * i] = TIMER_RECORD[kind], ref
     end
     read_first(records)
     local fired = #due
     DUE_PUSHED = false
-    for i, member in ipairs(due) do
-      fire(member)
+    for i = 1, #due do
+      fire(kinds[i], tokens[i], records[2 * i])
       if DUE_PUSHED then
         fired = i
         break
@@ -2144,7 +2188,7 @@ OPS.next_due = function()
     if #top == 0 then
       return { 'ok', 'null' }
     end
-    if timer_live(top[1]) then
+    if timer_record(parse_timer(top[1])) then
       return { 'ok', top[2] }
     end
     call('ZREM', key, top[1])
@@ -2199,7 +2243,8 @@ end
 
 local function queue_listing(queue)
   local parts = {}
-  for _, id in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+  for _, member in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+    local id = string.sub(member, 9)
     local t = task(id)
     parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
       .. q(step_name(t)) .. ']'
@@ -2224,7 +2269,7 @@ end
 -- time order and the window reaches back past the retention of the latest.
 OPS.queue_stats = function()
   local queue, start = ARGV[4], tonumber(ARGV[5])
-  local waiting = call('HVALS', P .. 'sw:' .. queue)
+  local waiting = call('SMEMBERS', P .. 'q:' .. queue)
   local key = P .. 'so:' .. queue
   local outcomes = {}
   local stop, chunk = -1, 64

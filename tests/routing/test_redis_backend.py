@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from redis.asyncio import Redis
@@ -28,10 +28,11 @@ from routing.events import Event, TaskAccepted, TaskReserved
 from routing.matching import Strategy
 from routing.memory import MemoryBackend
 from routing.models import Activity, AgentState, Task, TaskStatus
-from routing.redis_backend import FUNCTION_NAME, RedisBackend, key_part
+from routing.priority import priority_key
+from routing.redis_backend import FUNCTION_NAME, RedisBackend, _pool_key, key_part
 from routing.workflows import parse_rules
 from tests.routing.conftest import REDIS_URL, delete_prefix, new_prefix
-from tests.routing.factories import RULES_YAML, agent, reservations, task
+from tests.routing.factories import RULES_YAML, agent, kinds, reservations, task
 
 T = TypeVar("T")
 
@@ -103,7 +104,7 @@ class SideBySide(RuleBasedStateMachine):
         # would hand out the wrong task or none (the side-by-side comparison sees that only when it matters).
         prefix = self.prefix.encode()
 
-        async def heads() -> tuple[dict[bytes, tuple[float, bytes]], dict[bytes, tuple[float, bytes]]]:
+        async def heads() -> tuple[dict[bytes, tuple[bytes, bytes]], dict[bytes, tuple[bytes, bytes]]]:
             # Every pool is registered in pr, or while it holds tasks under its listed agents' pi:g: sets.
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.hgetall(prefix + b"ph")
@@ -111,16 +112,18 @@ class SideBySide(RuleBasedStateMachine):
                 for agent_id in AGENT_IDS:
                     pipe.smembers(prefix + b"pi:g:" + key_part(agent_id).encode())
                 fields, *registered = await pipe.execute()
-            # A head's key is under <signature>, its member under #<signature>.
+            # A head's key (its member's first 16 hex digits) is under <signature>, its member under #<signature>.
             keys = {field: value for field, value in fields.items() if not field.startswith(b"#")}
             assert {b"#" + sig for sig in keys} == set(fields) - set(keys)
-            stored = {sig: (float(keys[sig]), fields[b"#" + sig]) for sig in keys}
+            stored = {sig: (keys[sig], fields[b"#" + sig]) for sig in keys}
             sigs = sorted(set().union(*registered))
             async with self.client.pipeline(transaction=False) as pipe:
                 for sig in sigs:
                     pipe.zrange(prefix + b"p:" + sig, 0, 0, withscores=True)
                 firsts = await pipe.execute()
-            actual = {sig: (first[0][1], first[0][0]) for sig, first in zip(sigs, firsts, strict=True) if first}
+            # A pool is ordered by member alone.
+            assert all(score == 0 for first in firsts for _, score in first)
+            actual = {sig: (first[0][0][:16], first[0][0]) for sig, first in zip(sigs, firsts, strict=True) if first}
             return stored, actual
 
         stored, actual = self.run(heads())
@@ -427,6 +430,78 @@ async def test_keys_live_under_the_prefix_and_escape_separators(redis_client: Re
     finally:
         await delete_prefix(redis_client, prefix)
     assert [key async for key in redis_client.scan_iter(match=prefix + "*")] == []
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=2))
+def test_pool_keys_sort_as_the_priority_keys_do(keys: list[float]) -> None:
+    # A pool is ordered by its members, which start with these digits.
+    assert sorted(keys, key=_pool_key) == sorted(keys)
+
+
+async def test_pools_serve_in_priority_key_order_and_read_keys_back_exactly(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    created = (1_000_000.123456789, -1e9 - 0.1, 1e-300, -150.0, 0.0, 7.5)
+    tasks = [task(f"t{i}", queue="support", created_at=at) for i, at in enumerate(created)]
+    now = 2e6
+    try:
+        await backend.upsert_agent(agent("carol", Activity.AWAY), now)  # could serve them: they wait
+        for item in tasks:
+            await backend.submit(item, now)
+        for item in tasks:
+            view = await backend.get_task(item.id)
+            assert view is not None
+            assert view.priority_key == priority_key(item, backend.settings.weights)
+        offered = reservations(await backend.set_activity("carol", Activity.AVAILABLE, now))
+        served = []
+        while offered:
+            (offer,) = offered
+            served.append(offer.task_id)
+            await backend.accept(offer.reservation_id, "carol", now)
+            offered = reservations(await backend.complete(offer.task_id, now))
+        by_key = sorted(tasks, key=lambda item: priority_key(item, backend.settings.weights))
+        assert served == [item.id for item in by_key]
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_a_late_tick_fires_the_steps_it_makes_due_in_order_among_the_others(
+    redis_client: Redis, rules: Any
+) -> None:
+    # Each step fired sets the next one, already due: the batch stops there, the fired timers leave and the rest are
+    # read again, in order, with the offers' time-outs among them.
+    prefix = new_prefix()
+    redis = RedisBackend(redis_client, rules, RoutingSettings(reservation_timeout=15), prefix=prefix)
+    memory = MemoryBackend(rules, RoutingSettings(reservation_timeout=15))
+    try:
+        for backend in (redis, memory):
+            await backend.upsert_agent(agent("alice"), 0)
+            await backend.upsert_agent(agent("carol", Activity.AWAY), 0)
+        for index, at in enumerate((0.0, 0.0, 5.0, 5.0, 12.0)):
+            item = task(f"t{index}", created_at=at)
+            assert await redis.submit(item, at) == await memory.submit(item, at)
+        events = await redis.tick(1000.0)
+        assert events == await memory.tick(1000.0)
+        assert kinds(events).count("workflow_step_changed") > 4
+        assert await redis.next_due() == await memory.next_due()
+        assert await redis.tick(5000.0) == await memory.tick(5000.0)
+    finally:
+        await delete_prefix(redis_client, prefix)
+
+
+async def test_an_accepted_offer_takes_its_time_out_along(redis_client: Redis, rules: Any) -> None:
+    prefix = new_prefix()
+    backend = RedisBackend(redis_client, rules, prefix=prefix)
+    try:
+        await backend.upsert_agent(agent("alice", skills={"support": 5}), 0)
+        (offer,) = reservations(await backend.submit(task("t1", queue="support"), 0))  # a workflow with no time-outs
+        (timer,) = await redis_client.zrange(prefix + "timers", 0, -1)
+        assert timer.endswith(b"o" + offer.reservation_id.encode())
+        await backend.accept(offer.reservation_id, "alice", 1)
+        assert await redis_client.zcard(prefix + "timers") == 0  # not left for a tick to skip
+        assert await backend.next_due() is None
+    finally:
+        await delete_prefix(redis_client, prefix)
 
 
 async def test_the_function_library_is_loaded_again_when_redis_forgot_it(redis_client: Redis, rules: Any) -> None:
