@@ -27,6 +27,10 @@ local SEQ, SEQ_DIRTY
 local PENDING, PIV, PGV, RV, TIMERS
 local SA, PM
 local CONFIGS = {}
+-- How many entries each of the library's bounded caches holds (below), in one table: Lua 5.1 allows a chunk 200
+-- local variables.
+local SIZES = { profiles = 0, plans = 0, preferred = 0, trims = 0, req = 0, serve = 0, registry = 0, listed = 0,
+  head_keys = 0 }
 local LIVE, LIVE_SIZE, IN_CALL = {}, 0, false
 
 -- The per-call tables are emptied and reused rather than made anew by every call, since they are a good part of a
@@ -107,47 +111,6 @@ local function esc(part)
   return escaped
 end
 
--- JSON output -------------------------------------------------------------------------------------------------
-
-local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
-local function q(s)
-  if not string.find(s, '[%c"\\]') then
-    return '"' .. s .. '"'
-  end
-  local escaped = string.gsub(s, '[%c"\\]', function(c)
-    return ESC[c] or fmt('\\u%04x', string.byte(c))
-  end)
-  return '"' .. escaped .. '"'
-end
-local function n(x)
-  if x == NOW and NOW_N ~= nil then
-    return NOW_N
-  end
-  local s = F(x)
-  if not string.find(s, '[%.eEn]') then
-    s = s .. '.0'
-  end
-  if x == NOW then
-    NOW_N = s
-  end
-  return s
-end
-local function qn(s) -- optional string
-  if s == nil then
-    return 'null'
-  end
-  return q(s)
-end
-local function int_map(map)
-  local parts = {}
-  for k, v in pairs(map) do
-    if v ~= 0 then
-      parts[#parts + 1] = q(k) .. ':' .. fmt('%d', v)
-    end
-  end
-  return '{' .. table.concat(parts, ',') .. '}'
-end
-
 -- Binary output: a double as 8 bytes little-endian, for replies and statistics records; exact, and far cheaper than
 -- formatting 17 digits for Python or the script to parse back.
 local NOW_D, NOW_B -- `now` packed by D, kept until `now` changes
@@ -172,7 +135,7 @@ end
 -- bytes, which made every read fetch and intern a kilobyte string and kept all of them in the library's heap.) The
 -- profile as agent_to_dict gave it (only get_agent returns it) is a third key (aj:<id>), so that it is neither read
 -- by decisions nor kept in the library's memory.
-local PROFILES, PROFILES_SIZE = {}, 0
+local PROFILES = {}
 local function cached_profiles()
   local byid = PROFILES[P]
   if byid == nil then
@@ -185,11 +148,11 @@ local function install_profile(id, version, profile)
   local byid = cached_profiles()
   if byid[id] == nil then
     -- Bounded: this memory is Redis's (used_memory_vm_functions).
-    if PROFILES_SIZE >= 20000 then
-      PROFILES, PROFILES_SIZE = {}, 0
+    if SIZES.profiles >= 20000 then
+      PROFILES, SIZES.profiles = {}, 0
       byid = cached_profiles()
     end
-    PROFILES_SIZE = PROFILES_SIZE + 1
+    SIZES.profiles = SIZES.profiles + 1
   end
   local meta = { __index = profile, v = version }
   byid[id] = meta
@@ -229,14 +192,14 @@ end
 -- library by an id of their text (bounded, like REQ): a submit decodes no JSON for a plan seen before, and the
 -- step and re-queue that read the plan decode nothing at all. Preferred skills are kept decoded by their text
 -- the same way (most tasks have none).
-local PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+local PLANS, PLAN_IDS = {}, {}
 local function plan_of_text(text)
   local id = PLAN_IDS[text]
   if id == nil then
-    if PLANS_SIZE >= 1000 then
-      PLANS, PLAN_IDS, PLANS_SIZE = {}, {}, 0
+    if SIZES.plans >= 1000 then
+      PLANS, PLAN_IDS, SIZES.plans = {}, {}, 0
     end
-    PLANS_SIZE = PLANS_SIZE + 1
+    SIZES.plans = SIZES.plans + 1
     local raw = cjson.decode(text)
     local steps = {}
     for i, st in ipairs(raw.s) do
@@ -248,14 +211,14 @@ local function plan_of_text(text)
   end
   return id, PLANS[id]
 end
-local PREFERRED, PREFERRED_SIZE = {}, 0
+local PREFERRED = {}
 local function preferred_of(text)
   local preferred = PREFERRED[text]
   if preferred == nil then
-    if PREFERRED_SIZE >= 10000 then
-      PREFERRED, PREFERRED_SIZE = {}, 0
+    if SIZES.preferred >= 10000 then
+      PREFERRED, SIZES.preferred = {}, 0
     end
-    PREFERRED_SIZE = PREFERRED_SIZE + 1
+    SIZES.preferred = SIZES.preferred + 1
     preferred = cjson.decode(text)
     PREFERRED[text] = preferred
   end
@@ -524,7 +487,7 @@ end
 -- LINDEX more each, and an LPOP and a LINDEX for every record past the horizon), since the readers leave out what
 -- trimming at every record would have dropped.
 local TRIM_EVERY = 32
-local TRIMS, TRIMS_SIZE = {}, 0
+local TRIMS = {}
 -- Appends a record to a list whose records start with their time, and returns the list's length. A trim drops the
 -- records older than `horizon` from the front but the last `keep` of them (a change is needed until the next one
 -- falls past the horizon: the span between them is the ledger's until then).
@@ -536,10 +499,10 @@ local function stat_push(key, record, horizon, keep)
   end
   if trimmed == nil then
     -- Bounded: this memory is Redis's (used_memory_vm_functions).
-    if TRIMS_SIZE >= 20000 then
-      TRIMS, TRIMS_SIZE = {}, 0
+    if SIZES.trims >= 20000 then
+      TRIMS, SIZES.trims = {}, 0
     end
-    TRIMS_SIZE = TRIMS_SIZE + 1
+    SIZES.trims = SIZES.trims + 1
   end
   local left = length
   while true do
@@ -734,14 +697,14 @@ end
 
 -- A requirement is read back from its signature: [channel, [[skill, level]...], team, [languages], agents|null].
 -- Signatures are pure data, so the decoded form is kept across calls (bounded, like the engine's caches).
-local REQ, REQ_SIZE = {}, 0
+local REQ = {}
 local function req_of(sig)
   local req = REQ[sig]
   if req == nil then
-    if REQ_SIZE >= 10000 then
-      REQ, REQ_SIZE = {}, 0
+    if SIZES.req >= 10000 then
+      REQ, SIZES.req = {}, 0
     end
-    REQ_SIZE = REQ_SIZE + 1
+    SIZES.req = SIZES.req + 1
     local raw = cjson.decode(sig)
     req = { channel = raw[1], skills = raw[2], languages = raw[4] }
     if raw[3] ~= NULL then
@@ -902,7 +865,7 @@ end
 
 -- Whether anyone could ever serve a requirement is kept in the library by prefix and signature, under the
 -- roster's version (rv, renewed by every roster change; missing until the first agent joins, when nobody can).
-local SERVE, SERVE_SIZE = {}, 0
+local SERVE = {}
 local function roster_version()
   if RV == nil then
     RV = call('GET', P .. 'rv')
@@ -1001,11 +964,11 @@ local function could_serve(sig)
       break
     end
   end
-  if SERVE_SIZE >= 10000 then
+  if SIZES.serve >= 10000 then
     known = { v = version }
-    SERVE, SERVE_SIZE = { [P] = known }, 0
+    SERVE, SIZES.serve = { [P] = known }, 0
   end
-  SERVE_SIZE = SERVE_SIZE + 1
+  SIZES.serve = SIZES.serve + 1
   known[sig] = found
   return found
 end
@@ -1067,12 +1030,12 @@ end
 -- list by prefix and reads only the entries it has not seen (one LRANGE after a pool was created elsewhere), and
 -- an agent's profile keeps the pools it qualifies for, listed from the lists each facet keeps per kind of agent
 -- (see registered and qualifying_pools): a new pool costs one test per kind of agent that looks for work, where a
--- version bump made every agent read and test all its look-ups again. Pools of listed agents (sticky routing: one pool per customer's last
--- agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
+-- version bump made every agent read and test all its look-ups again. Pools of listed agents (sticky routing: one
+-- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
 -- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
 -- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
 -- clock, so a flushed and rebuilt dataset never matches a registry kept from before.
-local REGISTRY, REGISTRY_SIZE = {}, 0
+local REGISTRY = {}
 
 local function pool_version()
   if PIV == nil then
@@ -1123,7 +1086,7 @@ local function registered(reg, facet, sig)
     f.groups, f.ngroups = {}, 0
   end
   reg.n = reg.n + 1
-  REGISTRY_SIZE = REGISTRY_SIZE + 1
+  SIZES.registry = SIZES.registry + 1
 end
 
 local function pool_registry()
@@ -1135,8 +1098,8 @@ local function pool_registry()
   local base, count = string.match(version, '^(.*):(%d+)$')
   count = tonumber(count)
   if reg == nil or reg.base ~= base or reg.n > count then
-    if REGISTRY_SIZE >= 50000 then
-      REGISTRY, REGISTRY_SIZE = {}, 0
+    if SIZES.registry >= 50000 then
+      REGISTRY, SIZES.registry = {}, 0
     end
     reg = { base = base, n = 0, byfacet = {} }
     REGISTRY[P] = reg
@@ -1154,7 +1117,7 @@ end
 -- The listed pools an agent can look up (pi:g:<agent>) are kept in the library by set, under the version of all
 -- such sets (pgv, renewed whenever one changes, missing while none ever had a member), so an agent looking for
 -- work reads its set only after some listed pool filled or emptied, and never in a dataset without listed pools.
-local LISTED, LISTED_SIZE = {}, 0
+local LISTED = {}
 local NO_POOLS = {}
 local function listed_pools(a)
   if PGV == nil then
@@ -1169,10 +1132,10 @@ local function listed_pools(a)
     return hit[2]
   end
   if hit == nil then
-    if LISTED_SIZE >= 50000 then
-      LISTED, LISTED_SIZE = {}, 0
+    if SIZES.listed >= 50000 then
+      LISTED, SIZES.listed = {}, 0
     end
-    LISTED_SIZE = LISTED_SIZE + 1
+    SIZES.listed = SIZES.listed + 1
   end
   local sigs = call('SMEMBERS', key)
   LISTED[key] = { PGV, sigs }
@@ -1581,14 +1544,14 @@ end
 -- A head's key as a number. Decoding it costs more than a table look-up, and a pool's head changes only when its best
 -- task leaves, so most of the keys an agent reads were decoded before: Lua strings are interned, and the decoded
 -- values are kept by their text (bounded, like the other caches).
-local HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+local HEAD_KEYS = {}
 local function head_key(text)
   local key = HEAD_KEYS[text]
   if key == nil then
-    if HEAD_KEYS_SIZE >= 20000 then
-      HEAD_KEYS, HEAD_KEYS_SIZE = {}, 0
+    if SIZES.head_keys >= 20000 then
+      HEAD_KEYS, SIZES.head_keys = {}, 0
     end
-    HEAD_KEYS_SIZE = HEAD_KEYS_SIZE + 1
+    SIZES.head_keys = SIZES.head_keys + 1
     key = pool_key(text)
     HEAD_KEYS[text] = key
   end
@@ -1640,7 +1603,7 @@ local function best_entry_for(a)
   -- The common look: one pool holds the lowest key, and its head does not exclude this agent.
   local member = head_member(sigs[at])
   if ties == 1 and not excluded_from(member, a.id) then
-    return { low, member, string.sub(member, 18) }
+    return { low, member, member_task(member) }
   end
   -- Only a pool whose head's key is at most the best found so far can hold the winner: take the pools with the
   -- lowest head key, read their members (ties are broken by member, and a head this agent was excluded from gives
@@ -2195,114 +2158,159 @@ OPS.next_due = function()
   end
 end
 
-local function reservation_json(r)
-  return '{"id":' .. q(r.id) .. ',"task_id":' .. q(r.task_id) .. ',"agent_id":' .. q(r.agent_id) .. ',"queue":'
-    .. q(r.queue) .. ',"channel":' .. q(r.channel) .. ',"offered_at":' .. n(r.offered_at) .. ',"expires_at":'
-    .. n(r.expires_at) .. '}'
-end
-
-local function step_name(t)
-  local st = t.plan.steps[t.step + 1]
-  return st and st.n or ''
-end
-
-OPS.get_task = function()
-  local t = task(ARGV[4])
-  if t == nil then
-    return { 'ok', 'null' }
-  end
-  local reservation = 'null'
-  if t.reservation then
-    reservation = reservation_json(res(t.reservation))
-  end
-  return { 'ok', '{"task":' .. t.tj .. ',"status":' .. q(t.status) .. ',"step_index":' .. fmt('%d', t.step)
-    .. ',"step":' .. q(step_name(t)) .. ',"priority_key":' .. n(t.key) .. ',"unserviceable":'
-    .. (t.unserviceable and 'true' or 'false') .. ',"reservation":' .. reservation .. ',"agent_id":'
-    .. qn(t.agent_id) .. '}' }
-end
-
-OPS.get_agent = function()
-  local a = agent(ARGV[4])
-  if a == nil then
-    return { 'ok', 'null' }
-  end
-  return { 'ok', '{"profile":' .. call('GET', P .. 'aj:' .. a.id) .. ',"activity":' .. q(a.activity) .. ',"load":' .. int_map(a.load)
-    .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses) .. '}' }
-end
-
-OPS.agent_reservations = function()
-  local a = agent(ARGV[4])
-  local parts = {}
-  if a then
-    for _, rid in ipairs(a.reservations) do
-      parts[#parts + 1] = reservation_json(res(rid))
+-- The other reads, and the JSON output only they use, live in a block of their own: Lua 5.1 allows a function
+-- (this chunk included) at most 200 local variables, and the decisions' helpers above need most of them.
+do
+  local ESC = {
+    ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
+  }
+  local function q(s)
+    if not string.find(s, '[%c"\\]') then
+      return '"' .. s .. '"'
     end
+    local escaped = string.gsub(s, '[%c"\\]', function(c)
+      return ESC[c] or fmt('\\u%04x', string.byte(c))
+    end)
+    return '"' .. escaped .. '"'
   end
-  return { 'ok', '[' .. table.concat(parts, ',') .. ']' }
-end
-
-local function queue_listing(queue)
-  local parts = {}
-  for _, member in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
-    local id = string.sub(member, 9)
-    local t = task(id)
-    parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
-      .. q(step_name(t)) .. ']'
+  local function n(x)
+    if x == NOW and NOW_N ~= nil then
+      return NOW_N
+    end
+    local s = F(x)
+    if not string.find(s, '[%.eEn]') then
+      s = s .. '.0'
+    end
+    if x == NOW then
+      NOW_N = s
+    end
+    return s
   end
-  return '[' .. table.concat(parts, ',') .. ']'
-end
-
-OPS.waiting = function()
-  return { 'ok', queue_listing(ARGV[4]) }
-end
-
-OPS.position = function()
-  local t = task(ARGV[4])
-  if t == nil or t.status == 'assigned' then
-    return { 'ok', 'null' }
+  local function qn(s) -- optional string
+    if s == nil then
+      return 'null'
+    end
+    return q(s)
   end
-  return { 'ok', '{"queue":' .. q(t.queue) .. ',"tasks":' .. queue_listing(t.queue) .. '}' }
-end
-
--- Outcomes newest first, those of the window the ledger still keeps: within the retention of the newest one, as
--- trimming at every record would have left them (see stat_push): the very same records, unless records came out of
--- time order and the window reaches back past the retention of the latest.
-OPS.queue_stats = function()
-  local queue, start = ARGV[4], tonumber(ARGV[5])
-  local waiting = call('SMEMBERS', P .. 'q:' .. queue)
-  local key = P .. 'so:' .. queue
-  local outcomes = {}
-  local stop, chunk = -1, 64
-  while true do
-    local batch = call('LRANGE', key, stop - chunk + 1, stop)
-    for i = #batch, 1, -1 do
-      local at = struct.unpack('<d', batch[i])
-      if #outcomes == 0 then
-        start = math.max(start, at - RETENTION)
+  local function int_map(map)
+    local parts = {}
+    for k, v in pairs(map) do
+      if v ~= 0 then
+        parts[#parts + 1] = q(k) .. ':' .. fmt('%d', v)
       end
-      if at < start then
+    end
+    return '{' .. table.concat(parts, ',') .. '}'
+  end
+
+  local function reservation_json(r)
+    return '{"id":' .. q(r.id) .. ',"task_id":' .. q(r.task_id) .. ',"agent_id":' .. q(r.agent_id) .. ',"queue":'
+      .. q(r.queue) .. ',"channel":' .. q(r.channel) .. ',"offered_at":' .. n(r.offered_at) .. ',"expires_at":'
+      .. n(r.expires_at) .. '}'
+  end
+
+  local function step_name(t)
+    local st = t.plan.steps[t.step + 1]
+    return st and st.n or ''
+  end
+
+  OPS.get_task = function()
+    local t = task(ARGV[4])
+    if t == nil then
+      return { 'ok', 'null' }
+    end
+    local reservation = 'null'
+    if t.reservation then
+      reservation = reservation_json(res(t.reservation))
+    end
+    return { 'ok', '{"task":' .. t.tj .. ',"status":' .. q(t.status) .. ',"step_index":' .. fmt('%d', t.step)
+      .. ',"step":' .. q(step_name(t)) .. ',"priority_key":' .. n(t.key) .. ',"unserviceable":'
+      .. (t.unserviceable and 'true' or 'false') .. ',"reservation":' .. reservation .. ',"agent_id":'
+      .. qn(t.agent_id) .. '}' }
+  end
+
+  OPS.get_agent = function()
+    local a = agent(ARGV[4])
+    if a == nil then
+      return { 'ok', 'null' }
+    end
+    return { 'ok', '{"profile":' .. call('GET', P .. 'aj:' .. a.id) .. ',"activity":' .. q(a.activity) .. ',"load":'
+      .. int_map(a.load) .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses) .. '}' }
+  end
+
+  OPS.agent_reservations = function()
+    local a = agent(ARGV[4])
+    local parts = {}
+    if a then
+      for _, rid in ipairs(a.reservations) do
+        parts[#parts + 1] = reservation_json(res(rid))
+      end
+    end
+    return { 'ok', '[' .. table.concat(parts, ',') .. ']' }
+  end
+
+  local function queue_listing(queue)
+    local parts = {}
+    for _, member in ipairs(call('SMEMBERS', P .. 'q:' .. queue)) do
+      local id = string.sub(member, 9)
+      local t = task(id)
+      parts[#parts + 1] = '[' .. q(id) .. ',' .. q(t.status) .. ',' .. n(t.key) .. ',' .. n(t.created_at) .. ','
+        .. q(step_name(t)) .. ']'
+    end
+    return '[' .. table.concat(parts, ',') .. ']'
+  end
+
+  OPS.waiting = function()
+    return { 'ok', queue_listing(ARGV[4]) }
+  end
+
+  OPS.position = function()
+    local t = task(ARGV[4])
+    if t == nil or t.status == 'assigned' then
+      return { 'ok', 'null' }
+    end
+    return { 'ok', '{"queue":' .. q(t.queue) .. ',"tasks":' .. queue_listing(t.queue) .. '}' }
+  end
+
+  -- Outcomes newest first, those of the window the ledger still keeps: within the retention of the newest one, as
+  -- trimming at every record would have left them (see stat_push): the very same records, unless records came out of
+  -- time order and the window reaches back past the retention of the latest.
+  OPS.queue_stats = function()
+    local queue, start = ARGV[4], tonumber(ARGV[5])
+    local waiting = call('SMEMBERS', P .. 'q:' .. queue)
+    local key = P .. 'so:' .. queue
+    local outcomes = {}
+    local stop, chunk = -1, 64
+    while true do
+      local batch = call('LRANGE', key, stop - chunk + 1, stop)
+      for i = #batch, 1, -1 do
+        local at = struct.unpack('<d', batch[i])
+        if #outcomes == 0 then
+          start = math.max(start, at - RETENTION)
+        end
+        if at < start then
+          return { 'ok', waiting, outcomes }
+        end
+        outcomes[#outcomes + 1] = batch[i]
+      end
+      if #batch < chunk then
         return { 'ok', waiting, outcomes }
       end
-      outcomes[#outcomes + 1] = batch[i]
+      stop = stop - chunk
+      chunk = chunk * 2
     end
-    if #batch < chunk then
-      return { 'ok', waiting, outcomes }
+  end
+
+  OPS.agent_stats = function()
+    local out = {}
+    for i, id in ipairs(call('LRANGE', P .. 'sao', 0, -1)) do
+      out[i] = call('LRANGE', P .. 'sh:' .. id, 0, -1)
     end
-    stop = stop - chunk
-    chunk = chunk * 2
+    return { 'ok', out }
   end
-end
 
-OPS.agent_stats = function()
-  local out = {}
-  for i, id in ipairs(call('LRANGE', P .. 'sao', 0, -1)) do
-    out[i] = call('LRANGE', P .. 'sh:' .. id, 0, -1)
+  OPS.ping = function()
+    return { 'ok', '[]' }
   end
-  return { 'ok', out }
-end
-
-OPS.ping = function()
-  return { 'ok', '[]' }
 end
 
 -- The one entry point: FCALL <name> 1 <prefix> <op> <now> <settings> <args...>.
