@@ -91,7 +91,8 @@ local function F(x)
 end
 
 -- A number passed to redis.call is formatted by Redis with snprintf("%.17g"), which costs about as much as a
--- short command: the ranges and counts of the hot paths are passed as strings, those of scans kept by value.
+-- short command: the ranges and counts of the hot paths are passed as strings, those of scans kept by value. Only
+-- for integers from a small set (batch sizes, step indexes, short scans): the texts are kept for good.
 local INT_TEXT = {}
 local function int_text(i)
   local text = INT_TEXT[i]
@@ -1031,10 +1032,10 @@ end
 -- an agent's profile keeps the pools it qualifies for, listed from the lists each facet keeps per kind of agent
 -- (see registered and qualifying_pools): a new pool costs one test per kind of agent that looks for work, where a
 -- version bump made every agent read and test all its look-ups again. Pools of listed agents (sticky routing: one
--- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they are registered under the
--- listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the agent looking for work only
--- after one of those sets changed (see listed_pools). A dataset without a version starts it from the server
--- clock, so a flushed and rebuilt dataset never matches a registry kept from before.
+-- pool per customer's last agent, say) are the exception, since there is no bound on how many come and go: they
+-- are registered under the listed agent's own facet (pi:g:<agent>) only while they hold tasks, and read by the
+-- agent looking for work only after one of those sets changed (see listed_pools). A dataset without a version
+-- starts it from the server clock, so a flushed and rebuilt dataset never matches a registry kept from before.
 local REGISTRY = {}
 
 local function pool_version()
@@ -1105,7 +1106,7 @@ local function pool_registry()
     REGISTRY[P] = reg
   end
   if reg.n < count then
-    local entries = call('LRANGE', P .. 'pl', int_text(2 * reg.n), int_text(2 * count - 1))
+    local entries = call('LRANGE', P .. 'pl', fmt('%d', 2 * reg.n), fmt('%d', 2 * count - 1))
     for i = 1, #entries, 2 do
       registered(reg, entries[i], entries[i + 1])
     end
@@ -1588,6 +1589,7 @@ local function best_entry_for(a)
   for i = 1, #heads do
     local value = heads[i]
     if value then
+      -- head_key's own look-up, inlined for the common hit: a function call costs about 500 instructions here.
       local score = HEAD_KEYS[value] or head_key(value)
       scores[i] = score
       if low == nil or score < low then
@@ -2234,7 +2236,8 @@ do
       return { 'ok', 'null' }
     end
     return { 'ok', '{"profile":' .. call('GET', P .. 'aj:' .. a.id) .. ',"activity":' .. q(a.activity) .. ',"load":'
-      .. int_map(a.load) .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses) .. '}' }
+      .. int_map(a.load) .. ',"idle_since":' .. n(a.idle_since) .. ',"consecutive_misses":' .. fmt('%d', a.misses)
+      .. '}' }
   end
 
   OPS.agent_reservations = function()
