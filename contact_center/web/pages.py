@@ -89,8 +89,10 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/", name="home")
 async def home(request: web.Request) -> web.Response:
-    """Show open work at a glance."""
+    """Show open work at a glance; a technician, who works no cases, is sent to the day's jobs."""
     signed_in = await _staff(request)
+    if signed_in.user.role not in AGENTS:
+        raise web.HTTPSeeOther("/tech")
     async with request.app[DATABASE].transaction() as session:
         counts = dict((await session.execute(select(Case.status, func.count()).group_by(Case.status))).all())
     context = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import PASSWORD
+from tests.field_service.visit_day import seed_day
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -90,3 +91,26 @@ async def test_signing_out_from_the_page(app_client, users):
     out = await client.post("/logout", data={"csrf_token": token}, allow_redirects=False)
     assert out.status == 303
     assert (await client.get("/", allow_redirects=False)).status == 302
+
+
+HEADER = re.compile(r"<header[^>]*>(.*?)</header>", re.S)
+HREF = re.compile(r'href="([^"]+)"')
+
+
+async def test_every_role_lands_on_a_page_it_may_use_and_sees_only_links_it_may_follow(
+    app_client, users, database, clock
+):
+    async with database.transaction() as session:
+        await seed_day(session, clock.now(), users["tess"])
+    landings = {}
+    for name in ("alice", "sam", "bob", "tess"):
+        client = await app_client()
+        await sign_in(client, username=f"{name}@example.test")
+        home = await client.get("/")
+        assert home.status == 200, name
+        landings[name] = home.url.path
+        links = HREF.findall(HEADER.search(await home.text()).group(1))
+        assert links, name
+        for link in links:
+            assert (await client.get(link)).status == 200, (name, link)
+    assert landings == {"alice": "/", "sam": "/", "bob": "/", "tess": "/tech"}
