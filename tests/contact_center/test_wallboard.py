@@ -21,6 +21,9 @@ async def test_live_figures_follow_a_chat_through_the_queue(login, clock):
     board = await sam.client.ws_connect("/wallboard/ws", headers={"Origin": origin_of(sam.client)})
     first = await receive_until(board, "figures")
     assert queue_row(first, "general")["waiting"] == 0
+    # alice, sam and bob work as agents and none is signed in yet: the counts and the list agree.
+    assert first["agents"]["by_activity"]["offline"] == 3
+    assert sum(first["agents"]["by_activity"].values()) == len(first["agents"]["list"]) == 3
 
     chat = await open_chat(anonymous.client)
     await receive_until(chat, "queue")
@@ -39,7 +42,7 @@ async def test_live_figures_follow_a_chat_through_the_queue(login, clock):
     assert general["average_speed_of_answer"] == 30.0
     assert general["arrival_rate_per_hour"] == 1.0
     assert general["agents_needed"] >= 1
-    assert pushed["agents"]["by_activity"]["busy"] == 1
+    assert (pushed["agents"]["by_activity"]["busy"], pushed["agents"]["by_activity"]["offline"]) == (1, 2)
     assert (await sam.get("/api/v1/wallboard", expect=200))["queues"] == pushed["queues"]
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from contact_center.db import Database
@@ -51,15 +52,17 @@ async def live_figures(database: Database, dispatcher: Dispatcher) -> dict[str, 
     """Return every queue's live figures with Erlang C staffing, and the agents by state."""
     async with database.transaction() as session:
         queues = list((await session.scalars(select(Queue).order_by(col(Queue.name)))).all())
+        active = col(Agent.active).is_(True)
         agents = list(
-            (
-                await session.scalars(
-                    select(Agent).where(col(Agent.active).is_(True)).order_by(col(Agent.name)).limit(_MAX_LISTED)
-                )
-            ).all()
+            (await session.scalars(select(Agent).where(active).order_by(col(Agent.name)).limit(_MAX_LISTED))).all()
         )
+        roster = (await session.execute(select(func.count()).select_from(Agent).where(active))).scalar_one()
     at = dispatcher.now()
     totals = await dispatcher.backend.agent_statistics(at, WINDOW)
+    by_activity = dict(totals.by_activity)
+    # The engine knows an agent once it has been signed in since the engine started; the rest of the roster is
+    # offline too, as the agent list below says of each of them.
+    by_activity["offline"] = by_activity.get("offline", 0) + max(0, roster - sum(by_activity.values()))
     # One batch read for every listed agent: a floor of 200 agents read one by one was 200 round trips to Redis.
     states = list(zip(agents, await dispatcher.backend.get_agents([str(a.id) for a in agents]), strict=True))
     staffed = [state for _, state in states if state is not None and str(state.activity) in _STAFFED]
@@ -89,7 +92,7 @@ async def live_figures(database: Database, dispatcher: Dispatcher) -> dict[str, 
         "window": WINDOW,
         "queues": rows,
         "agents": {
-            "by_activity": dict(totals.by_activity),
+            "by_activity": by_activity,
             "occupancy": totals.occupancy,
             "staffed": len(staffed),
             "list": [
