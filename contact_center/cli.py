@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import logging
 import os
@@ -169,11 +170,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-
-    from contact_center.demo import load_demo
+    from contact_center.demo import PORTAL_EMAIL, load_demo
     from contact_center.demo_field import demo_day
 
     settings = _settings()
+    if settings.smtp_host is None and settings.mail_drop_dir is None:
+        # Without a mail server the portal's sign-in links would wait in the outbox: the demo keeps them readable.
+        settings = dataclasses.replace(settings, mail_drop_dir=settings.data_dir / "mail")
     upgrade(settings.database_url)
     accounts = asyncio.run(load_demo(settings))
     base = f"http://{args.host}:{args.port}"
@@ -185,7 +188,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  {base}/wallboard        the supervisor wallboard")
     print(f"  {base}/cases            the case list")
     print(f"  {base}/chat             web chat, as a customer")
-    print(f"  {base}/portal           the customer portal")
+    print(f"  {base}/portal           the customer portal (sign in as {PORTAL_EMAIL})")
     print(f"  {base}/kb               the public knowledge base")
     print(f"  {base}/dispatch{planned}   the dispatch board: the demo day's routes (sign in as the supervisor)")
     print(f"  {base}/tech{planned}       a technician's day in route order (sign in as tech@demo.test)")
@@ -195,6 +198,8 @@ def _demo(args: argparse.Namespace) -> int:
     print("\nAccounts (username / password):")
     for username, password, role in accounts:
         print(f"  {username:28} {password:20} {role}")
+    if settings.mail_drop_dir is not None:
+        print(f"\nMail the platform sends (portal sign-in links, replies) is written to {settings.mail_drop_dir}/")
     print()
     _run(settings, args.host, args.port)
     return 0

@@ -65,15 +65,17 @@ _AGENTS = (
     ("Lena Novak", "lena@partner.test", "Partner overflow", ["en", "de"], {"billing": 5, "technical": 4}),
 )
 
-# (name, language, value score, lifetime value, segment, phone, email)
 _ARTICLES = Path(__file__).with_name("demo_articles.yaml")
 
+# (name, language, value score, lifetime value, segment, phone, email)
 _CUSTOMERS = (
     ("Grace Hopper", "en", 92, "48200.00", "enterprise", "+14155550101", "grace@example.com"),
     ("Li Na", "zh", 66, "9100.00", "small business", "+8613800138000", "li.na@example.cn"),
     ("Tom Baker", "en", 38, "1200.00", "consumer", "+447700900123", "tom.baker@example.co.uk"),
     ("Rosa Diaz", "en", 12, "150.00", "consumer", "+14155550177", "rosa@example.org"),
 )
+# The customer the demo suggests signing in to the portal as: she has open cases.
+PORTAL_EMAIL = _CUSTOMERS[0][6]
 
 _OPEN_CONTACTS = (
     (Channel.VOICE, "CA0000demo0001", "+14155550101", "Outage at head office", "technical", CasePriority.URGENT),

@@ -9,7 +9,9 @@ it can recognise, not a second message. A header stored with the message (`Messa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Protocol
 
 from contact_center.channels.base import TransportError
 from contact_center.clock import Clock
@@ -17,11 +19,19 @@ from contact_center.db import Database
 from contact_center.models import OutboxChannel, OutboxMessage
 from contact_center.services.outbox import attachments_of
 from email_response.composing import OutboundAttachment, compose_message
-from email_response.smtp import SendError, SmtpSender
+from email_response.smtp import SendError
 
 __all__ = ["EmailTransport", "outbox_message_id", "stored_attachments"]
 
 AttachmentLoader = Callable[[int], Awaitable[Sequence[OutboundAttachment]]]
+
+
+class MailSender(Protocol):
+    """What sends a composed message: `SmtpSender`, or a `MailDrop` where there is no mail server."""
+
+    async def send(self, message: EmailMessage) -> str:
+        """Send the message and return its Message-ID; raise SendError on failure."""
+        ...
 
 
 def outbox_message_id(message: OutboxMessage, domain: str) -> str:
@@ -31,13 +41,13 @@ def outbox_message_id(message: OutboxMessage, domain: str) -> str:
 
 
 class EmailTransport:
-    """Sends outbox emails through one SMTP server; one attempt per call, the outbox worker retries."""
+    """Sends outbox emails through one SMTP server (or a mail drop); one attempt per call, the outbox worker retries."""
 
     channel = OutboxChannel.EMAIL
 
     def __init__(
         self,
-        sender: SmtpSender,
+        sender: MailSender,
         clock: Clock,
         *,
         smtp_from: str,

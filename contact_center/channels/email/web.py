@@ -17,11 +17,12 @@ from aiohttp import web
 from contact_center.channels.email import pages
 from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
-from contact_center.channels.email.transport import EmailTransport, stored_attachments
+from contact_center.channels.email.transport import EmailTransport, MailSender, stored_attachments
 from contact_center.channels.email.worker import build_imap_readers
 from contact_center.clock import SystemClock
 from contact_center.leases import run_exclusively
 from contact_center.web.keys import CLOCK, DATABASE, LEASE_HOLDER, ROUTER, SETTINGS
+from email_response.mail_drop import MailDrop
 from email_response.smtp import SmtpSender
 
 __all__ = ["add_email_channel", "email_transport"]
@@ -38,19 +39,23 @@ def add_email_channel(app: web.Application) -> None:
 
 
 def email_transport(app: web.Application) -> EmailTransport | None:
-    """Return the outbox's email transport, or None without SMTP_HOST."""
+    """Return the outbox's email transport: SMTP, else the mail drop of MAIL_DROP_DIR, else None."""
     settings = app[SETTINGS]
-    if not settings.smtp_host:
+    sender: MailSender
+    if settings.smtp_host:
+        sender = SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            # Port 465 is SMTP over TLS (RFC 8314); 587 is submission with STARTTLS; others are plain relays.
+            use_tls=settings.smtp_port == 465,
+            starttls=settings.smtp_port == 587,
+        )
+    elif settings.mail_drop_dir is not None:
+        sender = MailDrop(settings.mail_drop_dir)
+    else:
         return None
-    sender = SmtpSender(
-        settings.smtp_host,
-        settings.smtp_port,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        # Port 465 is SMTP over TLS (RFC 8314); 587 is submission with STARTTLS; others are plain relays.
-        use_tls=settings.smtp_port == 465,
-        starttls=settings.smtp_port == 587,
-    )
     return EmailTransport(
         sender,
         app[CLOCK],
