@@ -114,3 +114,18 @@ async def test_every_role_lands_on_a_page_it_may_use_and_sees_only_links_it_may_
         for link in links:
             assert (await client.get(link)).status == 200, (name, link)
     assert landings == {"alice": "/", "sam": "/", "bob": "/", "tess": "/tech"}
+
+
+LINKED = re.compile(r'<link rel="(?:icon|stylesheet)" href="([^"]+)"')
+
+
+async def test_the_pages_icon_and_stylesheets_are_served(app_client, users, database, clock):
+    async with database.transaction() as session:
+        await seed_day(session, clock.now(), users["tess"])
+    anonymous, tess = await app_client(), await app_client()
+    await sign_in(tess, username="tess@example.test")
+    for client, path in ((anonymous, "/login"), (anonymous, "/portal"), (anonymous, "/chat"), (tess, "/tech")):
+        linked = LINKED.findall(await (await client.get(path)).text())
+        assert "/static/favicon.svg" in linked, path
+        for href in linked:
+            assert (await client.get(href)).status == 200, (path, href)
