@@ -174,9 +174,10 @@ def _demo(args: argparse.Namespace) -> int:
     from contact_center.demo_field import demo_day
 
     settings = _settings()
-    if settings.smtp_host is None and settings.mail_drop_dir is None:
-        # Without a mail server the portal's sign-in links would wait in the outbox: the demo keeps them readable.
-        settings = dataclasses.replace(settings, mail_drop_dir=settings.data_dir / "mail")
+    if settings.outbox_drop_dir is None:
+        # Without SMTP or Twilio the portal's sign-in links and codes would wait in the outbox: the demo drops them
+        # where a person can read them.
+        settings = dataclasses.replace(settings, outbox_drop_dir=settings.data_dir / "outbox")
     upgrade(settings.database_url)
     accounts = asyncio.run(load_demo(settings))
     base = f"http://{args.host}:{args.port}"
@@ -198,8 +199,11 @@ def _demo(args: argparse.Namespace) -> int:
     print("\nAccounts (username / password):")
     for username, password, role in accounts:
         print(f"  {username:28} {password:20} {role}")
-    if settings.mail_drop_dir is not None:
-        print(f"\nMail the platform sends (portal sign-in links, replies) is written to {settings.mail_drop_dir}/")
+    twilio = settings.twilio_account_sid and settings.twilio_auth_token
+    dropped = [what for what, provider in (("mail", settings.smtp_host), ("texts", twilio)) if not provider]
+    if settings.outbox_drop_dir is not None and dropped:
+        print(f"\nThe {' and '.join(dropped)} the platform sends (portal sign-in links and codes, replies) are")
+        print(f"written to {settings.outbox_drop_dir}/ and logged, not sent.")
     print()
     _run(settings, args.host, args.port)
     return 0

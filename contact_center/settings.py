@@ -46,7 +46,7 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str = "support@localhost"
-    mail_drop_dir: Path | None = None
+    outbox_drop_dir: Path | None = None
     imap_host: str | None = None
     imap_port: int = 143
     imap_username: str | None = None
@@ -99,7 +99,7 @@ class Settings:
             smtp_username=env.get("SMTP_USERNAME") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_from=env.get("SMTP_FROM") or "support@localhost",
-            mail_drop_dir=Path(env["MAIL_DROP_DIR"]).expanduser().resolve() if env.get("MAIL_DROP_DIR") else None,
+            outbox_drop_dir=Path(env["OUTBOX_DROP_DIR"]).expanduser().resolve() if env.get("OUTBOX_DROP_DIR") else None,
             imap_host=env.get("IMAP_HOST") or None,
             imap_port=_int(env, "IMAP_PORT", default=143, minimum=1),
             imap_username=env.get("IMAP_USERNAME") or None,

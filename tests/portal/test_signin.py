@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from datetime import timedelta
-from email import message_from_bytes
-from email.policy import default
 
-from aiohttp import web
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
 from contact_center.channels.email.web import email_transport
+from contact_center.channels.twilio.web import sms_transport
 from contact_center.models import Channel, OutboxChannel, OutboxMessage, PortalLink
 from contact_center.services.cases import NewCase, do_create_case
-from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
-from contact_center.workers.outbox import send_due
-from tests.portal.conftest import LINK
 
 
 async def test_a_link_signs_in_once_within_ten_minutes(portal, database, clock):
@@ -125,22 +119,7 @@ async def test_the_interface_follows_accept_language_and_the_switcher(portal):
     assert evil.headers["Location"] == "/portal"
 
 
-async def test_without_a_mail_server_the_link_is_written_to_the_mail_drop(portal, database, clock, settings, tmp_path):
-    """The demo's way: MAIL_DROP_DIR gets each outbound email as a file a person can open, then sign in from."""
-    app = web.Application()
-    app[SETTINGS], app[DATABASE], app[CLOCK] = replace(settings, mail_drop_dir=tmp_path / "mail"), database, clock
-    transport = email_transport(app)
-    assert transport is not None
-    ann = await portal()
-    await ann.page("/portal")
-    await ann.post("/portal/signin", {"email": "ann@example.org"}, status=200)
-    assert await send_due(database, {OutboxChannel.EMAIL: transport}, clock) == 1
-    assert await send_due(database, {OutboxChannel.EMAIL: transport}, clock) == 0  # sent once, not again
-    (dropped,) = (tmp_path / "mail").iterdir()
-    mail = message_from_bytes(dropped.read_bytes(), policy=default)
-    assert mail["To"] == "ann@example.org"
-    link = LINK.search(mail.get_body(("plain",)).get_content()).group()
-    assert "My cases" in await ann.page(link)
-    # Without SMTP_HOST or MAIL_DROP_DIR, mail stays in the outbox until one is configured.
-    app[SETTINGS] = settings
+async def test_without_a_provider_or_an_outbox_drop_messages_wait_in_the_outbox(app_client):
+    app = (await app_client()).app
     assert email_transport(app) is None
+    assert sms_transport(app) is None

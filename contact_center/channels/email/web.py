@@ -17,12 +17,12 @@ from aiohttp import web
 from contact_center.channels.email import pages
 from contact_center.channels.email.bounces import suppression_check
 from contact_center.channels.email.config import load_email_rules
+from contact_center.channels.email.mail_drop import MailDrop
 from contact_center.channels.email.transport import EmailTransport, MailSender, stored_attachments
 from contact_center.channels.email.worker import build_imap_readers
 from contact_center.clock import SystemClock
 from contact_center.leases import run_exclusively
 from contact_center.web.keys import CLOCK, DATABASE, LEASE_HOLDER, ROUTER, SETTINGS
-from email_response.mail_drop import MailDrop
 from email_response.smtp import SmtpSender
 
 __all__ = ["add_email_channel", "email_transport"]
@@ -39,7 +39,7 @@ def add_email_channel(app: web.Application) -> None:
 
 
 def email_transport(app: web.Application) -> EmailTransport | None:
-    """Return the outbox's email transport: SMTP, else the mail drop of MAIL_DROP_DIR, else None."""
+    """Return the outbox's email transport: SMTP, else a mail drop in OUTBOX_DROP_DIR, else None."""
     settings = app[SETTINGS]
     sender: MailSender
     if settings.smtp_host:
@@ -52,8 +52,8 @@ def email_transport(app: web.Application) -> EmailTransport | None:
             use_tls=settings.smtp_port == 465,
             starttls=settings.smtp_port == 587,
         )
-    elif settings.mail_drop_dir is not None:
-        sender = MailDrop(settings.mail_drop_dir)
+    elif settings.outbox_drop_dir is not None:
+        sender = MailDrop(settings.outbox_drop_dir / "mail")
     else:
         return None
     return EmailTransport(

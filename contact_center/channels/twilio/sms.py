@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twilio.twiml.messaging_response import MessagingResponse
@@ -17,7 +18,7 @@ from contact_center.addresses import normalise_phone
 from contact_center.channels.base import TransportError
 from contact_center.channels.twilio.keywords import keyword_of
 from contact_center.channels.twilio.options import TwilioOptions
-from contact_center.channels.twilio.rest import TwilioApiError, TwilioRest
+from contact_center.channels.twilio.rest import Resource, TwilioApiError
 from contact_center.channels.twilio.service import do_record_delivery, do_set_opt_out, is_opted_out
 from contact_center.channels.twilio.statuses import FINAL_MESSAGE_STATUSES
 from contact_center.channels.twilio.tasks import route_language, route_priority
@@ -30,12 +31,29 @@ from contact_center.models import Case, Channel, OutboxChannel, OutboxMessage
 from contact_center.services.cases import do_add_note
 from contact_center.services.contacts import ContactIntake
 
-__all__ = ["SmsTransport", "receive_sms", "record_sms_status"]
+__all__ = ["SmsSender", "SmsTransport", "receive_sms", "record_sms_status"]
 
 log = logging.getLogger(__name__)
 
 # Twilio's error for a number that replied STOP to our sender: it will refuse every text until START.
 _UNSUBSCRIBED = 21610
+
+
+class SmsSender(Protocol):
+    """What hands a text to the network: `TwilioRest`, or a `TextDrop` where Twilio is not configured."""
+
+    async def send_sms(
+        self,
+        *,
+        to: str,
+        body: str,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Resource:
+        """Send one text; Twilio's Message resource (or one shaped like it) comes back."""
+        ...
 
 
 class SmsTransport:
@@ -45,7 +63,7 @@ class SmsTransport:
 
     def __init__(
         self,
-        rest: TwilioRest,
+        rest: SmsSender,
         db: Database,
         clock: Clock,
         options: TwilioOptions,

@@ -32,7 +32,8 @@ from contact_center.channels.twilio.degraded import Backlog, BacklogFull, Pendin
 from contact_center.channels.twilio.options import TwilioOptions, options_from_env
 from contact_center.channels.twilio.rest import TwilioRest
 from contact_center.channels.twilio.signature import SIGNATURE_HEADER, is_signed_by_twilio, webhook_url
-from contact_center.channels.twilio.sms import SmsTransport, receive_sms, record_sms_status
+from contact_center.channels.twilio.sms import SmsSender, SmsTransport, receive_sms, record_sms_status
+from contact_center.channels.twilio.text_drop import TextDrop
 from contact_center.channels.twilio.voice import VOICE_PREFIX, Answered, Calls, bridge_call
 from contact_center.dispatch import Accepted, AcceptedHook
 from contact_center.models import Channel
@@ -122,12 +123,22 @@ def calls_for(app: web.Application) -> Calls:
 
 
 def sms_transport(app: web.Application) -> SmsTransport | None:
-    """Return the outbox's SMS transport, or None before start-up or without Twilio credentials."""
+    """Return the outbox's SMS transport: Twilio, else a text drop in OUTBOX_DROP_DIR, else None.
+
+    With Twilio credentials it is None before start-up, until the app has made its Twilio client.
+    """
     channel, settings = app[TWILIO], app[SETTINGS]
-    if channel.rest is None:
+    sender: SmsSender
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        if channel.rest is None:
+            return None
+        sender = channel.rest
+    elif settings.outbox_drop_dir is not None:
+        sender = TextDrop(settings.outbox_drop_dir / "sms")
+    else:
         return None
     return SmsTransport(
-        channel.rest,
+        sender,
         app[DATABASE],
         app[CLOCK],
         channel.options,

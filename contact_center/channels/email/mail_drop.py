@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
+from contact_center.channels.drop import drop_file
 from email_response.smtp import SendError
 
 __all__ = ["MailDrop"]
@@ -37,7 +37,8 @@ class MailDrop:
         if not message_id:
             raise ValueError("the message needs a Message-ID before it is written (see composing.make_message_id)")
         try:
-            path = await asyncio.to_thread(self._write, str(message_id), message.as_bytes(policy=default))
+            name = f"{hashlib.sha256(str(message_id).encode()).hexdigest()[:16]}.eml"
+            path = await asyncio.to_thread(drop_file, self.directory, name, message.as_bytes(policy=default))
         except OSError as exc:
             raise SendError(f"cannot write to the mail drop {self.directory}: {exc}", permanent=False) from exc
         body = message.get_body(("plain",))
@@ -45,15 +46,3 @@ class MailDrop:
         text = body.get_content()[:_LOGGED_CHARS] if isinstance(body, EmailMessage) else ""
         log.info("mail to %s, %r, written to %s:\n%s", message.get("To"), message.get("Subject"), path, text)
         return str(message_id)
-
-    def _write(self, message_id: str, content: bytes) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(message_id.encode()).hexdigest()[:16]
-        path = self.directory / f"{name}.eml"
-        temporary = path.with_suffix(".tmp")
-        with temporary.open("wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        temporary.replace(path)
-        return path
