@@ -12,17 +12,22 @@ from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.case_status import TRANSITIONS
-from contact_center.models import ActorKind, Case, CaseStatus, Customer, Role
+from contact_center.channels.replies import send_reply
+from contact_center.models import ActorKind, Case, CaseStatus, Customer, Identity, IdentityKind, OutboxChannel, Role
 from contact_center.services.cases import do_add_note, do_change_status, get_case, timeline
 from contact_center.services.users import SignedIn, authenticate
 from contact_center.web.auth import AGENTS, STAFF, authorize_page, read_form, sign_in, sign_out
-from contact_center.web.keys import CLOCK, DATABASE
+from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
 from contact_center.web.limits import check_login, count_failed_login
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 _LOGIN_CSRF = "cc_login_csrf"
+_REPLY_CHANNELS = (
+    (OutboxChannel.EMAIL, IdentityKind.EMAIL, "Email"),
+    (OutboxChannel.SMS, IdentityKind.PHONE, "Text message"),
+)
 
 
 async def _staff(request: web.Request, roles: frozenset[Role] = STAFF) -> SignedIn:
@@ -131,6 +136,9 @@ async def case_page(request: web.Request) -> web.Response:
         case = await get_case(session, request.match_info["case_ref"])
         customer = await session.get(Customer, case.customer_id)
         events = await timeline(session, case)
+        kinds = set(
+            (await session.scalars(select(Identity.kind).where(Identity.customer_id == case.customer_id))).all()
+        )
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
@@ -138,6 +146,11 @@ async def case_page(request: web.Request) -> web.Response:
         "customer": customer,
         "events": events,
         "next_statuses": [s.value for s in CaseStatus if s in TRANSITIONS[case.status]],
+        # The channels the customer can be answered on; the one the case came in on first.
+        "reply_channels": sorted(
+            ((c.value, label) for c, kind, label in _REPLY_CHANNELS if kind in kinds),
+            key=lambda choice: choice[0] != case.channel.value,
+        ),
         "now": request.app[CLOCK].now(),
     }
     return aiohttp_jinja2.render_template("case.html", request, context)
@@ -156,6 +169,29 @@ async def case_status(request: web.Request) -> web.Response:
         case = await get_case(session, request.match_info["case_ref"], for_update=True)
         await do_change_status(
             session, case, target, _actor(signed_in), request.app[CLOCK].now(), note=form.get("note") or None
+        )
+    raise web.HTTPSeeOther(f"/cases/{case.number}")
+
+
+@routes.post("/cases/{case_ref}/replies")
+async def case_reply(request: web.Request) -> web.Response:
+    """Answer the customer from a case's page, by email or text, as the API's replies do."""
+    signed_in = await _staff(request, AGENTS)
+    form = await read_form(request, signed_in)
+    try:
+        channel = OutboxChannel(form.get("channel", ""))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="choose email or text message") from None
+    async with request.app[DATABASE].transaction() as session:
+        case = await get_case(session, request.match_info["case_ref"], for_update=True)
+        await send_reply(
+            session,
+            case,
+            channel,
+            form.get("body", ""),
+            _actor(signed_in),
+            request.app[CLOCK].now(),
+            smtp_from=request.app[SETTINGS].smtp_from,
         )
     raise web.HTTPSeeOther(f"/cases/{case.number}")
 

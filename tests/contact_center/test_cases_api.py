@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from contact_center.models import Case, CaseEvent, OutboxMessage
+from contact_center.channels.twilio.service import do_set_opt_out
+from contact_center.models import Case, CaseEvent, OutboxChannel, OutboxMessage
 
 
 async def make_customer(api, name="Grace Hopper", score=80, identities=None):
@@ -108,12 +109,24 @@ async def test_a_reply_is_stored_in_the_outbox_and_stops_the_first_response_cloc
     async with database.transaction() as session:
         message = await session.get(OutboxMessage, reply["outbox_id"])
         assert message.status.value == "pending"
-        assert message.subject == f"[{case['number']}] Invoice"
+        # The same reply as the email channel's own: "Re:", the case's tag, threaded headers when there is mail.
+        assert message.subject == f"Re: Invoice [{case['number']}]"
+        assert message.headers["Message-ID"].startswith("<")
         assert (await session.get(Case, case["id"])).first_responded_at == clock.now()
     no_phone = await make_customer(bob, name="Mail Only", identities=[{"kind": "email", "address": "m@example.com"}])
     other = await bob.post("/api/v1/cases", {"customer_id": no_phone["id"], "subject": "x"}, expect=201)
     error = await bob.post(f"/api/v1/cases/{other['id']}/replies", {"channel": "sms", "body": "hi"}, expect=400)
     assert "no phone address" in error["error"]["message"]
+    texted = await bob.post(f"/api/v1/cases/{case['id']}/replies", {"channel": "sms", "body": "On our way"}, expect=201)
+    async with database.transaction() as session:
+        await do_set_opt_out(
+            session, texted["to_address"], opted_out=True, keyword="STOP", message_sid=None, now=clock.now()
+        )
+    refused = await bob.post(f"/api/v1/cases/{case['id']}/replies", {"channel": "sms", "body": "Hi"}, expect=409)
+    assert "replied STOP" in refused["error"]["message"]
+    async with database.transaction() as session:
+        texts = (await session.scalars(select(OutboxMessage).where(OutboxMessage.channel == OutboxChannel.SMS))).all()
+    assert [t.body for t in texts] == ["On our way"]
 
 
 @pytest.mark.parametrize("status", ["open", "pending", "on_hold", "resolved", "closed"])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from sqlmodel import select
+
+from contact_center.models import OutboxMessage
 from tests.conftest import PASSWORD
 from tests.field_service.visit_day import seed_day
 
@@ -81,6 +84,41 @@ async def test_a_case_is_worked_from_its_page_with_csrf_checked_forms(app_client
     assert "cannot become new" in await conflict.text()
     missing = await client.get("/cases/CS-999999")
     assert missing.status == 404
+
+
+async def test_the_customer_is_answered_from_the_case_page_threaded_under_their_mail(
+    app_client, users, login, database
+):
+    bob_api = await login("bob")
+    received = await bob_api.post(
+        "/api/v1/contacts",
+        {"channel": "email", "external_id": "<q1@x>", "address": "ann@example.com", "subject": "Invoice", "body": "?"},
+        expect=201,
+    )
+    number = received["case"]["number"]
+    client = await app_client()
+    await sign_in(client)
+    page = await (await client.get(f"/cases/{number}")).text()
+    # Ann wrote from an address only: the page offers email, not a text message.
+    assert '<option value="email">Email</option>' in page
+    assert 'value="sms"' not in page
+    token = CSRF.search(page).group(1)
+    sent = await client.post(
+        f"/cases/{number}/replies",
+        data={"channel": "email", "body": "Your invoice is corrected.", "csrf_token": token},
+        allow_redirects=False,
+    )
+    assert sent.status == 303
+    page = await (await client.get(f"/cases/{number}")).text()
+    assert "message out" in page
+    assert "Your invoice is corrected." in page
+    async with database.transaction() as session:
+        (mail,) = (await session.scalars(select(OutboxMessage))).all()
+    assert (mail.to_address, mail.subject) == ("ann@example.com", f"Re: Invoice [{number}]")
+    unknown = await client.post(f"/cases/{number}/replies", data={"channel": "fax", "body": "x", "csrf_token": token})
+    assert unknown.status == 400
+    empty = await client.post(f"/cases/{number}/replies", data={"channel": "email", "body": " ", "csrf_token": token})
+    assert empty.status == 400
 
 
 async def test_signing_out_from_the_page(app_client, users):

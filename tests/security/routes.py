@@ -56,6 +56,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("GET", "/cases/{case_ref}"): AGENTS,
     ("POST", "/cases/{case_ref}/status"): AGENTS,
     ("POST", "/cases/{case_ref}/notes"): AGENTS,
+    ("POST", "/cases/{case_ref}/replies"): AGENTS,
     ("GET", "/staff/kb"): AGENTS,
     ("GET", "/staff/kb/new"): SUPERVISORS,
     ("POST", "/staff/kb/new"): SUPERVISORS,

@@ -26,7 +26,17 @@ from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter
 from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.models import Case, Channel, Contact, Customer, EmailAutoReply, Identity, IdentityKind, Queue
+from contact_center.models import (
+    Case,
+    CaseEvent,
+    Channel,
+    Contact,
+    Customer,
+    EmailAutoReply,
+    Identity,
+    IdentityKind,
+    Queue,
+)
 from contact_center.models.email import EmailUnprocessable, SentEmail, StoredEmail
 from contact_center.services.cases import do_record_message
 from email_response.analytics import CaseTimes, DailyFigures, email_figures
@@ -45,6 +55,7 @@ class EmailReply:
     text: str | None = None
     template: str | None = None
     language: str | None = None
+    subject: str | None = None  # instead of "Re: <the case's subject> [CS-000123]" (or the template's)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class SentReply:
     message_id: str
     to: str
     subject: str
+    event: CaseEvent
 
 
 async def do_send_email_reply(
@@ -100,6 +112,7 @@ async def do_send_email_reply(
         except TemplateError as exc:
             raise InvalidInput(f"the template cannot be rendered: {exc}", field="template") from None
         subject, body = rendered.subject or subject, rendered.text
+    subject = (reply.subject or "").strip() or subject
     headers: dict[str, str] = {}
     if inbound:
         # RFC 5322 §3.6.4: reply to the customer's latest message; References carry the whole thread.
@@ -123,7 +136,7 @@ async def do_send_email_reply(
         domain=domain,
         now=now,
     )
-    await do_record_message(
+    event = await do_record_message(
         session,
         case,
         inbound=False,
@@ -139,7 +152,7 @@ async def do_send_email_reply(
             **({"template": reply.template} if reply.template else {}),
         },
     )
-    return SentReply(outbox_id=outbox_id, message_id=message_id, to=to, subject=subject)
+    return SentReply(outbox_id=outbox_id, message_id=message_id, to=to, subject=subject, event=event)
 
 
 async def _recipient(session: AsyncSession, case: Case) -> str | None:

@@ -9,17 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
-from contact_center.errors import InvalidInput
+from contact_center.channels.replies import send_reply
 from contact_center.models import (
     ActorKind,
     Case,
     CasePriority,
     CaseStatus,
     Channel,
-    Customer,
     EventKind,
-    Identity,
-    IdentityKind,
     OutboxChannel,
 )
 from contact_center.services.cases import (
@@ -30,15 +27,13 @@ from contact_center.services.cases import (
     do_change_status,
     do_create_case,
     do_merge_cases,
-    do_record_message,
     do_update_case,
     get_case,
     timeline,
 )
-from contact_center.services.outbox import Outbound, do_enqueue
 from contact_center.web.api.params import Out, Page, acting_user, now
 from contact_center.web.auth import AGENTS
-from contact_center.web.keys import DATABASE
+from contact_center.web.keys import DATABASE, SETTINGS
 from contact_center.web.router import ApiRouter
 
 __all__ = ["CaseOut", "EventOut", "router"]
@@ -296,36 +291,19 @@ async def add_note(request: web.Request, body: NoteIn) -> Any:
 )
 async def reply(request: web.Request, body: ReplyIn) -> ReplyOut:
     _, actor = await acting_user(request)
-    kind = IdentityKind.EMAIL if body.channel is OutboxChannel.EMAIL else IdentityKind.PHONE
     async with request.app[DATABASE].transaction() as session:
         case = await get_case(session, _ref(request), for_update=True)
-        customer = await session.get(Customer, case.customer_id)
-        assert customer is not None
-        to_address = (
-            await session.scalars(
-                select(Identity.address)
-                .where(Identity.customer_id == customer.id, Identity.kind == kind)
-                .order_by(col(Identity.id).desc())
-            )
-        ).first()
-        if to_address is None:
-            raise InvalidInput(f"{customer.name} has no {kind.value} address to reply to", field="channel")
-        subject = body.subject or (f"[{case.number}] {case.subject}" if body.channel is OutboxChannel.EMAIL else None)
-        message = await do_enqueue(
-            session,
-            Outbound(channel=body.channel, to_address=to_address, body=body.body, subject=subject, case_id=case.id),
-            now(request),
-        )
-        event = await do_record_message(
+        sent = await send_reply(
             session,
             case,
-            inbound=False,
-            body=body.body,
-            actor=actor,
-            now=now(request),
-            data={"channel": body.channel.value, "outbox_id": message.id, "to": to_address},
+            body.channel,
+            body.body,
+            actor,
+            now(request),
+            smtp_from=request.app[SETTINGS].smtp_from,
+            subject=body.subject,
         )
-        return ReplyOut(event=EventOut.model_validate(event), outbox_id=message.id or 0, to_address=to_address)
+    return ReplyOut(event=EventOut.model_validate(sent.event), outbox_id=sent.outbox_id, to_address=sent.to)
 
 
 @router.route(
