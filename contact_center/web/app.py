@@ -33,7 +33,17 @@ from contact_center.recovery import keep_routing_state
 from contact_center.relay import RedisRelay
 from contact_center.settings import Settings
 from contact_center.throttle import MemoryThrottle, RedisThrottle, Throttle
-from contact_center.web import desktop, dispatch_board, health, kb_pages, pages, stock_pages, tech_pages, wallboard
+from contact_center.web import (
+    agent_pages,
+    desktop,
+    dispatch_board,
+    health,
+    kb_pages,
+    pages,
+    stock_pages,
+    tech_pages,
+    wallboard,
+)
 from contact_center.web.api import (
     agents,
     cases,
@@ -164,6 +174,7 @@ def create_app(
     app.router.add_routes(wallboard.routes)
     app.router.add_routes(dispatch_board.routes)
     app.router.add_routes(stock_pages.routes)
+    app.router.add_routes(agent_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
