@@ -195,6 +195,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  {base}/tech{planned}       a technician's day in route order (sign in as tech@demo.test)")
     print(f"  {base}/stock            spare-parts stock and reorder alerts (sign in as the supervisor)")
     print(f"  {base}/agents           agents, their skills and capacity (sign in as the supervisor)")
+    print(f"  {base}/queues           queues, what they require and promise; skills (sign in as the supervisor)")
     print(f"  {base}/api/v1/openapi.json   the REST API")
     print(f"  {base}/healthz  {base}/readyz  {base}/metrics")
     print("\nAccounts (username / password):")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,20 +15,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.models import Agent, AgentSkill, Channel, Queue, Skill, Team
+from contact_center.models import Agent, AgentSkill, CalendarRecord, Channel, Queue, Skill, Team
 
 __all__ = [
     "AgentFields",
+    "QueueFields",
     "agent_skills",
     "check_queue_skills",
     "do_create_agent",
+    "do_create_queue",
     "do_set_agent_skills",
     "do_update_agent",
+    "do_update_queue",
     "get_agent",
+    "get_queue",
     "skill_ids",
 ]
 
 _CHANNELS = {c.value for c in Channel}
+_QUEUE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,79}")
 
 
 @dataclass
@@ -133,3 +139,68 @@ async def agent_skills(session: AsyncSession, agent_ids: list[int]) -> dict[int,
 async def check_queue_skills(session: AsyncSession, queue: Queue) -> None:
     """Reject a queue that requires skills nobody defined."""
     await skill_ids(session, queue.required_skills)
+
+
+@dataclass
+class QueueFields:
+    """A queue's settings; None leaves one as it is (the name is fixed: routing and statistics key on it)."""
+
+    description: str | None = None
+    channels: list[str] | None = None
+    required_skills: dict[str, int] | None = None
+    service_level_seconds: int | None = None
+    service_level_target: float | None = None
+    calendar_id: int | None = None
+
+
+async def get_queue(session: AsyncSession, queue_id: int) -> Queue:
+    """Return a queue or raise NotFound."""
+    queue = await session.get(Queue, queue_id)
+    if queue is None:
+        raise NotFound(f"queue {queue_id} does not exist", resource="queue")
+    return queue
+
+
+async def do_create_queue(session: AsyncSession, name: str, fields: QueueFields) -> Queue:
+    """Create a queue (every channel, 80% in 20 s unless the fields say otherwise)."""
+    if not _QUEUE_NAME.fullmatch(name):
+        raise InvalidInput(f"a queue's name is lower-case letters, digits, - and _, not {name!r}", field="name")
+    queue = Queue(name=name, channels=sorted(_CHANNELS))
+    await _apply_queue(session, queue, fields)
+    session.add(queue)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"queue {name} exists already", field="name") from exc
+    return queue
+
+
+async def do_update_queue(session: AsyncSession, queue: Queue, fields: QueueFields) -> Queue:
+    """Change a queue's settings; contacts routed from now on follow them."""
+    await _apply_queue(session, queue, fields)
+    await session.flush()
+    return queue
+
+
+async def _apply_queue(session: AsyncSession, queue: Queue, fields: QueueFields) -> None:
+    if fields.channels is not None:
+        unknown = set(fields.channels) - _CHANNELS
+        if unknown:
+            raise InvalidInput(f"unknown channel(s): {', '.join(sorted(unknown))}", field="channels")
+        if not fields.channels:
+            raise InvalidInput("a queue takes at least one channel", field="channels")
+    if fields.required_skills is not None:
+        for name, level in fields.required_skills.items():
+            if not 1 <= level <= 10:
+                raise InvalidInput(f"required level of {name} must be 1-10, not {level}", field="required_skills")
+        await skill_ids(session, fields.required_skills)
+    if fields.service_level_seconds is not None and not 1 <= fields.service_level_seconds <= 86_400:
+        raise InvalidInput("the service level's threshold must be 1-86400 seconds", field="service_level_seconds")
+    if fields.service_level_target is not None and not 0 < fields.service_level_target <= 1:
+        raise InvalidInput("the service level's target must be above 0 and at most 1", field="service_level_target")
+    if fields.calendar_id is not None and await session.get(CalendarRecord, fields.calendar_id) is None:
+        raise InvalidInput(f"calendar {fields.calendar_id} does not exist", field="calendar_id")
+    for name, value in vars(fields).items():
+        if value is not None:
+            setattr(queue, name, value)

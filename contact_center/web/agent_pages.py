@@ -26,6 +26,7 @@ from contact_center.services.agents import (
 )
 from contact_center.services.users import SignedIn
 from contact_center.web.auth import SUPERVISORS, authorize_page, read_form
+from contact_center.web.form_fields import levels_from, whole_number
 from contact_center.web.keys import CLOCK, DATABASE, DISPATCHER
 
 __all__ = ["routes"]
@@ -60,19 +61,19 @@ async def create_agent(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/agents/{agent.id}")
 
 
-@routes.get("/agents/{agent_id:\\d+}", name="agent")
+@routes.get("/agents/{agent_id:\\d{1,9}}", name="agent")
 async def agent_page(request: web.Request) -> web.Response:
     """Show one agent's settings in a form."""
     signed_in = await authorize_page(request, SUPERVISORS)
-    return await _render_agent(request, signed_in, _agent_id(request))
+    return await _render_agent(request, signed_in, int(request.match_info["agent_id"]))
 
 
-@routes.post("/agents/{agent_id:\\d+}")
+@routes.post("/agents/{agent_id:\\d{1,9}}")
 async def update_agent(request: web.Request) -> web.Response:
     """Save an agent's settings and skills; routing sees them at once."""
     signed_in = await authorize_page(request, SUPERVISORS)
     form = await read_form(request, signed_in)
-    agent_id = _agent_id(request)
+    agent_id = int(request.match_info["agent_id"])
     try:
         fields, levels = _agent_form(form, editing=True)
         async with request.app[DATABASE].transaction() as session:
@@ -85,13 +86,6 @@ async def update_agent(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/agents/{agent_id}?saved=1")
 
 
-def _agent_id(request: web.Request) -> int:
-    value = int(request.match_info["agent_id"])
-    if value > 2**31 - 1:
-        raise web.HTTPNotFound(reason=f"agent {value} does not exist")
-    return value
-
-
 def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields, dict[str, int]]:
     """Read the form's fields; a bad one is an error naming it, as the API's are."""
     languages = [part.strip().lower() for part in form.get("languages", "").replace(";", ",").split(",")]
@@ -101,10 +95,10 @@ def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields,
     team = form.get("team_id", "")
     fields = AgentFields(
         name=form.get("name", "").strip() or None,
-        team_id=_number(team, "team", 1, 2**31 - 1) if team else None,
+        team_id=whole_number(team, "team", 1, 2**31 - 1) if team else None,
         languages=languages,
         capacity={
-            channel: _number(form.get(f"capacity_{channel}", "0") or "0", f"{channel} capacity", 0, _MAX_CAPACITY)
+            channel: whole_number(form.get(f"capacity_{channel}", "0") or "0", f"{channel} capacity", 0, _MAX_CAPACITY)
             for channel in _CHANNELS
         },
         voice_blocks_others=form.get("voice_blocks_others") == "on",
@@ -115,22 +109,7 @@ def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields,
         fields.active = form.get("active") == "on"
     else:
         fields.email = form.get("email", "").strip() or None
-    levels = {
-        key.removeprefix("skill_"): _number(value, f"level of {key.removeprefix('skill_')}", 1, 10)
-        for key, value in form.items()
-        if key.startswith("skill_") and value
-    }
-    return fields, levels
-
-
-def _number(text: str, what: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{what} must be a whole number, not {text!r}", field=what) from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{what} must be {low}-{high}, not {value}", field=what)
-    return value
+    return fields, levels_from(form, "skill_", "level of")
 
 
 async def _choices(request: web.Request) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from contact_center.web import (
     health,
     kb_pages,
     pages,
+    queue_pages,
     stock_pages,
     tech_pages,
     wallboard,
@@ -175,6 +176,7 @@ def create_app(
     app.router.add_routes(dispatch_board.routes)
     app.router.add_routes(stock_pages.routes)
     app.router.add_routes(agent_pages.routes)
+    app.router.add_routes(queue_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)

@@ -10,16 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.models import Agent, CalendarRecord, Channel, Queue, Skill, Team, TeamKind
+from contact_center.errors import Conflict
+from contact_center.models import Agent, Channel, Queue, Skill, Team, TeamKind
 from contact_center.services.agents import (
     AgentFields,
+    QueueFields,
     agent_skills,
     do_create_agent,
+    do_create_queue,
     do_set_agent_skills,
     do_update_agent,
+    do_update_queue,
     get_agent,
-    skill_ids,
+    get_queue,
 )
 from contact_center.web.api.params import Out, Page, now, path_id
 from contact_center.web.auth import AGENTS, SUPERVISORS
@@ -243,12 +246,8 @@ async def list_queues(request: web.Request) -> Any:
 
 @router.route("GET", "/api/v1/queues/{queue_id}", summary="A queue", roles=AGENTS, response=QueueOut)
 async def read_queue(request: web.Request) -> Queue:
-    queue_id = path_id(request, "queue_id", "queue")
     async with request.app[DATABASE].transaction() as session:
-        queue = await session.get(Queue, queue_id)
-    if queue is None:
-        raise NotFound(f"queue {queue_id} does not exist", resource="queue")
-    return queue
+        return await get_queue(session, path_id(request, "queue_id", "queue"))
 
 
 @router.route(
@@ -256,13 +255,35 @@ async def read_queue(request: web.Request) -> Queue:
 )
 async def create_queue(request: web.Request, body: QueueIn) -> Queue:
     async with request.app[DATABASE].transaction() as session:
-        await skill_ids(session, body.required_skills)
-        if body.calendar_id is not None and await session.get(CalendarRecord, body.calendar_id) is None:
-            raise InvalidInput(f"calendar {body.calendar_id} does not exist", field="calendar_id")
-    return await _insert(request, Queue(**body.model_dump(mode="json")), f"queue {body.name} exists already")
+        return await do_create_queue(session, body.name, QueueFields(**body.model_dump(mode="json", exclude={"name"})))
 
 
-Row = TypeVar("Row", Skill, Team, Queue)
+class QueuePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(default=None, max_length=500)
+    channels: list[Channel] | None = Field(default=None, min_length=1)
+    required_skills: Levels | None = None
+    service_level_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    service_level_target: float | None = Field(default=None, gt=0, le=1)
+    calendar_id: int | None = None
+
+
+@router.route(
+    "PATCH",
+    "/api/v1/queues/{queue_id}",
+    summary="Change a queue (contacts routed from now on follow it)",
+    roles=SUPERVISORS,
+    body=QueuePatch,
+    response=QueueOut,
+)
+async def update_queue(request: web.Request, body: QueuePatch) -> Queue:
+    async with request.app[DATABASE].transaction() as session:
+        queue = await get_queue(session, path_id(request, "queue_id", "queue"))
+        return await do_update_queue(session, queue, QueueFields(**body.model_dump(mode="json", exclude_unset=True)))
+
+
+Row = TypeVar("Row", Skill, Team)
 
 
 async def _insert(request: web.Request, row: Row, duplicate: str) -> Row:
