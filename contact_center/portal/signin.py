@@ -22,7 +22,6 @@ from contact_center.errors import DomainError, RateLimited
 from contact_center.models import (
     Case,
     Customer,
-    Identity,
     IdentityKind,
     OutboxChannel,
     PortalCode,
@@ -30,7 +29,7 @@ from contact_center.models import (
     PortalSession,
     parse_case_number,
 )
-from contact_center.services.customers import find_identity
+from contact_center.services.customers import find_identity, latest_address
 from contact_center.services.outbox import Outbound, do_enqueue
 
 __all__ = [
@@ -140,13 +139,7 @@ async def do_request_code(session: AsyncSession, case_ref: str, now: datetime) -
     case = await session.get(Case, case_id) if case_id is not None else None
     if case is None:
         return False
-    phone = (
-        await session.scalars(
-            select(Identity.address).where(
-                Identity.customer_id == case.customer_id, Identity.kind == IdentityKind.PHONE
-            )
-        )
-    ).first()
+    phone = await latest_address(session, case.customer_id, IdentityKind.PHONE)
     if phone is None:
         return False
     recent = await session.scalar(

@@ -23,6 +23,7 @@ __all__ = [
     "find_customer",
     "find_identity",
     "get_customer",
+    "latest_address",
     "new_customer",
 ]
 
@@ -96,6 +97,19 @@ _CUSTOMER_BY_ADDRESS = (
     .join(Identity, col(Identity.customer_id) == Customer.id)
     .where(Identity.kind == bindparam("kind"), Identity.address == bindparam("address"))
 )
+
+
+async def latest_address(session: AsyncSession, customer_id: int, kind: IdentityKind) -> str | None:
+    """Return the customer's most recently added address of a kind: where we answer them on that channel."""
+    found = (
+        await session.scalars(
+            select(Identity.address)
+            .where(Identity.customer_id == customer_id, Identity.kind == kind)
+            .order_by(col(Identity.id).desc())
+            .limit(1)
+        )
+    ).first()
+    return str(found) if found is not None else None
 
 
 async def find_customer(session: AsyncSession, kind: IdentityKind, address: str) -> Customer | None:

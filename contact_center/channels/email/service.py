@@ -33,12 +33,12 @@ from contact_center.models import (
     Contact,
     Customer,
     EmailAutoReply,
-    Identity,
     IdentityKind,
     Queue,
 )
 from contact_center.models.email import EmailUnprocessable, SentEmail, StoredEmail
 from contact_center.services.cases import do_record_message
+from contact_center.services.customers import latest_address
 from email_response.analytics import CaseTimes, DailyFigures, email_figures
 from email_response.autoreply import reply_subject
 from email_response.catalogue import TemplateCatalogue
@@ -171,14 +171,7 @@ async def _recipient(session: AsyncSession, case: Case) -> str | None:
     ).first()
     if latest:
         return str(latest)
-    found = (
-        await session.scalars(
-            select(Identity.address)
-            .where(Identity.customer_id == case.customer_id, Identity.kind == IdentityKind.EMAIL)
-            .order_by(col(Identity.id).desc())
-        )
-    ).first()
-    return str(found) if found else None
+    return await latest_address(session, case.customer_id, IdentityKind.EMAIL)
 
 
 async def _thread_ids(

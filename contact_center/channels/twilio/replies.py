@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.channels.twilio.service import is_opted_out
 from contact_center.errors import Conflict, InvalidInput
-from contact_center.models import Case, CaseEvent, Channel, Identity, IdentityKind, OutboxChannel
+from contact_center.models import Case, CaseEvent, Channel, IdentityKind, OutboxChannel
 from contact_center.services.cases import do_record_message
+from contact_center.services.customers import latest_address
 from contact_center.services.outbox import Outbound, do_enqueue
 
 __all__ = ["SentText", "do_send_sms_reply"]
@@ -30,13 +30,7 @@ async def do_send_sms_reply(session: AsyncSession, case: Case, text: str, actor:
     body = text.strip()
     if not body:
         raise InvalidInput("give the text to send", field="body")
-    to = (
-        await session.scalars(
-            select(Identity.address)
-            .where(Identity.customer_id == case.customer_id, Identity.kind == IdentityKind.PHONE)
-            .order_by(col(Identity.id).desc())
-        )
-    ).first()
+    to = await latest_address(session, case.customer_id, IdentityKind.PHONE)
     if to is None:
         raise InvalidInput(f"{case.number} has no phone address to reply to", field="channel")
     if await is_opted_out(session, to):
