@@ -7,6 +7,7 @@ ringing offers go to others, a new skill is used by the next decision.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ routes = web.RouteTableDef()
 # The capacity fields the forms show, in this order: every channel a contact can come in on.
 _CHANNELS = [channel.value for channel in Channel]
 _MAX_CAPACITY = 50
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # as the API's AgentIn checks it
 
 
 @routes.get("/agents", name="agents")
@@ -109,6 +111,8 @@ def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields,
         fields.active = form.get("active") == "on"
     else:
         fields.email = form.get("email", "").strip() or None
+        if fields.email is not None and not _EMAIL.fullmatch(fields.email):
+            raise InvalidInput(f"{fields.email!r} is not an email address", field="email")
     return fields, levels_from(form, "skill_", "level of")
 
 

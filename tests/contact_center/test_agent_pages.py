@@ -103,3 +103,5 @@ async def test_only_supervisors_manage_agents_and_a_missing_one_is_404(app_clien
     duplicate = await post(sam, "/agents", token, {**NEW_AGENT, "email": "bob@example.test"})
     assert duplicate.status == 400
     assert "exists already" in await duplicate.text()
+    bad = await post(sam, "/agents", token, {**NEW_AGENT, "email": "nia at example"})
+    assert "is not an email address" in await bad.text()
