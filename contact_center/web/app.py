@@ -43,6 +43,7 @@ from contact_center.web import (
     queue_pages,
     stock_pages,
     tech_pages,
+    user_pages,
     wallboard,
 )
 from contact_center.web.api import (
@@ -177,6 +178,7 @@ def create_app(
     app.router.add_routes(stock_pages.routes)
     app.router.add_routes(agent_pages.routes)
     app.router.add_routes(queue_pages.routes)
+    app.router.add_routes(user_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)
