@@ -13,10 +13,11 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from contact_center.errors import DomainError, InvalidInput
-from contact_center.models import Agent, Channel, Skill, Team
+from contact_center.errors import Conflict, DomainError, InvalidInput
+from contact_center.models import Agent, Channel, Skill, Team, TeamKind
 from contact_center.services.agents import (
     AgentFields,
     agent_skills,
@@ -61,6 +62,27 @@ async def create_agent(request: web.Request) -> web.Response:
         return await _render_list(request, signed_in, error=str(exc), typed=form)
     await request.app[DISPATCHER].sync_agents([agent.id or 0])
     raise web.HTTPSeeOther(f"/agents/{agent.id}")
+
+
+@routes.post("/agents/teams")
+async def create_team(request: web.Request) -> web.Response:
+    """Add a team: our own staff, or an outsourced partner's."""
+    signed_in = await authorize_page(request, SUPERVISORS)
+    form = await read_form(request, signed_in)
+    name, partner = form.get("team_name", "").strip(), form.get("partner", "").strip()
+    try:
+        if not name:
+            raise InvalidInput("a team needs a name", field="team_name")
+        kind = TeamKind.OUTSOURCED if partner else TeamKind.IN_HOUSE
+        try:
+            async with request.app[DATABASE].transaction() as session:
+                session.add(Team(name=name[:120], kind=kind, partner=partner[:120] or None))
+                await session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"team {name} exists already", field="team_name") from exc
+    except DomainError as exc:
+        return await _render_list(request, signed_in, error=str(exc))
+    raise web.HTTPSeeOther("/agents")
 
 
 @routes.get("/agents/{agent_id:\\d{1,9}}", name="agent")

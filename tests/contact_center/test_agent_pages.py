@@ -105,3 +105,17 @@ async def test_only_supervisors_manage_agents_and_a_missing_one_is_404(app_clien
     assert "exists already" in await duplicate.text()
     bad = await post(sam, "/agents", token, {**NEW_AGENT, "email": "nia at example"})
     assert "is not an email address" in await bad.text()
+
+
+async def test_a_team_is_added_and_offered_to_agents(app_client, users, login):
+    sam = await app_client()
+    await sign_in(sam, username="sam@example.test")
+    _, token = await form_page(sam, "/agents")
+    assert (await post(sam, "/agents/teams", token, {"team_name": "Night shift", "partner": "Callpro"})).status == 303
+    page, _ = await form_page(sam, "/agents")
+    assert 'Night shift <span class="muted">(Callpro)</span>' in page
+    assert re.search(r'<option value="\d+">Night shift</option>', page)
+    teams = await (await login("sam")).get("/api/v1/teams")
+    assert [(t["name"], t["kind"], t["partner"]) for t in teams] == [("Night shift", "outsourced", "Callpro")]
+    again = await post(sam, "/agents/teams", token, {"team_name": "Night shift"})
+    assert (again.status, "team Night shift exists already" in await again.text()) == (400, True)

@@ -92,6 +92,7 @@ PAGES: dict[tuple[str, str], Access] = {
     ("POST", "/dispatch/sick"): SUPERVISORS,
     ("GET", "/agents"): SUPERVISORS,
     ("POST", "/agents"): SUPERVISORS,
+    ("POST", "/agents/teams"): SUPERVISORS,
     ("GET", "/agents/{agent_id}"): SUPERVISORS,
     ("POST", "/agents/{agent_id}"): SUPERVISORS,
     ("GET", "/queues"): SUPERVISORS,
