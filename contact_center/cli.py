@@ -196,6 +196,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  {base}/stock            spare-parts stock and reorder alerts (sign in as the supervisor)")
     print(f"  {base}/agents           agents, their skills and capacity (sign in as the supervisor)")
     print(f"  {base}/queues           queues, what they require and promise; skills (sign in as the supervisor)")
+    print(f"  {base}/sla              SLA policies and how the last 30 days went (sign in as the supervisor)")
+    print(f"  {base}/users            who can sign in, roles, passwords (sign in as the admin)")
     print(f"  {base}/api/v1/openapi.json   the REST API")
     print(f"  {base}/healthz  {base}/readyz  {base}/metrics")
     print("\nAccounts (username / password):")

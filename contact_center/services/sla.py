@@ -5,22 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
+from contact_center.errors import Conflict, InvalidInput
 from contact_center.models import CalendarRecord, Case, CaseEvent, CaseStatus, EventKind, SlaPolicy
 from contact_center.reference_cache import ReferenceCache
 from contact_center.services.timeline import record_event
 from contact_center.sla import PolicyTerms
 from routing.calendar import BusinessCalendar
 
-__all__ = ["calendar_from_record", "check_sla", "load_policies", "sla_report"]
+__all__ = ["calendar_from_record", "check_sla", "do_create_policy", "load_policies", "sla_report"]
 
 # Statuses in which the clock can run out: resolved and closed cases have met or missed their targets already.
 _RUNNING = (CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.ON_HOLD)
 # Warn when this share of the time to a due date has gone.
 _WARN_AT = 0.75
+
+
+async def do_create_policy(session: AsyncSession, policy: SlaPolicy) -> SlaPolicy:
+    """Store a new SLA policy; cases opened from now on that match it get its targets."""
+    if not policy.name.strip():
+        raise InvalidInput("an SLA policy needs a name", field="name")
+    if policy.calendar_id is not None and await session.get(CalendarRecord, policy.calendar_id) is None:
+        raise InvalidInput(f"calendar {policy.calendar_id} does not exist", field="calendar_id")
+    session.add(policy)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"SLA policy {policy.name} exists already", field="name") from exc
+    return policy
 
 
 def calendar_from_record(record: CalendarRecord) -> BusinessCalendar:

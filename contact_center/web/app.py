@@ -41,6 +41,7 @@ from contact_center.web import (
     kb_pages,
     pages,
     queue_pages,
+    sla_pages,
     stock_pages,
     tech_pages,
     user_pages,
@@ -179,6 +180,7 @@ def create_app(
     app.router.add_routes(agent_pages.routes)
     app.router.add_routes(queue_pages.routes)
     app.router.add_routes(user_pages.routes)
+    app.router.add_routes(sla_pages.routes)
     for router in API_ROUTERS:
         router.add_to(app)
     add_twilio_routes(app, twilio_options)

@@ -100,6 +100,8 @@ PAGES: dict[tuple[str, str], Access] = {
     ("POST", "/queues/skills"): SUPERVISORS,
     ("GET", "/queues/{queue_id}"): SUPERVISORS,
     ("POST", "/queues/{queue_id}"): SUPERVISORS,
+    ("GET", "/sla"): SUPERVISORS,
+    ("POST", "/sla/policies"): ADMINS,
     ("GET", "/users"): ADMINS,
     ("POST", "/users"): ADMINS,
     ("POST", "/users/{user_id}"): ADMINS,

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput
 from contact_center.models import CalendarRecord, CasePriority, CustomerTier, SlaPolicy
-from contact_center.services.sla import sla_report
+from contact_center.services.sla import do_create_policy, sla_report
 from contact_center.web.api.params import Out, now
 from contact_center.web.auth import ADMINS, SUPERVISORS
 from contact_center.web.keys import DATABASE
@@ -117,16 +117,8 @@ async def list_policies(request: web.Request) -> Any:
     status=201,
 )
 async def create_policy(request: web.Request, body: PolicyIn) -> SlaPolicy:
-    policy = SlaPolicy(**body.model_dump())
-    try:
-        async with request.app[DATABASE].transaction() as session:
-            if body.calendar_id is not None and await session.get(CalendarRecord, body.calendar_id) is None:
-                raise InvalidInput(f"calendar {body.calendar_id} does not exist", field="calendar_id")
-            session.add(policy)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"SLA policy {body.name} exists already") from exc
-    return policy
+    async with request.app[DATABASE].transaction() as session:
+        return await do_create_policy(session, SlaPolicy(**body.model_dump()))
 
 
 @router.route(
