@@ -1,12 +1,22 @@
-"""What every outbound channel adapter implements, and the one error type they raise."""
+"""What every outbound channel adapter implements, the one error type they raise, and what a reply leaves."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from contact_center.models import OutboxChannel, OutboxMessage
+from contact_center.models import CaseEvent, OutboxChannel, OutboxMessage
 
-__all__ = ["Transport", "TransportError"]
+__all__ = ["SentMessage", "Transport", "TransportError"]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """An agent's message to a customer, stored in the outbox and on the case's timeline."""
+
+    outbox_id: int
+    to: str
+    event: CaseEvent
 
 
 class TransportError(Exception):

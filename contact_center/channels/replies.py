@@ -6,24 +6,17 @@ to an address that bounced for good; a text through `do_send_sms_reply`, which r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.actors import Actor
+from contact_center.channels.base import SentMessage
 from contact_center.channels.email.service import EmailReply, do_send_email_reply
 from contact_center.channels.twilio.replies import do_send_sms_reply
-from contact_center.models import Case, CaseEvent, OutboxChannel
+from contact_center.models import Case, OutboxChannel
 
-__all__ = ["SentMessage", "send_reply"]
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    outbox_id: int
-    to: str
-    event: CaseEvent
+__all__ = ["send_reply"]
 
 
 async def send_reply(
@@ -43,5 +36,4 @@ async def send_reply(
             session, case, EmailReply(text=text, subject=subject), actor, now, smtp_from=smtp_from
         )
         return SentMessage(outbox_id=mail.outbox_id, to=mail.to, event=mail.event)
-    sms = await do_send_sms_reply(session, case, text, actor, now)
-    return SentMessage(outbox_id=sms.outbox_id, to=sms.to, event=sms.event)
+    return await do_send_sms_reply(session, case, text, actor, now)

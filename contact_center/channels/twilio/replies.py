@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_center.actors import Actor
+from contact_center.channels.base import SentMessage
 from contact_center.channels.twilio.service import is_opted_out
 from contact_center.errors import Conflict, InvalidInput
-from contact_center.models import Case, CaseEvent, Channel, IdentityKind, OutboxChannel
+from contact_center.models import Case, Channel, IdentityKind, OutboxChannel
 from contact_center.services.cases import do_record_message
 from contact_center.services.customers import latest_address
 from contact_center.services.outbox import Outbound, do_enqueue
 
-__all__ = ["SentText", "do_send_sms_reply"]
+__all__ = ["do_send_sms_reply"]
 
 
-@dataclass(frozen=True)
-class SentText:
-    outbox_id: int
-    to: str
-    event: CaseEvent
-
-
-async def do_send_sms_reply(session: AsyncSession, case: Case, text: str, actor: Actor, now: datetime) -> SentText:
+async def do_send_sms_reply(session: AsyncSession, case: Case, text: str, actor: Actor, now: datetime) -> SentMessage:
     """Queue a text to the customer's latest phone number and record it on the case's timeline."""
     body = text.strip()
     if not body:
@@ -48,4 +41,4 @@ async def do_send_sms_reply(session: AsyncSession, case: Case, text: str, actor:
         now=now,
         data={"channel": Channel.SMS.value, "outbox_id": message.id, "to": to},
     )
-    return SentText(outbox_id=message.id or 0, to=to, event=event)
+    return SentMessage(outbox_id=message.id or 0, to=to, event=event)
