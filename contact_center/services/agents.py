@@ -46,6 +46,8 @@ class AgentFields:
     capacity: dict[str, int] | None = None
     voice_blocks_others: bool | None = None
     active: bool | None = None
+    # None above leaves a setting as it is; this takes the agent out of their team.
+    clear_team: bool = False
 
 
 async def get_agent(session: AsyncSession, agent_id: int) -> Agent:
@@ -97,8 +99,10 @@ async def _apply(session: AsyncSession, agent: Agent, fields: AgentFields) -> No
         if unknown:
             raise InvalidInput(f"unknown channel(s) in capacity: {', '.join(sorted(unknown))}", field="capacity")
     for name, value in vars(fields).items():
-        if value is not None:
+        if value is not None and name != "clear_team":
             setattr(agent, name, value)
+    if fields.clear_team:
+        agent.team_id = None
 
 
 async def skill_ids(session: AsyncSession, names: Any) -> dict[str, int]:

@@ -131,6 +131,7 @@ def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields,
         if fields.name is None:
             raise InvalidInput("an agent needs a name", field="name")
         fields.active = form.get("active") == "on"
+        fields.clear_team = not team
     else:
         fields.email = form.get("email", "").strip() or None
         if fields.email is not None and not _EMAIL.fullmatch(fields.email):

@@ -119,3 +119,17 @@ async def test_a_team_is_added_and_offered_to_agents(app_client, users, login):
     assert [(t["name"], t["kind"], t["partner"]) for t in teams] == [("Night shift", "outsourced", "Callpro")]
     again = await post(sam, "/agents/teams", token, {"team_name": "Night shift"})
     assert (again.status, "team Night shift exists already" in await again.text()) == (400, True)
+
+    # Into the team and out of it again, from the page and from the API.
+    api = await login("sam")
+    bob_id = next(a["id"] for a in await api.get("/api/v1/agents") if a["name"] == "Bob")
+    fields = {**NEW_AGENT, "name": "Bob", "active": "on", "team_id": str(teams[0]["id"])}
+    del fields["email"], fields["skill_billing"]
+    assert (await post(sam, f"/agents/{bob_id}", token, fields)).status == 303
+    assert (await api.get(f"/api/v1/agents/{bob_id}"))["team_id"] == teams[0]["id"]
+    await api.patch(f"/api/v1/agents/{bob_id}", {"name": "Bob"}, expect=200)
+    assert (await api.get(f"/api/v1/agents/{bob_id}"))["team_id"] == teams[0]["id"]  # not sent: left as it is
+    assert (await post(sam, f"/agents/{bob_id}", token, {**fields, "team_id": ""})).status == 303
+    assert (await api.get(f"/api/v1/agents/{bob_id}"))["team_id"] is None
+    await api.patch(f"/api/v1/agents/{bob_id}", {"team_id": teams[0]["id"]}, expect=200)
+    assert (await api.patch(f"/api/v1/agents/{bob_id}", {"team_id": None}, expect=200))["team_id"] is None

@@ -181,7 +181,10 @@ async def read_agent(request: web.Request) -> AgentOut:
 async def update_agent(request: web.Request, body: AgentPatch) -> AgentOut:
     async with request.app[DATABASE].transaction() as session:
         agent = await get_agent(session, path_id(request, "agent_id", "agent"))
-        await do_update_agent(session, agent, AgentFields(**body.model_dump(exclude_unset=True)))
+        changes = body.model_dump(exclude_unset=True)
+        # "team_id": null takes the agent out of their team; leaving the field out leaves the team.
+        clear_team = "team_id" in changes and changes["team_id"] is None
+        await do_update_agent(session, agent, AgentFields(**changes, clear_team=clear_team))
     return await _synced(request, agent)
 
 
