@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from contact_center.actors import Actor
 from contact_center.case_status import TRANSITIONS
 from contact_center.channels.replies import send_reply
-from contact_center.models import ActorKind, Case, CaseStatus, Customer, Identity, IdentityKind, OutboxChannel, Role
+from contact_center.models import (
+    ActorKind,
+    Case,
+    CaseStatus,
+    Customer,
+    Identity,
+    IdentityKind,
+    OutboxChannel,
+    Role,
+    parse_case_number,
+)
 from contact_center.services.cases import do_add_note, do_change_status, get_case, timeline
 from contact_center.services.users import SignedIn, authenticate
 from contact_center.web.auth import AGENTS, STAFF, authorize_page, read_form, sign_in, sign_out
@@ -24,6 +35,7 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 _LOGIN_CSRF = "cc_login_csrf"
+_PAGE_SIZE = 50
 _REPLY_CHANNELS = (
     (OutboxChannel.EMAIL, IdentityKind.EMAIL, "Email"),
     (OutboxChannel.SMS, IdentityKind.PHONE, "Text message"),
@@ -110,22 +122,49 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/cases", name="cases")
 async def case_list(request: web.Request) -> web.Response:
-    """List cases, filtered by status."""
+    """List cases newest first, a page at a time: by status, by words or number, or those assigned to me."""
     signed_in = await _staff(request, AGENTS)
     status = request.query.get("status") or None
+    words = request.query.get("q", "").strip()[:200]
+    mine = request.query.get("mine") == "1" and signed_in.user.agent_id is not None
+    page = _page_number(request.query.get("page", "1"))
     statement = select(Case, Customer.name).join(Customer, col(Customer.id) == Case.customer_id)
     if status in {s.value for s in CaseStatus}:
         statement = statement.where(Case.status == CaseStatus(status))
+    if words:
+        number = parse_case_number(words)
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = or_(col(Case.subject).ilike(pattern, escape="\\"), col(Customer.name).ilike(pattern, escape="\\"))
+        statement = statement.where(or_(col(Case.id) == number, matches) if number is not None else matches)
+    if mine:
+        statement = statement.where(Case.assignee_id == signed_in.user.agent_id)
+    statement = statement.order_by(col(Case.id).desc()).offset((page - 1) * _PAGE_SIZE).limit(_PAGE_SIZE + 1)
     async with request.app[DATABASE].transaction() as session:
-        rows = (await session.execute(statement.order_by(col(Case.id).desc()).limit(200))).all()
+        rows = (await session.execute(statement)).all()
+    filters = {key: value for key, value in (("status", status), ("q", words), ("mine", "1" if mine else "")) if value}
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
-        "rows": rows,
+        "rows": rows[:_PAGE_SIZE],
         "status": status,
+        "q": words,
+        "mine": mine,
         "statuses": [s.value for s in CaseStatus],
+        "page": page,
+        "newer": f"/cases?{urlencode({**filters, 'page': page - 1})}" if page > 1 else None,
+        "older": f"/cases?{urlencode({**filters, 'page': page + 1})}" if len(rows) > _PAGE_SIZE else None,
     }
     return aiohttp_jinja2.render_template("cases.html", request, context)
+
+
+def _page_number(text: str) -> int:
+    try:
+        page = int(text)
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"page must be a whole number, not {text[:20]!r}") from None
+    if not 1 <= page <= 100_000:
+        raise web.HTTPBadRequest(reason="page must be 1-100000")
+    return page
 
 
 @routes.get("/cases/{case_ref}", name="case")

@@ -167,3 +167,42 @@ async def test_the_pages_icon_and_stylesheets_are_served(app_client, users, data
         assert "/static/favicon.svg" in linked, path
         for href in linked:
             assert (await client.get(href)).status == 200, (path, href)
+
+
+async def test_the_case_list_finds_by_words_number_and_assignee_a_page_at_a_time(app_client, users, login, database):
+    bob_api = await login("bob")
+    customer = await bob_api.post(
+        "/api/v1/customers", {"name": "Zoë 100%_Reliable", "identities": [{"kind": "email", "address": "z@x.org"}]}
+    )
+    numbers = []
+    for n in range(55):
+        subject = "Router keeps rebooting" if n % 11 == 0 else f"Invoice question {n}"
+        case = await bob_api.post("/api/v1/cases", {"customer_id": customer["id"], "subject": subject}, expect=201)
+        numbers.append(case["number"])
+    client = await app_client()
+    await sign_in(client)
+    first = await (await client.get("/cases")).text()
+    assert numbers[-1] in first
+    assert numbers[4] not in first  # the 50 newest on the first page
+    assert 'href="/cases?page=2" rel="next"' in first
+    second = await (await client.get("/cases?page=2")).text()
+    assert numbers[4] in second
+    assert numbers[5] not in second
+    assert 'rel="next"' not in second
+    router = await (await client.get("/cases?q=ROUTER")).text()
+    assert router.count("Router keeps rebooting") == 5
+    assert "page 1" not in router  # one page: no pager
+    by_number = await (await client.get(f"/cases?q={numbers[7].lower()}")).text()
+    assert "Invoice question 7<" in by_number
+    assert "Invoice question 8<" not in by_number
+    literal = await (await client.get("/cases?q=100%25_")).text()  # % and _ are letters here, not wildcards
+    assert literal.count("Zoë 100%_Reliable") == 50
+    nothing = await (await client.get("/cases?q=50%25")).text()
+    assert "No cases match." in nothing
+    bob_id = next(a["id"] for a in await bob_api.get("/api/v1/agents") if a["name"] == "Bob")
+    await bob_api.post(f"/api/v1/cases/{numbers[3]}/assignee", {"agent_id": bob_id}, expect=200)
+    mine = await (await client.get("/cases?mine=1")).text()
+    assert "Invoice question 3<" in mine
+    assert mine.count("/cases/CS-") == 1
+    assert (await client.get("/cases?page=0")).status == 400
+    assert (await client.get("/cases?page=x")).status == 400
