@@ -32,8 +32,7 @@ async def send_reply(
 ) -> SentMessage:
     """Queue the reply in the outbox and record it on the case's timeline."""
     if channel is OutboxChannel.EMAIL:
-        mail = await do_send_email_reply(
+        return await do_send_email_reply(
             session, case, EmailReply(text=text, subject=subject), actor, now, smtp_from=smtp_from
         )
-        return SentMessage(outbox_id=mail.outbox_id, to=mail.to, event=mail.event)
     return await do_send_sms_reply(session, case, text, actor, now)

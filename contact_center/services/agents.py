@@ -10,20 +10,23 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.models import Agent, AgentSkill, CalendarRecord, Channel, Queue, Skill, Team
+from contact_center.errors import InvalidInput, NotFound
+from contact_center.models import Agent, AgentSkill, CalendarRecord, Channel, Queue, Skill, Team, TeamKind
+from contact_center.services.unique import flush_or_conflict
 
 __all__ = [
+    "DEFAULT_CAPACITY",
     "AgentFields",
     "QueueFields",
     "agent_skills",
     "check_queue_skills",
     "do_create_agent",
     "do_create_queue",
+    "do_create_skill",
+    "do_create_team",
     "do_set_agent_skills",
     "do_update_agent",
     "do_update_queue",
@@ -33,7 +36,10 @@ __all__ = [
 ]
 
 _CHANNELS = {c.value for c in Channel}
-_QUEUE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,79}")
+# What an agent can hold at once per channel unless told otherwise.
+DEFAULT_CAPACITY: Mapping[str, int] = {"voice": 1, "chat": 3, "email": 5, "sms": 5, "web": 5}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,79}")
 
 
 @dataclass
@@ -62,20 +68,18 @@ async def do_create_agent(session: AsyncSession, fields: AgentFields, now: datet
     """Create an agent with sensible capacity defaults (1 call, 3 chats, 5 emails, 5 SMS)."""
     if not fields.name or not fields.email:
         raise InvalidInput("an agent needs a name and an email", field="name" if not fields.name else "email")
+    if not _EMAIL.fullmatch(fields.email.strip()):
+        raise InvalidInput(f"{fields.email!r} is not an email address", field="email")
     agent = Agent(
         name=fields.name,
         email=fields.email.strip().lower(),
-        capacity={"voice": 1, "chat": 3, "email": 5, "sms": 5, "web": 5},
+        capacity=dict(DEFAULT_CAPACITY),
         languages=["en"],
         created_at=now,
     )
     await _apply(session, agent, fields)
     session.add(agent)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"an agent with email {agent.email} exists already", field="email") from exc
+    await flush_or_conflict(session, f"an agent with email {agent.email} exists already", field="email")
     return agent
 
 
@@ -105,6 +109,14 @@ async def _apply(session: AsyncSession, agent: Agent, fields: AgentFields) -> No
         agent.team_id = None
 
 
+async def _checked_levels(session: AsyncSession, levels: Mapping[str, int], field: str) -> dict[str, int]:
+    """Refuse a level outside 1-10 or a skill nobody defined; return the skills' ids."""
+    for name, level in levels.items():
+        if not 1 <= level <= 10:
+            raise InvalidInput(f"skill level for {name} must be 1-10, not {level}", field=field)
+    return await skill_ids(session, levels)
+
+
 async def skill_ids(session: AsyncSession, names: Any) -> dict[str, int]:
     """Map skill names to ids; an unknown name is an error that names it."""
     wanted = set(names)
@@ -117,10 +129,7 @@ async def skill_ids(session: AsyncSession, names: Any) -> dict[str, int]:
 
 async def do_set_agent_skills(session: AsyncSession, agent: Agent, levels: Mapping[str, int]) -> dict[str, int]:
     """Replace an agent's skills with the given levels (1-10)."""
-    for name, level in levels.items():
-        if not 1 <= level <= 10:
-            raise InvalidInput(f"skill level for {name} must be 1-10, not {level}", field="skills")
-    ids = await skill_ids(session, levels)
+    ids = await _checked_levels(session, levels, "skills")
     await session.execute(delete(AgentSkill).where(col(AgentSkill.agent_id) == agent.id))
     session.add_all(AgentSkill(agent_id=agent.id or 0, skill_id=ids[n], level=lvl) for n, lvl in levels.items())
     await session.flush()
@@ -138,6 +147,34 @@ async def agent_skills(session: AsyncSession, agent_ids: list[int]) -> dict[int,
     for agent_id, name, level in rows:
         skills[agent_id][name] = level
     return skills
+
+
+async def do_create_skill(session: AsyncSession, name: str, description: str = "") -> Skill:
+    """Define a skill agents can have and queues can require."""
+    _check_name(name, "skill")
+    skill = Skill(name=name, description=description.strip()[:500])
+    session.add(skill)
+    await flush_or_conflict(session, f"skill {name} exists already", field="name")
+    return skill
+
+
+async def do_create_team(
+    session: AsyncSession, name: str, kind: TeamKind = TeamKind.IN_HOUSE, partner: str | None = None
+) -> Team:
+    """Add a team: our own staff, or an outsourced partner's."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a team needs a name", field="name")
+    team = Team(name=name[:120], kind=kind, partner=(partner or "").strip()[:120] or None)
+    session.add(team)
+    await flush_or_conflict(session, f"team {name} exists already", field="name")
+    return team
+
+
+def _check_name(name: str, what: str) -> None:
+    """Skills and queues are named as routing rules and statistics refer to them: a-z, 0-9, - and _."""
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(f"a {what}'s name is lower-case letters, digits, - and _, not {name!r}", field="name")
 
 
 async def check_queue_skills(session: AsyncSession, queue: Queue) -> None:
@@ -167,16 +204,11 @@ async def get_queue(session: AsyncSession, queue_id: int) -> Queue:
 
 async def do_create_queue(session: AsyncSession, name: str, fields: QueueFields) -> Queue:
     """Create a queue (every channel, 80% in 20 s unless the fields say otherwise)."""
-    if not _QUEUE_NAME.fullmatch(name):
-        raise InvalidInput(f"a queue's name is lower-case letters, digits, - and _, not {name!r}", field="name")
+    _check_name(name, "queue")
     queue = Queue(name=name, channels=sorted(_CHANNELS))
     await _apply_queue(session, queue, fields)
     session.add(queue)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"queue {name} exists already", field="name") from exc
+    await flush_or_conflict(session, f"queue {name} exists already", field="name")
     return queue
 
 
@@ -195,10 +227,7 @@ async def _apply_queue(session: AsyncSession, queue: Queue, fields: QueueFields)
         if not fields.channels:
             raise InvalidInput("a queue takes at least one channel", field="channels")
     if fields.required_skills is not None:
-        for name, level in fields.required_skills.items():
-            if not 1 <= level <= 10:
-                raise InvalidInput(f"required level of {name} must be 1-10, not {level}", field="required_skills")
-        await skill_ids(session, fields.required_skills)
+        await _checked_levels(session, fields.required_skills, "required_skills")
     if fields.service_level_seconds is not None and not 1 <= fields.service_level_seconds <= 86_400:
         raise InvalidInput("the service level's threshold must be 1-86400 seconds", field="service_level_seconds")
     if fields.service_level_target is not None and not 0 < fields.service_level_target <= 1:

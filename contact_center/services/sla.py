@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.actors import SYSTEM
-from contact_center.errors import Conflict, InvalidInput
+from contact_center.errors import InvalidInput
 from contact_center.models import CalendarRecord, Case, CaseEvent, CaseStatus, EventKind, SlaPolicy
 from contact_center.reference_cache import ReferenceCache
 from contact_center.services.timeline import record_event
+from contact_center.services.unique import flush_or_conflict
 from contact_center.sla import PolicyTerms
 from routing.calendar import BusinessCalendar
 
@@ -32,11 +32,7 @@ async def do_create_policy(session: AsyncSession, policy: SlaPolicy) -> SlaPolic
     if policy.calendar_id is not None and await session.get(CalendarRecord, policy.calendar_id) is None:
         raise InvalidInput(f"calendar {policy.calendar_id} does not exist", field="calendar_id")
     session.add(policy)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"SLA policy {policy.name} exists already", field="name") from exc
+    await flush_or_conflict(session, f"SLA policy {policy.name} exists already", field="name")
     return policy
 
 

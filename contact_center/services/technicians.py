@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.errors import Conflict, InvalidInput, NotFound
 from contact_center.models import Role, User
+from contact_center.services.unique import flush_or_conflict
 from field_service.models import LocationKind, StockLocation, TechnicianRecord, WorkOrderRecord, WorkOrderStatus
 from field_service.problem import Shift
 
@@ -101,12 +101,8 @@ async def do_create_technician(session: AsyncSession, fields: TechnicianFields) 
     )
     if fields.user_id is not None:
         record.user_id = await _technician_user(session, fields.user_id)
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"technician {fields.code} exists already, or the user is linked to another") from exc
+    session.add(record)
+    await flush_or_conflict(session, f"technician {fields.code} exists already, or the user is linked to another")
     if fields.van is not None:
         await _link_van(session, record, fields.van)
     return record
@@ -132,11 +128,7 @@ async def do_update_technician(
         record.van_id = None
     elif changes.van is not None:
         await _link_van(session, record, changes.van)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("that user is linked to another technician") from exc
+    await flush_or_conflict(session, "that user is linked to another technician")
     return record
 
 

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict, InvalidInput, NotFound
+from contact_center.errors import InvalidInput, NotFound
 from contact_center.models import Agent, Role, User, WebSession
+from contact_center.services.unique import flush_or_conflict
 
 __all__ = [
     "SignedIn",
@@ -97,11 +97,7 @@ async def do_create_user(
         password_changed_at=now,
     )
     session.add(user)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"user {username} exists already", field="username") from exc
+    await flush_or_conflict(session, f"user {username} exists already", field="username")
     return user
 
 

@@ -7,21 +7,22 @@ ringing offers go to others, a new skill is used by the next decision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict, DomainError, InvalidInput
+from contact_center.errors import DomainError, InvalidInput
 from contact_center.models import Agent, Channel, Skill, Team, TeamKind
 from contact_center.services.agents import (
+    DEFAULT_CAPACITY,
     AgentFields,
     agent_skills,
     do_create_agent,
+    do_create_team,
     do_set_agent_skills,
     do_update_agent,
     get_agent,
@@ -38,7 +39,6 @@ routes = web.RouteTableDef()
 # The capacity fields the forms show, in this order: every channel a contact can come in on.
 _CHANNELS = [channel.value for channel in Channel]
 _MAX_CAPACITY = 50
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")  # as the API's AgentIn checks it
 
 
 @routes.get("/agents", name="agents")
@@ -66,20 +66,14 @@ async def create_agent(request: web.Request) -> web.Response:
 
 @routes.post("/agents/teams")
 async def create_team(request: web.Request) -> web.Response:
-    """Add a team: our own staff, or an outsourced partner's."""
+    """Add a team: our own staff, or (a partner named) an outsourced partner's."""
     signed_in = await authorize_page(request, SUPERVISORS)
     form = await read_form(request, signed_in)
-    name, partner = form.get("team_name", "").strip(), form.get("partner", "").strip()
+    partner = form.get("partner", "").strip()
     try:
-        if not name:
-            raise InvalidInput("a team needs a name", field="team_name")
-        kind = TeamKind.OUTSOURCED if partner else TeamKind.IN_HOUSE
-        try:
-            async with request.app[DATABASE].transaction() as session:
-                session.add(Team(name=name[:120], kind=kind, partner=partner[:120] or None))
-                await session.flush()
-        except IntegrityError as exc:
-            raise Conflict(f"team {name} exists already", field="team_name") from exc
+        async with request.app[DATABASE].transaction() as session:
+            kind = TeamKind.OUTSOURCED if partner else TeamKind.IN_HOUSE
+            await do_create_team(session, form.get("team_name", ""), kind, partner)
     except DomainError as exc:
         return await _render_list(request, signed_in, error=str(exc))
     raise web.HTTPSeeOther("/agents")
@@ -134,15 +128,13 @@ def _agent_form(form: Mapping[str, str], *, editing: bool) -> tuple[AgentFields,
         fields.clear_team = not team
     else:
         fields.email = form.get("email", "").strip() or None
-        if fields.email is not None and not _EMAIL.fullmatch(fields.email):
-            raise InvalidInput(f"{fields.email!r} is not an email address", field="email")
     return fields, levels_from(form, "skill_", "level of")
 
 
-async def _choices(request: web.Request) -> dict[str, Any]:
-    async with request.app[DATABASE].transaction() as session:
-        skills = list((await session.scalars(select(Skill.name).order_by(col(Skill.name)))).all())
-        teams = list((await session.scalars(select(Team).order_by(col(Team.name)))).all())
+async def _choices(session: AsyncSession) -> dict[str, Any]:
+    """What the agent forms offer: the defined skills, the teams, the channels."""
+    skills = list((await session.scalars(select(Skill.name).order_by(col(Skill.name)))).all())
+    teams = list((await session.scalars(select(Team).order_by(col(Team.name)))).all())
     return {"skills": skills, "teams": teams, "channels": _CHANNELS}
 
 
@@ -152,7 +144,8 @@ async def _render_list(
     async with request.app[DATABASE].transaction() as session:
         agents = list((await session.scalars(select(Agent).order_by(col(Agent.name)))).all())
         levels = await agent_skills(session, [agent.id or 0 for agent in agents])
-        teams = {team.id: team.name for team in (await session.scalars(select(Team))).all()}
+        choices = await _choices(session)
+    teams = {team.id: team.name for team in choices["teams"]}
     states = await request.app[DISPATCHER].backend.get_agents([str(agent.id) for agent in agents])
     context = {
         "user": signed_in.user,
@@ -164,7 +157,7 @@ async def _render_list(
         "error": error,
         # A refused form keeps what was typed; a fresh one starts from the defaults of a new agent.
         "form": dict(typed) if typed is not None else _defaults(),
-        **await _choices(request),
+        **choices,
     }
     return aiohttp_jinja2.render_template("agents.html", request, context, status=400 if error else 200)
 
@@ -180,6 +173,7 @@ async def _render_agent(
     async with request.app[DATABASE].transaction() as session:
         agent = await get_agent(session, agent_id)
         levels = (await agent_skills(session, [agent_id]))[agent_id]
+        choices = await _choices(session)
     context = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
@@ -187,17 +181,17 @@ async def _render_agent(
         "error": error,
         "saved": error is None and request.query.get("saved") == "1",
         "form": dict(typed) if typed is not None else _stored(agent, levels),
-        **await _choices(request),
+        **choices,
     }
     return aiohttp_jinja2.render_template("agent_edit.html", request, context, status=400 if error else 200)
 
 
 def _defaults() -> dict[str, str]:
-    capacity = {"voice": 1, "chat": 3, "email": 5, "sms": 5, "web": 5}
+    """The new-agent form's fields: what `do_create_agent` gives an agent the form leaves alone."""
     return {
         "languages": "en",
         "voice_blocks_others": "on",
-        **{f"capacity_{channel}": str(capacity.get(channel, 0)) for channel in _CHANNELS},
+        **{f"capacity_{channel}": str(DEFAULT_CAPACITY.get(channel, 0)) for channel in _CHANNELS},
     }
 
 

@@ -28,6 +28,7 @@ from contact_center.models import (
 from contact_center.services.cases import do_add_note, do_change_status, get_case, timeline
 from contact_center.services.users import SignedIn, authenticate
 from contact_center.web.auth import AGENTS, STAFF, authorize_page, read_form, sign_in, sign_out
+from contact_center.web.form_fields import whole_number
 from contact_center.web.keys import CLOCK, DATABASE, SETTINGS
 from contact_center.web.limits import check_login, count_failed_login
 
@@ -127,14 +128,15 @@ async def case_list(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     words = request.query.get("q", "").strip()[:200]
     mine = request.query.get("mine") == "1" and signed_in.user.agent_id is not None
-    page = _page_number(request.query.get("page", "1"))
+    page = whole_number(request.query.get("page", "1"), "page", 1, 100_000)
     statement = select(Case, Customer.name).join(Customer, col(Customer.id) == Case.customer_id)
     if status in {s.value for s in CaseStatus}:
         statement = statement.where(Case.status == CaseStatus(status))
     if words:
         number = parse_case_number(words)
-        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        matches = or_(col(Case.subject).ilike(pattern, escape="\\"), col(Customer.name).ilike(pattern, escape="\\"))
+        matches = or_(
+            col(Case.subject).icontains(words, autoescape=True), col(Customer.name).icontains(words, autoescape=True)
+        )
         statement = statement.where(or_(col(Case.id) == number, matches) if number is not None else matches)
     if mine:
         statement = statement.where(Case.assignee_id == signed_in.user.agent_id)
@@ -155,16 +157,6 @@ async def case_list(request: web.Request) -> web.Response:
         "older": f"/cases?{urlencode({**filters, 'page': page + 1})}" if len(rows) > _PAGE_SIZE else None,
     }
     return aiohttp_jinja2.render_template("cases.html", request, context)
-
-
-def _page_number(text: str) -> int:
-    try:
-        page = int(text)
-    except ValueError:
-        raise web.HTTPBadRequest(reason=f"page must be a whole number, not {text[:20]!r}") from None
-    if not 1 <= page <= 100_000:
-        raise web.HTTPBadRequest(reason="page must be 1-100000")
-    return page
 
 
 @routes.get("/cases/{case_ref}", name="case")

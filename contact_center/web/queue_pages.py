@@ -6,18 +6,17 @@ queues within seconds, its own edits at once); contacts already waiting keep the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict, DomainError, InvalidInput
+from contact_center.errors import DomainError
 from contact_center.models import Channel, Queue, Skill
-from contact_center.services.agents import QueueFields, do_create_queue, do_update_queue, get_queue
+from contact_center.services.agents import QueueFields, do_create_queue, do_create_skill, do_update_queue, get_queue
 from contact_center.services.users import SignedIn
 from contact_center.web.auth import SUPERVISORS, authorize_page, read_form
 from contact_center.web.form_fields import levels_from, whole_number
@@ -28,7 +27,6 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 
 _CHANNELS = [channel.value for channel in Channel]
-_SKILL_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,79}")
 
 
 @routes.get("/queues", name="queues")
@@ -43,16 +41,9 @@ async def create_skill(request: web.Request) -> web.Response:
     """Define a skill agents can have and queues can require."""
     signed_in = await authorize_page(request, SUPERVISORS)
     form = await read_form(request, signed_in)
-    name = form.get("name", "").strip()
     try:
-        if not _SKILL_NAME.fullmatch(name):
-            raise InvalidInput(f"a skill's name is lower-case letters, digits, - and _, not {name!r}", field="name")
-        try:
-            async with request.app[DATABASE].transaction() as session:
-                session.add(Skill(name=name, description=form.get("description", "").strip()[:500]))
-                await session.flush()
-        except IntegrityError as exc:
-            raise Conflict(f"skill {name} exists already", field="name") from exc
+        async with request.app[DATABASE].transaction() as session:
+            await do_create_skill(session, form.get("name", "").strip(), form.get("description", ""))
     except DomainError as exc:
         return await _render_list(request, signed_in, error=str(exc), typed_skill=form)
     raise web.HTTPSeeOther("/queues")
@@ -105,9 +96,8 @@ def _queue_form(form: Mapping[str, str]) -> QueueFields:
     )
 
 
-async def _skills(request: web.Request) -> list[Skill]:
-    async with request.app[DATABASE].transaction() as session:
-        return list((await session.scalars(select(Skill).order_by(col(Skill.name)))).all())
+async def _skills(session: AsyncSession) -> list[Skill]:
+    return list((await session.scalars(select(Skill).order_by(col(Skill.name)))).all())
 
 
 async def _render_list(
@@ -120,11 +110,12 @@ async def _render_list(
 ) -> web.Response:
     async with request.app[DATABASE].transaction() as session:
         queues = list((await session.scalars(select(Queue).order_by(col(Queue.name)))).all())
+        skills = await _skills(session)
     context: dict[str, Any] = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
         "queues": queues,
-        "skills": await _skills(request),
+        "skills": skills,
         "channels": _CHANNELS,
         "error": error,
         "form": dict(typed) if typed is not None else _defaults(),
@@ -143,11 +134,12 @@ async def _render_queue(
 ) -> web.Response:
     async with request.app[DATABASE].transaction() as session:
         queue = await get_queue(session, queue_id)
+        skills = await _skills(session)
     context: dict[str, Any] = {
         "user": signed_in.user,
         "csrf": signed_in.session.csrf_token,
         "queue": queue,
-        "skills": await _skills(request),
+        "skills": skills,
         "channels": _CHANNELS,
         "error": error,
         "saved": error is None and request.query.get("saved") == "1",

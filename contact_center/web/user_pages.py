@@ -62,25 +62,26 @@ async def update_user(request: web.Request) -> web.Response:
     form = await read_form(request, signed_in)
     user_id = int(request.match_info["user_id"])
     try:
+        role, agent_id, active = _role(form), _agent(form), form.get("active") == "on"
+        if user_id == signed_in.user.id and (not active or role is not Role.ADMIN):
+            # An admin locking themselves out could leave nobody to undo it.
+            raise InvalidInput("you cannot disable yourself or give up your own admin role", field="active")
         async with request.app[DATABASE].transaction() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise web.HTTPNotFound(reason=f"user {user_id} does not exist")
-            active = form.get("active") == "on"
-            if user.id == signed_in.user.id and (not active or _role(form) is not Role.ADMIN):
-                # The last admin locking themselves out would leave nobody to undo it.
-                raise InvalidInput("you cannot disable yourself or give up your own admin role", field="active")
-            agents = {user.agent_id, _agent(form)}
-            if form.get("agent_id") and await session.get(Agent, _agent(form)) is None:
-                raise InvalidInput(f"agent {form['agent_id']} does not exist", field="agent_id")
-            user.role, user.active, user.agent_id = _role(form), active, _agent(form)
+            if agent_id is not None and await session.get(Agent, agent_id) is None:
+                raise InvalidInput(f"agent {agent_id} does not exist", field="agent_id")
+            affected = {agent for agent in (user.agent_id, agent_id) if agent is not None}
+            user.role, user.active, user.agent_id = role, active, agent_id
             user.display_name = form.get("display_name", "").strip() or user.username
             if form.get("password"):
                 await do_change_password(session, user_id, None, _password(form), request.app[CLOCK].now())
     except DomainError as exc:
         return await _render(request, signed_in, error=str(exc))
     # A disabled user's agent leaves routing (its ringing offers go to others); enabled again, it comes back.
-    await request.app[DISPATCHER].sync_agents([agent for agent in agents if agent is not None])
+    if affected:
+        await request.app[DISPATCHER].sync_agents(sorted(affected))
     raise web.HTTPSeeOther(f"/users#user-{user_id}")
 
 

@@ -50,15 +50,24 @@ async def test_an_admin_resets_a_password_and_disables_a_user_and_never_themselv
     assert (await bob.get("/cases")).status == 200
     page, token = await form_page(alice_page, "/users")
     bob_id, alice_id = users["bob"], users["alice"]
-    bob_fields = {"display_name": "Bob", "role": "agent", "active": "on"}
+    sam_api = await login("sam")
+    bob_agent = next(a["id"] for a in await sam_api.get("/api/v1/agents") if a["name"] == "Bob")
+    bob_fields = {"display_name": "Bob", "role": "agent", "agent_id": str(bob_agent), "active": "on"}
     new = {"password": "a fresh password", "password_again": "a fresh password"}
     assert (await post(alice_page, f"/users/{bob_id}", token, {**bob_fields, **new})).status == 303
     assert (await bob.get("/cases", allow_redirects=False)).status == 302  # the reset ended Bob's session
     assert (await sign_in(bob, password="a fresh password")).status == 303
     assert (await bob.get("/cases")).status == 200
 
+    await sam_api.post(f"/api/v1/agents/{bob_agent}/activity", {"activity": "available"}, expect=200)
+
+    def routing_state(figures):
+        return next(a["activity"] for a in figures["agents"]["list"] if a["id"] == bob_agent)
+
+    assert routing_state(await sam_api.get("/api/v1/wallboard")) == "available"
     disabled = {k: v for k, v in bob_fields.items() if k != "active"}
     assert (await post(alice_page, f"/users/{bob_id}", token, disabled)).status == 303
+    assert routing_state(await sam_api.get("/api/v1/wallboard")) == "offline"  # Bob's agent left routing
     assert (await bob.get("/cases", allow_redirects=False)).status == 302
     assert (await sign_in(await app_client(), password="a fresh password")).status == 401
     page, _ = await form_page(alice_page, "/users")

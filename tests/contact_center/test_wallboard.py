@@ -133,3 +133,12 @@ async def test_staffing_counts_the_agents_with_each_queues_skills(login):
         "Bob": "available",
         "Sam": "available",
     }
+
+
+async def test_past_the_listed_agents_the_counts_still_cover_the_whole_floor(login, monkeypatch):
+    from contact_center.web.api import wallboard
+
+    monkeypatch.setattr(wallboard, "_MAX_LISTED", 2)
+    figures = await (await login("sam")).get("/api/v1/wallboard", expect=200)
+    assert len(figures["agents"]["list"]) == 2
+    assert figures["agents"]["by_activity"]["offline"] == 3  # alice, sam and bob: none signed in

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from contact_center.actors import Actor
+from contact_center.channels.base import SentMessage
 from contact_center.channels.email.bounces import is_suppressed
 from contact_center.channels.email.intake import (
     EmailIntake,
@@ -26,16 +27,7 @@ from contact_center.channels.email.templates import load_catalogue
 from contact_center.db import Database
 from contact_center.dispatch import ContactRouter
 from contact_center.errors import Conflict, InvalidInput, NotFound
-from contact_center.models import (
-    Case,
-    CaseEvent,
-    Channel,
-    Contact,
-    Customer,
-    EmailAutoReply,
-    IdentityKind,
-    Queue,
-)
+from contact_center.models import Case, Channel, Contact, Customer, EmailAutoReply, IdentityKind, Queue
 from contact_center.models.email import EmailUnprocessable, SentEmail, StoredEmail
 from contact_center.services.cases import do_record_message
 from contact_center.services.customers import latest_address
@@ -59,12 +51,11 @@ class EmailReply:
 
 
 @dataclass(frozen=True)
-class SentReply:
-    outbox_id: int
+class SentReply(SentMessage):
+    """A sent message with what threads it: its Message-ID and subject."""
+
     message_id: str
-    to: str
     subject: str
-    event: CaseEvent
 
 
 async def do_send_email_reply(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from contact_center.errors import Conflict
 from contact_center.models import Agent, Channel, Queue, Skill, Team, TeamKind
 from contact_center.services.agents import (
     AgentFields,
@@ -18,6 +16,8 @@ from contact_center.services.agents import (
     agent_skills,
     do_create_agent,
     do_create_queue,
+    do_create_skill,
+    do_create_team,
     do_set_agent_skills,
     do_update_agent,
     do_update_queue,
@@ -219,7 +219,8 @@ async def list_skills(request: web.Request) -> Any:
     "POST", "/api/v1/skills", summary="Define a skill", roles=SUPERVISORS, body=SkillIn, response=SkillOut, status=201
 )
 async def create_skill(request: web.Request, body: SkillIn) -> Skill:
-    return await _insert(request, Skill(**body.model_dump()), f"skill {body.name} exists already")
+    async with request.app[DATABASE].transaction() as session:
+        return await do_create_skill(session, body.name, body.description)
 
 
 @router.route("GET", "/api/v1/teams", summary="List teams", roles=AGENTS, response=list[TeamOut])
@@ -238,7 +239,8 @@ async def list_teams(request: web.Request) -> Any:
     status=201,
 )
 async def create_team(request: web.Request, body: TeamIn) -> Team:
-    return await _insert(request, Team(**body.model_dump()), f"team {body.name} exists already")
+    async with request.app[DATABASE].transaction() as session:
+        return await do_create_team(session, body.name, body.kind, body.partner)
 
 
 @router.route("GET", "/api/v1/queues", summary="List queues", roles=AGENTS, response=list[QueueOut])
@@ -284,16 +286,3 @@ async def update_queue(request: web.Request, body: QueuePatch) -> Queue:
     async with request.app[DATABASE].transaction() as session:
         queue = await get_queue(session, path_id(request, "queue_id", "queue"))
         return await do_update_queue(session, queue, QueueFields(**body.model_dump(mode="json", exclude_unset=True)))
-
-
-Row = TypeVar("Row", Skill, Team)
-
-
-async def _insert(request: web.Request, row: Row, duplicate: str) -> Row:
-    try:
-        async with request.app[DATABASE].transaction() as session:
-            session.add(row)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(duplicate) from exc
-    return row

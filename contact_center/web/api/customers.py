@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from contact_center.addresses import normalise_address
@@ -126,7 +126,7 @@ async def list_customers(request: web.Request, query: CustomerQuery) -> list[Cus
     if query.q:
         matches_address = select(Identity.customer_id).where(Identity.address == query.q.strip().lower())
         statement = statement.where(
-            or_(func.lower(Customer.name).contains(query.q.lower()), col(Customer.id).in_(matches_address))
+            or_(col(Customer.name).icontains(query.q, autoescape=True), col(Customer.id).in_(matches_address))
         )
     async with request.app[DATABASE].transaction() as session:
         rows = await session.scalars(statement.order_by(col(Customer.id)).limit(query.limit).offset(query.offset))

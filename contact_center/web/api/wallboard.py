@@ -56,7 +56,9 @@ async def live_figures(database: Database, dispatcher: Dispatcher) -> dict[str, 
         agents = list(
             (await session.scalars(select(Agent).where(active).order_by(col(Agent.name)).limit(_MAX_LISTED))).all()
         )
-        roster = (await session.execute(select(func.count()).select_from(Agent).where(active))).scalar_one()
+        roster = len(agents)
+        if roster == _MAX_LISTED:  # the list stopped at its limit: count the rest of the floor
+            roster = (await session.execute(select(func.count()).select_from(Agent).where(active))).scalar_one()
     at = dispatcher.now()
     totals = await dispatcher.backend.agent_statistics(at, WINDOW)
     by_activity = dict(totals.by_activity)
