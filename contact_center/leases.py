@@ -114,7 +114,10 @@ async def run_exclusively(
     lease_period = timedelta(seconds=period)
     while True:
         try:
-            held = await asyncio.wait_for(acquire(db, name, holder, clock.now(), lease_period), timeout=period)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives as the
+            # acquire finishes, and this loop then never stops (a stuck shutdown; a test hung on it in CI).
+            async with asyncio.timeout(period):
+                held = await acquire(db, name, holder, clock.now(), lease_period)
         except (OSError, SQLAlchemyError, TimeoutError) as exc:
             log.warning("lease %s: cannot reach the store (%s); retrying", name, exc)
             held = False
@@ -151,9 +154,8 @@ async def _hold(
             started = time.monotonic()
             try:
                 # A store behind a cut connection may hang rather than fail: give up on it in time.
-                renewed = await asyncio.wait_for(
-                    acquire(db, name, holder, clock.now(), timedelta(seconds=period)), timeout=renew_every
-                )
+                async with asyncio.timeout(renew_every):
+                    renewed = await acquire(db, name, holder, clock.now(), timedelta(seconds=period))
             except (OSError, SQLAlchemyError, TimeoutError) as exc:
                 # Keep working while the lease we hold lasts (less a margin); the store may come back.
                 if time.monotonic() + renew_every < held_until:

@@ -68,7 +68,8 @@ async def _push(request: web.Request, writer: SocketWriter, inbox: asyncio.Queue
     while True:
         await writer.send(await live_figures(database, dispatcher))
         try:
-            await asyncio.wait_for(inbox.get(), _REFRESH_SECONDS)
+            async with asyncio.timeout(_REFRESH_SECONDS):  # not wait_for: on 3.11 it can drop a cancellation
+                await inbox.get()
         except TimeoutError:
             continue
         await asyncio.sleep(_COALESCE_SECONDS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from contact_center import leases
 from contact_center.clock import SystemClock
 from contact_center.leases import acquire, holder_of, release, run_exclusively
 
@@ -108,3 +109,28 @@ async def test_work_stops_when_the_lease_is_lost_and_restarts_after_it_fails(dat
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_stop_that_arrives_as_the_store_answers_still_stops_the_work(database, monkeypatch):
+    """Python 3.11's asyncio.wait_for returned the answer and dropped such a cancellation: the loop never ended."""
+    real_acquire = leases.acquire
+    runner: asyncio.Task[None] | None = None
+    worked: list[int] = []
+
+    async def acquire_then_stop(*args, **kwargs):
+        held = await real_acquire(*args, **kwargs)
+        assert runner is not None
+        runner.cancel()  # the stop (a shutdown) comes in the moment the store has answered
+        return held
+
+    async def work() -> None:
+        worked.append(1)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(leases, "acquire", acquire_then_stop)
+    runner = asyncio.create_task(
+        run_exclusively("stop", work, db=database, holder="me", clock=SystemClock(), period=0.3)
+    )
+    await asyncio.wait({runner}, timeout=5)
+    assert runner.cancelled()
+    assert await holder_of(database, "stop", SystemClock().now()) is None  # released on the way out

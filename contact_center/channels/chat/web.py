@@ -207,7 +207,8 @@ async def _forward(
         await _send_queue(request, writer, chat)
     while True:
         try:
-            message = await asyncio.wait_for(inbox.get(), _QUEUE_REFRESH_SECONDS)
+            async with asyncio.timeout(_QUEUE_REFRESH_SECONDS):  # not wait_for: on 3.11 it can drop a cancellation
+                message = await inbox.get()
         except TimeoutError:
             if waiting:
                 await _send_queue(request, writer, chat)
